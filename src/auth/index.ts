@@ -1,0 +1,57 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { OfferpilotError } from '../errors/index.js';
+import type { IdGenerator } from '../ids/index.js';
+import type { AdminStore } from '../store/ports.js';
+
+/** API key scopes. `admin` implies the others. */
+export const SCOPES = ['decide', 'admin', 'read'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+const hash = (key: string) => createHash('sha256').update(key).digest('hex');
+
+/** Creates, verifies and revokes API keys; only a hash of each key is stored. */
+export class ApiKeys {
+  private readonly cache = new Map<string, { scopes: Scope[] | null; at: number }>();
+
+  constructor(
+    private readonly store: AdminStore,
+    private readonly ids: IdGenerator,
+    private readonly cacheMs = 10_000,
+  ) {}
+
+  /** Creates a key; the plaintext is returned once and never stored. */
+  async create(scopes: Scope[], name = 'unnamed', now = Date.now()): Promise<{ id: string; key: string; scopes: Scope[] }> {
+    const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+    if (bad.length || scopes.length === 0) {
+      throw new OfferpilotError('VALIDATION_FAILED', `Scopes must be some of ${SCOPES.join(', ')}`, [{ path: 'scopes', message: `unknown: ${bad.join(', ') || '(none given)'}` }]);
+    }
+    const key = `opk_${randomBytes(24).toString('base64url')}`;
+    const id = this.ids('apiKey');
+    await this.store.createKey({ id, name, hash: hash(key), scopes, createdAt: now, revokedAt: null });
+    return { id, key, scopes };
+  }
+
+  /** Scopes of a live key, or null. Cached briefly: a revocation takes effect within cacheMs. */
+  async scopesOf(key: string): Promise<Scope[] | null> {
+    const h = hash(key);
+    const now = Date.now();
+    const hit = this.cache.get(h);
+    if (hit && now - hit.at < this.cacheMs) return hit.scopes;
+    const rec = await this.store.findKeyByHash(h);
+    const scopes = rec && rec.revokedAt === null ? (rec.scopes as Scope[]) : null;
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(h, { scopes, at: now });
+    return scopes;
+  }
+
+  /** Revokes a key by id. */
+  async revoke(id: string, now = Date.now()): Promise<boolean> {
+    this.cache.clear();
+    return this.store.revokeKey(id, now);
+  }
+}
+
+/** Whether granted scopes allow an endpoint needing `needed`. */
+export function allows(granted: readonly Scope[], needed: Scope): boolean {
+  return granted.includes('admin') || granted.includes(needed);
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { isOfferpilotError, OfferpilotError } from '../errors/index.js';
+import { parseInput } from '../errors/validate.js';
+import { CampaignSpecSchema, OfferSpecSchema } from './schemas.js';
+import type { CatalogService } from './service.js';
+
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x,
+  );
+}
+
+/** A catalog file: products, offers and campaigns (the format of `offerpilot offers import`). */
+export const CatalogFileSchema = z
+  .object({
+    products: z.array(z.unknown()).default([]),
+    offers: z.array(z.object({ id: z.string().regex(/^ofr_/) }).passthrough()).default([]),
+    campaigns: z.array(z.object({ id: z.string().regex(/^cmp_/) }).passthrough()).default([]),
+  })
+  .strict();
+
+export interface ImportResult {
+  products: number;
+  offers: { created: number; updated: number; unchanged: number };
+  campaigns: { created: number; updated: number; unchanged: number };
+}
+
+/**
+ * Imports a catalog file idempotently: products are upserted; offers and campaigns are
+ * created, or get a new version only when their definition changed. Statuses in the file
+ * ('draft' | 'live') are applied. Errors name the item, e.g. `offers.3.valueLadder.1`.
+ */
+export async function importCatalog(catalog: CatalogService, input: unknown): Promise<ImportResult> {
+  const file = parseInput(CatalogFileSchema, input);
+  const result: ImportResult = { products: 0, offers: { created: 0, updated: 0, unchanged: 0 }, campaigns: { created: 0, updated: 0, unchanged: 0 } };
+  const prefixed = async <T>(prefix: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isOfferpilotError(e)) {
+        throw new OfferpilotError(e.code, `${prefix}: ${e.message}`, e.details.map((d) => ({ ...d, path: `${prefix}.${d.path}` })));
+      }
+      throw e;
+    }
+  };
+  if (file.products.length) result.products = (await prefixed('products', () => catalog.upsertProducts(file.products))).upserted;
+  const kinds = [
+    { name: 'offers', items: file.offers, schema: OfferSpecSchema, get: (id: string) => catalog.getOffer(id), create: (b: unknown) => catalog.createOffer(b), update: (id: string, b: unknown) => catalog.updateOffer(id, b), live: (id: string) => catalog.transitionOffer(id, 'live') },
+    { name: 'campaigns', items: file.campaigns, schema: CampaignSpecSchema, get: (id: string) => catalog.getCampaign(id), create: (b: unknown) => catalog.createCampaign(b), update: (id: string, b: unknown) => catalog.updateCampaign(id, b), live: (id: string) => catalog.transitionCampaign(id, 'live') },
+  ] as const;
+  for (const k of kinds) {
+    for (const [i, raw] of k.items.entries()) {
+      await prefixed(`${k.name}.${i}`, async () => {
+        const { id, status, ...spec } = raw as { id: string; status?: 'draft' | 'live' };
+        const existing = await k.get(id).catch((e: unknown) => {
+          if (isOfferpilotError(e) && e.status === 404) return null;
+          throw e;
+        });
+        if (!existing) {
+          await k.create(raw);
+          result[k.name].created++;
+          return;
+        }
+        const { id: _i, status: _s, version: _v, createdAt: _c, updatedAt: _u, ...current } = existing as unknown as Record<string, unknown>;
+        if (stableJson(parseInput(k.schema, spec)) === stableJson(current)) result[k.name].unchanged++;
+        else {
+          await k.update(id, spec);
+          result[k.name].updated++;
+        }
+        if (status === 'live' && existing.status !== 'live') await k.live(id);
+      });
+    }
+  }
+  return result;
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { OfferpilotError } from '../errors/index.js';
+
+const int = (d: number, min = 0) => z.coerce.number().int().min(min).default(d);
+
+/**
+ * Every setting, its default, and its env var (OFFERPILOT_<NAME in upper snake case>).
+ * Validated once at boot and frozen.
+ */
+export const ConfigSchema = z.object({
+  db: z.string().min(1).default('data/offerpilot.db').describe('SQLite file path, or postgres://… URL'),
+  host: z.string().default('127.0.0.1'),
+  port: int(8080).pipe(z.number().max(65535)),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  tokenKeys: z.string().optional().describe('"kid:secret,kid2:secret2"; first signs. Default: a key generated once and kept in the database'),
+  catalogRefreshMs: int(1000).describe('How often a process checks for catalog changes made by other processes'),
+  counterRefreshMs: int(250).describe('How stale the guardrail counter view may get (commit always re-checks)'),
+  pgPoolSize: int(10, 1),
+  bodyLimit: int(1_048_576, 1024),
+  marginFloorPct: z.coerce.number().min(0).max(100).default(0).describe('Default margin floor when neither offer nor campaign sets one'),
+  shippingCost: int(500).describe('Default cost of free shipping, minor units'),
+  pointValue: z.coerce.number().min(0).default(1).describe('Default cost of one loyalty point, minor units'),
+  pointsPerMajorUnit: z.coerce.number().min(0).default(1),
+  merchantFeeBpsPerMonth: int(50),
+});
+export type Config = Readonly<z.output<typeof ConfigSchema>>;
+
+const envName = (k: string) => `OFFERPILOT_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+/** Builds the frozen config from defaults, then env vars, then explicit overrides (CLI flags). */
+export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const fromEnv: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const v = env[envName(key)];
+    if (v !== undefined && v !== '') fromEnv[key] = v;
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const r = ConfigSchema.safeParse({ ...fromEnv, ...defined });
+  if (!r.success) {
+    const details = r.error.issues.map((i) => ({ path: `${String(i.path[0])} (${envName(String(i.path[0]))})`, message: i.message }));
+    throw new OfferpilotError('CONFIG_INVALID', `Invalid configuration: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+  }
+  return Object.freeze(r.data);
+}
+
+/** The env var that sets a config key. */
+export { envName };

@@ -1,0 +1,361 @@
+import type { CatalogSnapshot, CompiledCampaign, CompiledOffer } from '../catalog/snapshot.js';
+import type { OfferType } from '../catalog/schemas.js';
+import type { RuleInput } from '../rules/index.js';
+import type { Random } from '../runtime/index.js';
+import { utcDay } from '../runtime/index.js';
+import { marginPctAfter, offerEconomics, priceBasket, type Basket, type EconomicsDefaults, type OfferEconomics } from './economics.js';
+import { inHoldout } from './holdout.js';
+import type { Reason, ReasonCode } from './reasons.js';
+import type { Consent, DecideRequest } from './request.js';
+
+/** What the engine knows about the customer (or anonymous visitor) a decision is for. */
+export interface SubjectState {
+  /** `c:<customerId>` or `a:<anonymousId>`: the unit caps count against. */
+  subjectId: string;
+  customerId: string | null;
+  anonymousId: string | null;
+  traits: Record<string, unknown>;
+  consent: Consent;
+  features: Record<string, unknown>;
+  /** Past issuances of offers to this subject (for per-customer and frequency caps). */
+  issuances: ReadonlyArray<{ offerId: string; issuedAt: number }>;
+}
+
+/** Read access to the shared guardrail counters (a possibly stale view; commit re-checks). */
+export interface CounterView {
+  get(key: string): number;
+}
+
+/** Names of the shared counters, one place so the commit step and the view agree. */
+export const counterKeys = {
+  issued: (offerId: string) => `g:${offerId}`,
+  spent: (offerId: string) => `b:${offerId}`,
+  daily: (offerId: string, day: string) => `d:${offerId}:${day}`,
+};
+
+export interface DecideDefaults extends EconomicsDefaults {
+  marginFloorPct: number;
+}
+
+export interface DecideInput {
+  request: DecideRequest;
+  snapshot: CatalogSnapshot;
+  subject: SubjectState;
+  counters: CounterView;
+  now: number;
+  random: Random;
+  defaults: DecideDefaults;
+  /** Offers the commit step found exhausted since the view was read, with the reason. */
+  exclusions?: ReadonlyMap<string, Reason>;
+}
+
+/** How one candidate fared. */
+export interface CandidateResult {
+  offerId: string;
+  version: number;
+  eligible: boolean;
+  selected: boolean;
+  reasons: Reason[];
+  /** Expected incremental margin (minor units) of the best value, or null if not scored. */
+  score: number | null;
+  value: number | null;
+}
+
+/** An offer the decision chose, with the concrete value and what must be reserved. */
+export interface ChosenOffer {
+  offerId: string;
+  version: number;
+  name: string;
+  type: OfferType;
+  value: number | null;
+  discount: number;
+  cost: number;
+  points: number;
+  /** Expected cost reserved against budgets and daily liability, minor units. */
+  reserve: number;
+  score: number;
+  expiresAt: number;
+  guard: {
+    globalCap: number | null;
+    budgetTotal: number | null;
+    dailyLiability: number | null;
+    perCustomer: number | null;
+    frequency: { count: number; windowMs: number } | null;
+    day: string;
+  };
+}
+
+/** The full, pure result of a decision; nothing is written until it is committed. */
+export interface Decision {
+  campaign: { id: string; version: number } | null;
+  subjectId: string;
+  customerId: string | null;
+  anonymousId: string | null;
+  placement: string;
+  channel: string;
+  holdout: boolean;
+  personalized: boolean;
+  policy: string | null;
+  probability: number;
+  reasons: Reason[];
+  chosen: ChosenOffer[];
+  /** For holdout decisions: what treatment would have shown (for analysis, never shown). */
+  counterfactual: ChosenOffer[];
+  candidates: CandidateResult[];
+  basket: { basis: Basket['basis']; subtotal: number; margin: number | null };
+  decidedAt: number;
+}
+
+const MARKETING_CHANNELS = new Set(['email', 'sms', 'push']);
+
+function pickCampaign(snapshot: CatalogSnapshot, req: DecideRequest, now: number): CompiledCampaign | null {
+  for (const c of snapshot.campaigns) {
+    if (req.campaignId !== undefined && c.campaign.id !== req.campaignId) continue;
+    if (!c.campaign.placements.includes(req.placement)) continue;
+    if (!c.campaign.channels.includes(req.channel)) continue;
+    if (c.startsAt !== null && now < c.startsAt) continue;
+    if (c.endsAt !== null && now >= c.endsAt) continue;
+    return c;
+  }
+  return null;
+}
+
+function ruleInput(req: DecideRequest, subject: SubjectState, basket: Basket, personalized: boolean, now: number): RuleInput {
+  const d = new Date(now);
+  return {
+    customer: personalized
+      ? { id: subject.customerId, traits: subject.traits, features: subject.features }
+      : { id: null, traits: {}, features: {} },
+    cart: {
+      subtotal: basket.basis === 'cart' ? basket.subtotal : 0,
+      itemCount: basket.lines.reduce((n, l) => n + l.quantity, 0),
+      skus: [...basket.skus],
+      categories: [...basket.categories],
+      lines: basket.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unitPrice, category: l.category ?? '' })),
+    },
+    context: (req.context ?? {}) as Record<string, unknown>,
+    channel: req.channel,
+    placement: req.placement,
+    now: { epochMs: now, hour: d.getUTCHours(), dayOfWeek: d.getUTCDay(), date: d.toISOString().slice(0, 10) },
+  };
+}
+
+interface Scored {
+  c: CompiledOffer;
+  result: CandidateResult;
+  offerId: string;
+  priority: number;
+  score: number;
+  cost: number;
+  econ: OfferEconomics;
+  value: number;
+  reserve: number;
+}
+
+const reason = (code: ReasonCode, detail?: string): Reason => (detail === undefined ? { code } : { code, detail });
+
+/**
+ * Decides which offer(s) to show — or none — for one request. Pure: the result depends only
+ * on the inputs, so the same inputs and seed give the same decision. Nothing is reserved
+ * or logged here; the engine commits the result.
+ */
+export function decide(input: DecideInput): Decision {
+  const { request: req, snapshot, subject, counters, now, defaults } = input;
+  const personalized = subject.consent.personalization === true;
+  const base = {
+    subjectId: subject.subjectId,
+    customerId: subject.customerId,
+    anonymousId: subject.anonymousId,
+    placement: req.placement,
+    channel: req.channel,
+    personalized,
+    decidedAt: now,
+  };
+  const campaign = pickCampaign(snapshot, req, now);
+  if (!campaign) {
+    return {
+      ...base,
+      campaign: null,
+      holdout: false,
+      policy: null,
+      probability: 1,
+      reasons: [reason('NO_CAMPAIGN', `${req.placement} on ${req.channel}`)],
+      chosen: [],
+      counterfactual: [],
+      candidates: [],
+      basket: { basis: req.cart?.lines.length ? 'cart' : 'expected', subtotal: 0, margin: null },
+    };
+  }
+  const cmp = campaign.campaign;
+  const model = cmp.model;
+  const basket = priceBasket(req.cart?.lines, req.cart?.shipping, snapshot.products, model);
+  const holdoutUnit = subject.customerId ?? subject.anonymousId ?? subject.subjectId;
+  const holdout = inHoldout(campaign.salt, holdoutUnit, cmp.holdoutPct);
+  const channelConsent = !MARKETING_CHANNELS.has(req.channel) || subject.consent[req.channel as 'email' | 'sms' | 'push'] === true;
+  const rules = ruleInput(req, subject, basket, personalized, now);
+  const day = utcDay(now);
+  const traitPropensity = subject.traits['propensity'];
+  const baseline =
+    personalized && typeof traitPropensity === 'number' && traitPropensity >= 0 && traitPropensity <= 1
+      ? traitPropensity
+      : (model.baseConversionByPlacement[req.placement] ?? model.baseConversion);
+
+  const candidates: CandidateResult[] = [];
+  const eligible: Scored[] = [];
+  for (const c of campaign.offers) {
+    const o = c.offer;
+    const result: CandidateResult = { offerId: o.id, version: o.version, eligible: false, selected: false, reasons: [], score: null, value: null };
+    candidates.push(result);
+    const fail = (code: ReasonCode, detail?: string) => {
+      result.reasons.push(reason(code, detail));
+    };
+    if (!channelConsent) { fail('CONSENT_CHANNEL', req.channel); continue; }
+    if (o.status !== 'live') { fail('NOT_LIVE', o.status); continue; }
+    if (!o.channels.includes(req.channel)) { fail('CHANNEL_MISMATCH', req.channel); continue; }
+    if (o.placements.length > 0 && !o.placements.includes(req.placement)) { fail('PLACEMENT_MISMATCH', req.placement); continue; }
+    if (c.startsAt !== null && now < c.startsAt) { fail('SCHEDULE_NOT_STARTED', o.startsAt); continue; }
+    if (c.endsAt !== null && now >= c.endsAt) { fail('SCHEDULE_ENDED', o.endsAt); continue; }
+    const excluded = input.exclusions?.get(o.id);
+    if (excluded) { result.reasons.push(excluded); continue; }
+    if (c.personalized && !personalized) { fail('CONSENT_REQUIRED'); continue; }
+    if (c.rule) {
+      const r = c.rule.evaluate(rules);
+      if (!r.ok) { fail('RULE_ERROR', r.error); continue; }
+      if (!r.value) { fail('RULE_FAILED', c.rule.source); continue; }
+    }
+    if (o.minCartValue !== undefined && basket.subtotal < o.minCartValue) {
+      fail('MIN_CART_VALUE', `${basket.subtotal} < ${o.minCartValue}`);
+      continue;
+    }
+    // Per-customer guardrails read the subject's own history.
+    const caps = o.caps;
+    if (caps.perCustomer !== undefined || c.frequencyWindowMs !== null) {
+      let ever = 0;
+      let inWindow = 0;
+      const since = c.frequencyWindowMs !== null ? now - c.frequencyWindowMs : Infinity;
+      for (const iss of subject.issuances) {
+        if (iss.offerId !== o.id) continue;
+        ever++;
+        if (iss.issuedAt > since) inWindow++;
+      }
+      if (caps.perCustomer !== undefined && ever >= caps.perCustomer) { fail('CUSTOMER_CAP', `${ever} of ${caps.perCustomer}`); continue; }
+      if (caps.frequency && inWindow >= caps.frequency.count) {
+        fail('FREQUENCY_CAP', `${inWindow} in ${caps.frequency.window}`);
+        continue;
+      }
+    }
+    if (caps.global !== undefined) {
+      const issued = counters.get(counterKeys.issued(o.id));
+      if (issued >= caps.global) { fail('GLOBAL_CAP', `${issued} of ${caps.global}`); continue; }
+    }
+    // Value rungs: each must fit the margin floor, budget and daily liability; the policy scores the rest.
+    const floor = o.marginFloorPct ?? cmp.marginFloorPct ?? defaults.marginFloorPct;
+    const spent = o.budget.total !== undefined ? counters.get(counterKeys.spent(o.id)) : 0;
+    const today = o.budget.dailyLiability !== undefined ? counters.get(counterKeys.daily(o.id, day)) : 0;
+    let best: Scored | null = null;
+    let firstFailure: Reason | null = null;
+    for (let i = 0; i < c.ladder.length; i++) {
+      const value = c.ladder[i]!;
+      const econ = offerEconomics(o, value, basket, snapshot.products, defaults);
+      if (!econ.applicable) { firstFailure ??= reason(econ.notApplicableReason!); continue; }
+      if (econ.cost > 0 && floor > 0) {
+        if (basket.margin === null) { firstFailure ??= reason('MARGIN_UNKNOWN', basket.unknownSkus.join(',')); continue; }
+        const pct = marginPctAfter(basket, econ.cost, econ.priceReduction);
+        if (pct < floor) { firstFailure ??= reason('MARGIN_FLOOR', `${fmtPct(pct)} < ${floor}% at value ${value}`); continue; }
+      }
+      const reserve = Math.round(econ.cost * model.redemptionRate);
+      if (o.budget.total !== undefined && spent + reserve > o.budget.total) {
+        firstFailure ??= reason('BUDGET_EXHAUSTED', `${spent} + ${reserve} > ${o.budget.total}`);
+        continue;
+      }
+      if (o.budget.dailyLiability !== undefined && today + reserve > o.budget.dailyLiability) {
+        firstFailure ??= reason('DAILY_LIABILITY', `${today} + ${reserve} > ${o.budget.dailyLiability}`);
+        continue;
+      }
+      const score = campaign.policy.score({ offer: o, value, rung: i, economics: econ, basket, model, baseline });
+      if (!best || score > best.score) {
+        best = { c, result, offerId: o.id, priority: o.priority, score, cost: econ.cost, econ, value, reserve };
+      }
+    }
+    if (!best) { result.reasons.push(firstFailure ?? reason('NOT_PROFITABLE')); continue; }
+    result.eligible = true;
+    result.score = round2(best.score);
+    result.value = o.type === 'content' || o.type === 'free_shipping' || o.type === 'free_gift' ? null : best.value;
+    result.reasons.push(reason('ELIGIBLE'));
+    eligible.push(best);
+  }
+
+  const { ranked, probability } = campaign.policy.rank(eligible, input.random);
+  const picks: Scored[] = [];
+  let totalCost = 0;
+  let totalReduction = 0;
+  for (const s of ranked) {
+    const o = s.c.offer;
+    if (!campaign.policy.worthShowing(s)) { s.result.reasons.push(reason('NOT_PROFITABLE', `${round2(s.score)}`)); continue; }
+    if (picks.length >= cmp.maxOffers) { s.result.reasons.push(reason('OUTSCORED')); continue; }
+    const clash = picks.find(
+      (p) => p.c.offer.exclusive || o.exclusive || (o.stackingGroup !== undefined && p.c.offer.stackingGroup === o.stackingGroup),
+    );
+    if (clash) { s.result.reasons.push(reason('STACKING_CONFLICT', clash.offerId)); continue; }
+    if (picks.length > 0 && s.cost > 0) {
+      // Combined offers must still clear the strictest margin floor among them.
+      const floor = Math.max(...[...picks, s].map((p) => p.c.offer.marginFloorPct ?? cmp.marginFloorPct ?? defaults.marginFloorPct));
+      const pct = marginPctAfter(basket, totalCost + s.cost, totalReduction + s.econ.priceReduction);
+      if (floor > 0 && pct < floor) { s.result.reasons.push(reason('MARGIN_FLOOR', `${fmtPct(pct)} < ${floor}% combined`)); continue; }
+    }
+    picks.push(s);
+    totalCost += s.cost;
+    totalReduction += s.econ.priceReduction;
+    s.result.selected = !holdout;
+    s.result.reasons.push(reason(holdout ? 'HOLDOUT_CONTROL' : 'SELECTED'));
+  }
+
+  const chosen = picks.map((s): ChosenOffer => {
+    const o = s.c.offer;
+    return {
+      offerId: o.id,
+      version: o.version,
+      name: o.name,
+      type: o.type,
+      value: s.result.value,
+      discount: s.econ.discount,
+      cost: s.econ.cost,
+      points: s.econ.points,
+      reserve: s.reserve,
+      score: round2(s.score),
+      expiresAt: s.c.endsAt !== null ? Math.min(now + s.c.expiresAfterMs, s.c.endsAt) : now + s.c.expiresAfterMs,
+      guard: {
+        globalCap: o.caps.global ?? null,
+        budgetTotal: o.budget.total ?? null,
+        dailyLiability: o.budget.dailyLiability ?? null,
+        perCustomer: o.caps.perCustomer ?? null,
+        frequency: o.caps.frequency && s.c.frequencyWindowMs !== null ? { count: o.caps.frequency.count, windowMs: s.c.frequencyWindowMs } : null,
+        day,
+      },
+    };
+  });
+  const reasons: Reason[] = [];
+  if (!channelConsent) reasons.push(reason('CONSENT_CHANNEL', req.channel));
+  if (holdout) reasons.push(reason('HOLDOUT', `${cmp.holdoutPct}%`));
+  else if (chosen.length === 0 && channelConsent) reasons.push(reason('NO_ELIGIBLE_OFFER'));
+  return {
+    ...base,
+    campaign: { id: cmp.id, version: cmp.version },
+    holdout,
+    policy: campaign.policy.id,
+    probability: picks.length > 0 || holdout ? probability : 1,
+    reasons,
+    chosen: holdout ? [] : chosen,
+    counterfactual: holdout ? chosen : [],
+    candidates,
+    basket: { basis: basket.basis, subtotal: basket.subtotal, margin: basket.margin },
+  };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function fmtPct(x: number): string {
+  return Number.isFinite(x) ? `${round2(x)}%` : 'no net revenue';
+}

@@ -1,0 +1,301 @@
+import { pino, type Logger } from 'pino';
+import { ApiKeys } from '../auth/index.js';
+import { CatalogService } from '../catalog/service.js';
+import { buildSnapshot, type CatalogSnapshot, type CompiledOffer } from '../catalog/snapshot.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { ConsentSchema, type Consent } from '../decide/request.js';
+import { counterKeys, decide, type CounterView, type Decision, type DecideDefaults } from '../decide/decide.js';
+import { DecideRequestSchema, type DecideRequest } from '../decide/request.js';
+import type { Reason } from '../decide/reasons.js';
+import { OfferpilotError } from '../errors/index.js';
+import { parseInput } from '../errors/validate.js';
+import { randomIds, type IdGenerator } from '../ids/index.js';
+import { systemClock, utcDay, type Clock, type Random } from '../runtime/index.js';
+import type { CustomerRecord, Store } from '../store/ports.js';
+import { newTokenSecret, parseTokenKeys, TokenSigner } from '../tokens/index.js';
+import { z } from 'zod';
+
+/** One offer in a decision response. */
+export interface OfferView {
+  issuanceId: string;
+  offerId: string;
+  version: number;
+  name: string;
+  type: string;
+  value: number | null;
+  discount: number;
+  points: number;
+  score: number;
+  expiresAt: string;
+  token: string;
+}
+
+/** The decide API's answer; also what the decision log stores. */
+export interface DecisionResponse {
+  decisionId: string;
+  requestId: string | null;
+  campaignId: string | null;
+  campaignVersion: number | null;
+  catalogVersion: number;
+  holdout: boolean;
+  personalized: boolean;
+  policy: string | null;
+  probability: number;
+  offers: OfferView[];
+  reasons: Reason[];
+  candidates: Decision['candidates'];
+  basket: Decision['basket'];
+  decidedAt: string;
+}
+
+export interface EngineDeps {
+  store: Store;
+  config?: Partial<Config> | Config;
+  clock?: Clock;
+  random?: Random;
+  ids?: IdGenerator;
+  logger?: Logger;
+}
+
+/** The engine: the composition root every surface (library, HTTP, CLI, simulator) uses. */
+export interface Engine {
+  readonly store: Store;
+  readonly config: Config;
+  readonly catalog: CatalogService;
+  readonly keys: ApiKeys;
+  readonly logger: Logger;
+  readonly tokens: TokenSigner;
+  /** Decides, commits (reservations, wallet entries, log) and returns the decision. */
+  decide(request: unknown): Promise<DecisionResponse>;
+  /** Decides without committing anything: a dry run for previews and tests. */
+  preview(request: unknown): Promise<Decision>;
+  getDecision(id: string): Promise<DecisionResponse & { log: unknown }>;
+  putCustomer(id: string, body: unknown): Promise<CustomerRecord>;
+  getCustomer(id: string): Promise<CustomerRecord>;
+  /** The catalog snapshot decisions currently read (reloaded when another process changes it). */
+  snapshot(): Promise<CatalogSnapshot>;
+  close(): Promise<void>;
+}
+
+const CustomerPutSchema = z
+  .object({
+    traits: z.record(z.string().max(100), z.unknown()).default({}),
+    consent: ConsentSchema.default({}),
+  })
+  .strict();
+
+/** Wires store, clock, random source, ids, logger and config into an engine. Call `store.migrate()` first. */
+export async function createEngine(deps: EngineDeps): Promise<Engine> {
+  const config = Object.isFrozen(deps.config) ? (deps.config as Config) : loadConfig(deps.config ?? {}, {});
+  const { store } = deps;
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? Math.random;
+  const ids = deps.ids ?? randomIds;
+  const logger = deps.logger ?? pino({ level: config.logLevel });
+  const defaults: DecideDefaults = {
+    marginFloorPct: config.marginFloorPct,
+    shippingCost: config.shippingCost,
+    pointValue: config.pointValue,
+    pointsPerMajorUnit: config.pointsPerMajorUnit,
+    merchantFeeBpsPerMonth: config.merchantFeeBpsPerMonth,
+  };
+  // Without configured keys, one generated secret is kept in the database so every process shares it.
+  const tokenKeys = config.tokenKeys ? parseTokenKeys(config.tokenKeys) : [{ kid: 'db1', secret: await store.getOrCreateSetting('token_key.db1', newTokenSecret) }];
+  const tokens = new TokenSigner(tokenKeys);
+
+  // Catalog snapshot: rebuilt when the catalog version changes (checked at most every catalogRefreshMs).
+  const compiledCache = new Map<string, CompiledOffer>();
+  let snap: CatalogSnapshot | null = null;
+  let checkedAt = -Infinity;
+  let loading: Promise<CatalogSnapshot> | null = null;
+  const reload = async (): Promise<CatalogSnapshot> => {
+    const data = await store.loadCatalog();
+    snap = buildSnapshot(data.version, data.offers, data.campaigns, data.products, compiledCache);
+    counterAt = -Infinity;
+    return snap;
+  };
+  async function snapshot(): Promise<CatalogSnapshot> {
+    const t = performance.now();
+    if (snap && t - checkedAt < config.catalogRefreshMs) return snap;
+    loading ??= (async () => {
+      try {
+        const v = await store.catalogVersion();
+        checkedAt = performance.now();
+        return snap && snap.version === v ? snap : await reload();
+      } finally {
+        loading = null;
+      }
+    })();
+    return loading;
+  }
+  const invalidate = () => {
+    checkedAt = -Infinity;
+  };
+
+  // Guardrail counter view: a bounded-staleness cache; the commit step is what enforces.
+  const counters = new Map<string, number>();
+  let counterAt = -Infinity;
+  let counterDay = '';
+  const view: CounterView = { get: (k) => counters.get(k) ?? 0 };
+  function guardedKeys(s: CatalogSnapshot, day: string, only?: string): string[] {
+    const keys: string[] = [];
+    for (const c of s.offers.values()) {
+      const o = c.offer;
+      if (only !== undefined && o.id !== only) continue;
+      if (o.status !== 'live') continue;
+      if (o.caps.global !== undefined) keys.push(counterKeys.issued(o.id));
+      if (o.budget.total !== undefined) keys.push(counterKeys.spent(o.id));
+      if (o.budget.dailyLiability !== undefined) keys.push(counterKeys.daily(o.id, day));
+    }
+    return keys;
+  }
+  async function refreshCounters(s: CatalogSnapshot, now: number, only?: string): Promise<void> {
+    const day = utcDay(now);
+    const keys = guardedKeys(s, day, only);
+    const fresh = await store.readCounters(keys);
+    if (only === undefined) counters.clear();
+    for (const k of keys) counters.set(k, fresh.get(k) ?? 0);
+    if (only === undefined) {
+      counterAt = performance.now();
+      counterDay = day;
+    }
+  }
+  async function counterView(s: CatalogSnapshot, now: number): Promise<CounterView> {
+    if (performance.now() - counterAt >= config.counterRefreshMs || counterDay !== utcDay(now)) await refreshCounters(s, now);
+    return view;
+  }
+
+  async function subjectFor(req: DecideRequest) {
+    const subjectId = req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`;
+    const stored = await store.loadSubject(subjectId, req.customerId ?? null);
+    return {
+      subjectId,
+      customerId: req.customerId ?? null,
+      anonymousId: req.anonymousId ?? null,
+      traits: req.traits ? { ...stored.traits, ...req.traits } : stored.traits,
+      consent: req.consent ? { ...stored.consent, ...req.consent } : stored.consent,
+      features: {},
+      issuances: stored.issuances,
+    };
+  }
+
+  function respond(d: Decision, decisionId: string, issuanceIds: string[], req: DecideRequest, catalogVersion: number): DecisionResponse {
+    return {
+      decisionId,
+      requestId: req.requestId ?? null,
+      campaignId: d.campaign?.id ?? null,
+      campaignVersion: d.campaign?.version ?? null,
+      catalogVersion,
+      holdout: d.holdout,
+      personalized: d.personalized,
+      policy: d.policy,
+      probability: d.probability,
+      offers: d.chosen.map((c, i) => ({
+        issuanceId: issuanceIds[i]!,
+        offerId: c.offerId,
+        version: c.version,
+        name: c.name,
+        type: c.type,
+        value: c.value,
+        discount: c.discount,
+        points: c.points,
+        score: c.score,
+        expiresAt: new Date(c.expiresAt).toISOString(),
+        token: tokens.sign({ iss: issuanceIds[i]!, ofr: c.offerId, ver: c.version, sub: d.subjectId, val: c.value, exp: Math.floor(c.expiresAt / 1000) }),
+      })),
+      reasons: d.reasons,
+      candidates: d.candidates,
+      basket: d.basket,
+      decidedAt: new Date(d.decidedAt).toISOString(),
+    };
+  }
+
+  async function replay(decisionId: string): Promise<DecisionResponse> {
+    const stored = await store.getDecision(decisionId);
+    if (!stored) throw new OfferpilotError('DECISION_NOT_FOUND', `No decision ${decisionId}`);
+    return (JSON.parse(stored.body) as { response: DecisionResponse }).response;
+  }
+
+  const engine: Engine = {
+    store,
+    config,
+    logger,
+    tokens,
+    keys: new ApiKeys(store, ids),
+    catalog: new CatalogService(store, clock, ids, invalidate),
+
+    async decide(raw) {
+      const req = parseInput(DecideRequestSchema, raw);
+      if (req.requestId !== undefined) {
+        const dup = await store.findDecisionByRequestId(req.requestId);
+        if (dup) return (JSON.parse(dup.body) as { response: DecisionResponse }).response;
+      }
+      const s = await snapshot();
+      const now = clock.now();
+      const [subject, cview] = await Promise.all([subjectFor(req), counterView(s, now)]);
+      const exclusions = new Map<string, Reason>();
+      // Each rejected commit excludes one more offer, so this ends within (offers + 1) rounds.
+      for (;;) {
+        const d = decide({ request: req, snapshot: s, subject, counters: cview, now, random, defaults, exclusions });
+        const decisionId = ids('decision');
+        const issuanceIds = d.chosen.map(() => ids('issuance'));
+        const response = respond(d, decisionId, issuanceIds, req, s.version);
+        const log = {
+          request: {
+            placement: req.placement,
+            channel: req.channel,
+            context: req.context ?? null,
+            cart: req.cart ?? null,
+            // Profile data is logged only for consenting customers: it is what later policies may use.
+            traits: d.personalized ? subject.traits : null,
+            consent: subject.consent,
+          },
+          counterfactual: d.counterfactual,
+          chosenCosts: d.chosen.map((c) => ({ offerId: c.offerId, cost: c.cost, reserve: c.reserve })),
+        };
+        const body = JSON.stringify({ response, log });
+        const meta = { decisionId, issuanceIds, catalogVersion: s.version, body, ...(req.requestId !== undefined ? { requestId: req.requestId } : {}) };
+        const r = await store.commitDecision(d, meta);
+        if (r.status === 'committed') {
+          for (const [k, v] of Object.entries(r.counters)) if (counters.has(k)) counters.set(k, v);
+          return response;
+        }
+        if (r.status === 'duplicate') return replay(r.decisionId);
+        exclusions.set(r.offerId, r.reason);
+        await refreshCounters(s, now, r.offerId);
+        logger.debug({ offerId: r.offerId, reason: r.reason }, 'guardrail reservation lost a race; re-deciding');
+      }
+    },
+
+    async preview(raw) {
+      const req = parseInput(DecideRequestSchema, raw);
+      const s = await snapshot();
+      const now = clock.now();
+      const [subject, cview] = await Promise.all([subjectFor(req), counterView(s, now)]);
+      return decide({ request: req, snapshot: s, subject, counters: cview, now, random, defaults });
+    },
+
+    async getDecision(id) {
+      const stored = await store.getDecision(id);
+      if (!stored) throw new OfferpilotError('DECISION_NOT_FOUND', `No decision ${id}`);
+      const body = JSON.parse(stored.body) as { response: DecisionResponse; log: unknown };
+      return { ...body.response, log: body.log };
+    },
+
+    async putCustomer(id, body) {
+      const parsed = parseInput(CustomerPutSchema, body);
+      return store.putCustomer(id, parsed.traits, parsed.consent as Consent, clock.now());
+    },
+
+    async getCustomer(id) {
+      const c = await store.getCustomer(id);
+      if (!c) throw new OfferpilotError('CUSTOMER_NOT_FOUND', `No customer ${id}`);
+      return c;
+    },
+
+    snapshot,
+
+    close: () => store.close(),
+  };
+  return engine;
+}

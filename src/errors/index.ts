@@ -1,0 +1,66 @@
+/**
+ * One registry of error codes: each code has a fixed HTTP status and a default message.
+ * Codes are never reused or renamed once released; clients may switch on them.
+ */
+export const ERRORS = {
+  VALIDATION_FAILED: { status: 400, message: 'The request is invalid' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON' },
+  INVALID_RULE: { status: 400, message: 'The eligibility expression is invalid' },
+  INVALID_TRANSITION: { status: 409, message: 'That lifecycle transition is not allowed' },
+  UNAUTHENTICATED: { status: 401, message: 'A valid API key is required (Authorization: Bearer <key>)' },
+  FORBIDDEN_SCOPE: { status: 403, message: 'The API key lacks the scope this endpoint needs' },
+  NOT_FOUND: { status: 404, message: 'No such route' },
+  OFFER_NOT_FOUND: { status: 404, message: 'No such offer' },
+  CAMPAIGN_NOT_FOUND: { status: 404, message: 'No such campaign' },
+  PRODUCT_NOT_FOUND: { status: 404, message: 'No such product' },
+  CUSTOMER_NOT_FOUND: { status: 404, message: 'No such customer' },
+  DECISION_NOT_FOUND: { status: 404, message: 'No such decision' },
+  UNKNOWN_OFFER_REFERENCE: { status: 422, message: 'The campaign references an offer that does not exist' },
+  UNKNOWN_PRODUCT_REFERENCE: { status: 422, message: 'The offer references a product that does not exist' },
+  ARCHIVED: { status: 409, message: 'Archived items cannot be edited' },
+  CONFLICT: { status: 409, message: 'The request conflicts with the current state' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  CONFIG_INVALID: { status: 500, message: 'The server configuration is invalid' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry' },
+  INTERNAL: { status: 500, message: 'Internal error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A problem detail attached to an error: where (a dotted path) and what. */
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+/** An error with a stable code; the HTTP layer maps it to its registered status. */
+export class OfferpilotError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetail[];
+
+  constructor(code: ErrorCode, message?: string, details: ErrorDetail[] = []) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'OfferpilotError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+
+  /** The JSON body the API returns for this error. */
+  toJSON(): { error: { code: ErrorCode; message: string; details: ErrorDetail[] } } {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+/** Whether a value is an OfferpilotError (also across module copies). */
+export function isOfferpilotError(e: unknown): e is OfferpilotError {
+  return e instanceof OfferpilotError || (typeof e === 'object' && e !== null && (e as { name?: string }).name === 'OfferpilotError');
+}
+
+/** Turns a zod-like issue path into the dotted form used in error details. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p) => String(p)).join('.') || '(body)';
+}

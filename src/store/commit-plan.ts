@@ -1,0 +1,119 @@
+import { counterKeys, type Decision } from '../decide/decide.js';
+import type { ReasonCode } from '../decide/reasons.js';
+import type { CommitMeta } from './ports.js';
+import type { DB } from './schema.js';
+
+/** A conditional increment: add `amount` to `key` only if the total stays within `limit`. */
+export interface CounterOp {
+  key: string;
+  amount: number;
+  limit: number;
+  offerId: string;
+  reason: ReasonCode;
+}
+
+/** A check against the subject's own history, made under the subject's lock. */
+export interface SubjectCheck {
+  offerId: string;
+  perCustomer: number | null;
+  frequency: { count: number; windowMs: number } | null;
+}
+
+/** Everything a commit writes, computed once so both dialects execute the same plan. */
+export interface CommitPlan {
+  subjectChecks: SubjectCheck[];
+  /** Sorted by key so concurrent commits lock counters in one order and cannot deadlock. */
+  counterOps: CounterOp[];
+  issuances: Array<DB['issuances']>;
+  decision: DB['decisions'];
+}
+
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+
+/** Turns a pure decision into the writes that commit it. */
+export function commitPlan(d: Decision, meta: CommitMeta): CommitPlan {
+  const subjectChecks: SubjectCheck[] = [];
+  const counterOps: CounterOp[] = [];
+  const issuances: Array<DB['issuances']> = [];
+  d.chosen.forEach((c, i) => {
+    if (c.guard.perCustomer !== null || c.guard.frequency !== null) {
+      subjectChecks.push({ offerId: c.offerId, perCustomer: c.guard.perCustomer, frequency: c.guard.frequency });
+    }
+    // Counters are kept even without a limit so issued and reserved totals are always known.
+    counterOps.push({ key: counterKeys.issued(c.offerId), amount: 1, limit: c.guard.globalCap ?? UNLIMITED, offerId: c.offerId, reason: 'GLOBAL_CAP' });
+    if (c.reserve > 0) {
+      counterOps.push({ key: counterKeys.spent(c.offerId), amount: c.reserve, limit: c.guard.budgetTotal ?? UNLIMITED, offerId: c.offerId, reason: 'BUDGET_EXHAUSTED' });
+      counterOps.push({
+        key: counterKeys.daily(c.offerId, c.guard.day),
+        amount: c.reserve,
+        limit: c.guard.dailyLiability ?? UNLIMITED,
+        offerId: c.offerId,
+        reason: 'DAILY_LIABILITY',
+      });
+    }
+    issuances.push({
+      id: meta.issuanceIds[i]!,
+      decision_id: meta.decisionId,
+      offer_id: c.offerId,
+      offer_version: c.version,
+      campaign_id: d.campaign!.id,
+      subject_id: d.subjectId,
+      customer_id: d.customerId,
+      channel: d.channel,
+      placement: d.placement,
+      value: c.value,
+      discount: c.discount,
+      cost: c.cost,
+      reserved: c.reserve,
+      points: c.points,
+      liability_day: c.guard.day,
+      issued_at: d.decidedAt,
+      expires_at: c.expiresAt,
+      status: 'issued',
+    });
+  });
+  counterOps.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return {
+    subjectChecks,
+    counterOps,
+    issuances,
+    decision: {
+      id: meta.decisionId,
+      request_id: meta.requestId ?? null,
+      created_at: d.decidedAt,
+      campaign_id: d.campaign?.id ?? null,
+      campaign_version: d.campaign?.version ?? null,
+      subject_id: d.subjectId,
+      customer_id: d.customerId,
+      anonymous_id: d.anonymousId,
+      placement: d.placement,
+      channel: d.channel,
+      holdout: d.holdout ? 1 : 0,
+      personalized: d.personalized ? 1 : 0,
+      probability: d.probability,
+      policy: d.policy,
+      catalog_version: meta.catalogVersion,
+      body: meta.body,
+    },
+  };
+}
+
+/** Evaluates subject checks against the subject's issuance history (read under its lock). */
+export function failedSubjectCheck(
+  checks: SubjectCheck[],
+  history: ReadonlyArray<{ offer_id: string; issued_at: number }>,
+  now: number,
+): { offerId: string; reason: ReasonCode; detail: string } | null {
+  for (const ch of checks) {
+    let ever = 0;
+    let inWindow = 0;
+    for (const h of history) {
+      if (h.offer_id !== ch.offerId) continue;
+      ever++;
+      if (ch.frequency && Number(h.issued_at) > now - ch.frequency.windowMs) inWindow++;
+    }
+    if (ch.perCustomer !== null && ever >= ch.perCustomer) return { offerId: ch.offerId, reason: 'CUSTOMER_CAP', detail: `${ever} of ${ch.perCustomer}` };
+    if (ch.frequency && inWindow >= ch.frequency.count) return { offerId: ch.offerId, reason: 'FREQUENCY_CAP', detail: `${inWindow} in window` };
+  }
+  return null;
+}

@@ -1,0 +1,123 @@
+import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * The one migration set for every backend. Forward-only: a migration is never edited after
+ * it lands; breaking changes go expand-then-contract. Names start with a UTC timestamp.
+ */
+const migrations: Record<string, Migration> = {
+  '20261123000000_core': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('settings').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+      await db.schema.createTable('catalog_meta').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('version', 'bigint', (c) => c.notNull()).execute();
+      await db.insertInto('catalog_meta').values({ id: 1, version: 0 }).execute();
+      await db.schema
+        .createTable('products')
+        .addColumn('sku', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text')
+        .addColumn('category', 'text')
+        .addColumn('price', 'bigint', (c) => c.notNull())
+        .addColumn('unit_cost', 'bigint', (c) => c.notNull())
+        .addColumn('fulfilment_cost', 'bigint', (c) => c.notNull())
+        .addColumn('inventory_on_hand', 'bigint')
+        .addColumn('daily_sales_rate', 'double precision')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      for (const kind of ['offer', 'campaign'] as const) {
+        await db.schema
+          .createTable(`${kind}s`)
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('current_version', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable(`${kind}_versions`)
+          .addColumn(`${kind}_id`, 'text', (c) => c.notNull().references(`${kind}s.id`))
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('spec', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint(`${kind}_versions_pk`, [`${kind}_id`, 'version'])
+          .execute();
+      }
+      await db.schema
+        .createTable('customers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('traits', 'text', (c) => c.notNull())
+        .addColumn('consent', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('scopes', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema
+        .createTable('guard_counters')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('used', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('subjects').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('seq', 'bigint', (c) => c.notNull()).execute();
+      await db.schema
+        .createTable('issuances')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('decision_id', 'text', (c) => c.notNull())
+        .addColumn('offer_id', 'text', (c) => c.notNull())
+        .addColumn('offer_version', 'integer', (c) => c.notNull())
+        .addColumn('campaign_id', 'text', (c) => c.notNull())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('customer_id', 'text')
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('placement', 'text', (c) => c.notNull())
+        .addColumn('value', 'double precision')
+        .addColumn('discount', 'bigint', (c) => c.notNull())
+        .addColumn('cost', 'bigint', (c) => c.notNull())
+        .addColumn('reserved', 'bigint', (c) => c.notNull())
+        .addColumn('points', 'bigint', (c) => c.notNull())
+        .addColumn('liability_day', 'text', (c) => c.notNull())
+        .addColumn('issued_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('issuances_subject').on('issuances').columns(['subject_id', 'offer_id', 'issued_at']).execute();
+      await db.schema.createIndex('issuances_offer').on('issuances').columns(['offer_id', 'issued_at']).execute();
+      await db.schema
+        .createTable('decisions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('request_id', 'text', (c) => c.unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('campaign_id', 'text')
+        .addColumn('campaign_version', 'integer')
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('customer_id', 'text')
+        .addColumn('anonymous_id', 'text')
+        .addColumn('placement', 'text', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('holdout', 'integer', (c) => c.notNull())
+        .addColumn('personalized', 'integer', (c) => c.notNull())
+        .addColumn('probability', 'double precision', (c) => c.notNull())
+        .addColumn('policy', 'text')
+        .addColumn('catalog_version', 'bigint', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('decisions_campaign_time').on('decisions').columns(['campaign_id', 'created_at']).execute();
+      await db.schema.createIndex('decisions_subject_time').on('decisions').columns(['subject_id', 'created_at']).execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Applies every pending migration; safe to call on every boot and from several processes. */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error;
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,151 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Consent } from '../../decide/request.js';
+import { createAdminStore, storedDecision } from '../admin-store.js';
+import { commitPlan, failedSubjectCheck } from '../commit-plan.js';
+import { migrateToLatest } from '../migrations/index.js';
+import type { CommitResult, Store } from '../ports.js';
+import type { DB } from '../schema.js';
+
+// int8 and numeric come back as strings by default; every value we store fits in 2^53.
+const INT8 = 20;
+const NUMERIC = 1700;
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8 || oid === NUMERIC) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+const ISSUANCE_COLUMNS = [
+  'id', 'decision_id', 'offer_id', 'offer_version', 'campaign_id', 'subject_id', 'customer_id', 'channel', 'placement', 'value',
+  'discount', 'cost', 'reserved', 'points', 'liability_day', 'issued_at', 'expires_at', 'status',
+] as const;
+const DECISION_COLUMNS = [
+  'id', 'request_id', 'created_at', 'campaign_id', 'campaign_version', 'subject_id', 'customer_id', 'anonymous_id', 'placement',
+  'channel', 'holdout', 'personalized', 'probability', 'policy', 'catalog_version', 'body',
+] as const;
+const insertSql = (table: string, cols: readonly string[]) =>
+  `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`;
+const INSERT_ISSUANCE = insertSql('issuances', ISSUANCE_COLUMNS);
+const INSERT_DECISION = insertSql('decisions', DECISION_COLUMNS);
+const BUMP = `INSERT INTO guard_counters (key, used, updated_at) VALUES ($1, $2, $3)
+  ON CONFLICT (key) DO UPDATE SET used = guard_counters.used + excluded.used, updated_at = excluded.updated_at
+  WHERE guard_counters.used + excluded.used <= $4
+  RETURNING used`;
+
+export interface PostgresOptions {
+  /** Connection pool size per process. */
+  poolSize?: number;
+}
+
+/**
+ * PostgreSQL backend for several server processes or machines. Guardrails hold across all
+ * of them because every reservation is a conditional upsert on a shared counter row inside
+ * one transaction, and per-customer checks run under a row lock on the subject.
+ */
+export function createPostgresStore(url: string, opts: PostgresOptions = {}): Store {
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types });
+  const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const admin = createAdminStore(kysely);
+
+  return {
+    dialect: 'postgres',
+    ...admin,
+    async migrate() {
+      // Several processes may boot at once; an advisory lock makes them migrate one at a time.
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock(715517)');
+        return await migrateToLatest(kysely);
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(715517)').catch(() => undefined);
+        client.release();
+      }
+    },
+    async close() {
+      await kysely.destroy();
+    },
+    async loadSubject(subjectId, customerId) {
+      const [cust, hist] = await Promise.all([
+        customerId !== null ? pool.query<{ traits: string; consent: string }>('SELECT traits, consent FROM customers WHERE id = $1', [customerId]) : null,
+        pool.query<{ offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = $1', [subjectId]),
+      ]);
+      const row = cust?.rows[0];
+      return {
+        traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
+        consent: row ? (JSON.parse(row.consent) as Consent) : {},
+        issuances: hist.rows.map((r) => ({ offerId: r.offer_id, issuedAt: Number(r.issued_at) })),
+      };
+    },
+    async readCounters(keys) {
+      const out = new Map<string, number>();
+      if (keys.length === 0) return out;
+      const r = await pool.query<{ key: string; used: number }>('SELECT key, used FROM guard_counters WHERE key = ANY($1)', [keys]);
+      for (const row of r.rows) out.set(row.key, Number(row.used));
+      return out;
+    },
+    async commitDecision(decision, meta): Promise<CommitResult> {
+      const plan = commitPlan(decision, meta);
+      const now = decision.decidedAt;
+      const client = await pool.connect();
+      let inTx = false;
+      try {
+        if (plan.decision.request_id !== null) {
+          const dup = await client.query<{ id: string }>('SELECT id FROM decisions WHERE request_id = $1', [plan.decision.request_id]);
+          if (dup.rows[0]) return { status: 'duplicate', decisionId: dup.rows[0].id };
+        }
+        await client.query('BEGIN');
+        inTx = true;
+        if (plan.issuances.length > 0) {
+          // Serializes commits for one customer (per-customer and frequency caps), across processes.
+          await client.query('INSERT INTO subjects (id, seq) VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET seq = subjects.seq + 1', [plan.decision.subject_id]);
+        }
+        if (plan.subjectChecks.length > 0) {
+          const hist = await client.query<{ offer_id: string; issued_at: number }>(
+            'SELECT offer_id, issued_at FROM issuances WHERE subject_id = $1 AND offer_id = ANY($2)',
+            [plan.decision.subject_id, plan.subjectChecks.map((c) => c.offerId)],
+          );
+          const failed = failedSubjectCheck(plan.subjectChecks, hist.rows, now);
+          if (failed) {
+            await client.query('ROLLBACK');
+            inTx = false;
+            return { status: 'rejected', offerId: failed.offerId, reason: { code: failed.reason, detail: failed.detail } };
+          }
+        }
+        const counters: Record<string, number> = {};
+        for (const op of plan.counterOps) {
+          const r = op.amount <= op.limit ? await client.query<{ used: number }>(BUMP, [op.key, op.amount, now, op.limit]) : null;
+          const row = r?.rows[0];
+          if (!row) {
+            await client.query('ROLLBACK');
+            inTx = false;
+            return { status: 'rejected', offerId: op.offerId, reason: { code: op.reason, detail: `+${op.amount} would exceed ${op.limit}` } };
+          }
+          counters[op.key] = Number(row.used);
+        }
+        for (const iss of plan.issuances) await client.query(INSERT_ISSUANCE, ISSUANCE_COLUMNS.map((c) => iss[c]));
+        await client.query(INSERT_DECISION, DECISION_COLUMNS.map((c) => plan.decision[c]));
+        await client.query('COMMIT');
+        inTx = false;
+        return { status: 'committed', counters };
+      } catch (e) {
+        if (inTx) await client.query('ROLLBACK').catch(() => undefined);
+        if ((e as { code?: string }).code === '23505' && meta.requestId) {
+          const dup = await pool.query<{ id: string }>('SELECT id FROM decisions WHERE request_id = $1', [meta.requestId]);
+          if (dup.rows[0]) return { status: 'duplicate', decisionId: dup.rows[0].id };
+        }
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    async findDecisionByRequestId(requestId) {
+      const r = await pool.query<{ id: string; request_id: string | null; created_at: number; body: string }>(
+        'SELECT id, request_id, created_at, body FROM decisions WHERE request_id = $1',
+        [requestId],
+      );
+      return r.rows[0] ? storedDecision(r.rows[0]) : null;
+    },
+  };
+}

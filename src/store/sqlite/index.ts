@@ -1,0 +1,143 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Consent } from '../../decide/request.js';
+import { createAdminStore, storedDecision } from '../admin-store.js';
+import { commitPlan, failedSubjectCheck } from '../commit-plan.js';
+import { migrateToLatest } from '../migrations/index.js';
+import type { CommitResult, Store } from '../ports.js';
+import type { DB } from '../schema.js';
+
+function open(path: string): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives process crashes (an OS crash may lose the last commits).
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  return db;
+}
+
+class Rejected {
+  constructor(
+    readonly offerId: string,
+    readonly code: import('../../decide/reasons.js').ReasonCode,
+    readonly detail: string,
+  ) {}
+}
+
+/**
+ * The embedded default. Admin queries go through Kysely on one connection; the decision
+ * hot path uses its own connection with prepared statements in synchronous IMMEDIATE
+ * transactions, which makes each commit atomic even with several processes on one file.
+ */
+export function createSqliteStore(path: string): Store {
+  const adminConn = open(path);
+  const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: adminConn }) });
+  const admin = createAdminStore(kysely);
+  let hot: ReturnType<typeof prepare> | null = null;
+  const conn = path === ':memory:' ? adminConn : open(path);
+
+  function prepare() {
+    const s = {
+      customer: conn.prepare<[string], { traits: string; consent: string }>('SELECT traits, consent FROM customers WHERE id = ?'),
+      history: conn.prepare<[string], { offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = ?'),
+      byRequest: conn.prepare<[string], { id: string; request_id: string | null; created_at: number; body: string }>(
+        'SELECT id, request_id, created_at, body FROM decisions WHERE request_id = ?',
+      ),
+      counter: conn.prepare<[string], { used: number }>('SELECT used FROM guard_counters WHERE key = ?'),
+      bump: conn.prepare<[string, number, number, number], { used: number }>(
+        `INSERT INTO guard_counters (key, used, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET used = guard_counters.used + excluded.used, updated_at = excluded.updated_at
+         WHERE guard_counters.used + excluded.used <= ?
+         RETURNING used`,
+      ),
+      issuance: conn.prepare(
+        `INSERT INTO issuances (id, decision_id, offer_id, offer_version, campaign_id, subject_id, customer_id, channel, placement, value,
+           discount, cost, reserved, points, liability_day, issued_at, expires_at, status)
+         VALUES (@id, @decision_id, @offer_id, @offer_version, @campaign_id, @subject_id, @customer_id, @channel, @placement, @value,
+           @discount, @cost, @reserved, @points, @liability_day, @issued_at, @expires_at, @status)`,
+      ),
+      decision: conn.prepare(
+        `INSERT INTO decisions (id, request_id, created_at, campaign_id, campaign_version, subject_id, customer_id, anonymous_id, placement,
+           channel, holdout, personalized, probability, policy, catalog_version, body)
+         VALUES (@id, @request_id, @created_at, @campaign_id, @campaign_version, @subject_id, @customer_id, @anonymous_id, @placement,
+           @channel, @holdout, @personalized, @probability, @policy, @catalog_version, @body)`,
+      ),
+    };
+    const commit = conn.transaction((plan: ReturnType<typeof commitPlan>, now: number): CommitResult => {
+      if (plan.decision.request_id !== null) {
+        const dup = s.byRequest.get(plan.decision.request_id);
+        if (dup) return { status: 'duplicate', decisionId: dup.id };
+      }
+      if (plan.subjectChecks.length > 0) {
+        const failed = failedSubjectCheck(plan.subjectChecks, s.history.all(plan.decision.subject_id), now);
+        if (failed) throw new Rejected(failed.offerId, failed.reason, failed.detail);
+      }
+      const counters: Record<string, number> = {};
+      for (const op of plan.counterOps) {
+        const row = op.amount <= op.limit ? s.bump.get(op.key, op.amount, now, op.limit) : undefined;
+        if (!row) {
+          const used = s.counter.get(op.key)?.used ?? 0;
+          throw new Rejected(op.offerId, op.reason, `${used} + ${op.amount} > ${op.limit}`);
+        }
+        counters[op.key] = Number(row.used);
+      }
+      for (const iss of plan.issuances) s.issuance.run(iss);
+      s.decision.run(plan.decision);
+      return { status: 'committed', counters };
+    });
+    return { ...s, commit };
+  }
+
+  const stmts = () => (hot ??= prepare());
+
+  return {
+    dialect: 'sqlite',
+    ...admin,
+    async migrate() {
+      return migrateToLatest(kysely);
+    },
+    async close() {
+      await kysely.destroy();
+      if (conn !== adminConn) conn.close();
+    },
+    async loadSubject(subjectId, customerId) {
+      const s = stmts();
+      const row = customerId !== null ? s.customer.get(customerId) : undefined;
+      return {
+        traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
+        consent: row ? (JSON.parse(row.consent) as Consent) : {},
+        issuances: s.history.all(subjectId).map((r) => ({ offerId: r.offer_id, issuedAt: Number(r.issued_at) })),
+      };
+    },
+    async readCounters(keys) {
+      const s = stmts();
+      const out = new Map<string, number>();
+      for (const k of keys) {
+        const r = s.counter.get(k);
+        if (r) out.set(k, Number(r.used));
+      }
+      return out;
+    },
+    async commitDecision(decision, meta) {
+      const plan = commitPlan(decision, meta);
+      try {
+        return stmts().commit.immediate(plan, decision.decidedAt);
+      } catch (e) {
+        if (e instanceof Rejected) return { status: 'rejected', offerId: e.offerId, reason: { code: e.code, detail: e.detail } };
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && meta.requestId) {
+          const dup = stmts().byRequest.get(meta.requestId);
+          if (dup) return { status: 'duplicate', decisionId: dup.id };
+        }
+        throw e;
+      }
+    },
+    async findDecisionByRequestId(requestId) {
+      const r = stmts().byRequest.get(requestId);
+      return r ? storedDecision(r) : null;
+    },
+  };
+}

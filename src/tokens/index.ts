@@ -1,0 +1,77 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** A signing key; the first of the configured keys signs, all of them verify (rotation). */
+export interface TokenKey {
+  kid: string;
+  secret: string;
+}
+
+/** What an offer token asserts. It carries ids and values, never secrets or personal data. */
+export interface TokenClaims {
+  /** Issuance (wallet entry) id. */
+  iss: string;
+  ofr: string;
+  ver: number;
+  /** Subject the offer was issued to (c:<customer> or a:<anonymous>). */
+  sub: string;
+  val: number | null;
+  /** Expiry, epoch seconds. */
+  exp: number;
+}
+
+const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+/** Signs and verifies offer tokens: `v1.<kid>.<payload>.<hmac-sha256>`. */
+export class TokenSigner {
+  private readonly keys: Map<string, Buffer>;
+  private readonly signer: { kid: string; key: Buffer };
+
+  constructor(keys: TokenKey[]) {
+    if (keys.length === 0) throw new Error('at least one token key is required');
+    this.keys = new Map(keys.map((k) => [k.kid, Buffer.from(k.secret)]));
+    this.signer = { kid: keys[0]!.kid, key: Buffer.from(keys[0]!.secret) };
+  }
+
+  /** Signs claims with the current key. */
+  sign(claims: TokenClaims): string {
+    const body = `v1.${this.signer.kid}.${b64(JSON.stringify(claims))}`;
+    return `${body}.${createHmac('sha256', this.signer.key).update(body).digest('base64url')}`;
+  }
+
+  /** Returns the claims of a genuine, unexpired token, or the reason it is not one. */
+  verify(token: string, nowMs: number): { ok: true; claims: TokenClaims } | { ok: false; reason: 'MALFORMED' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE' | 'EXPIRED' } {
+    const parts = token.split('.');
+    if (parts.length !== 4 || parts[0] !== 'v1') return { ok: false, reason: 'MALFORMED' };
+    const key = this.keys.get(parts[1]!);
+    if (!key) return { ok: false, reason: 'UNKNOWN_KEY' };
+    const expected = createHmac('sha256', key).update(parts.slice(0, 3).join('.')).digest();
+    const given = Buffer.from(parts[3]!, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'BAD_SIGNATURE' };
+    let claims: TokenClaims;
+    try {
+      claims = JSON.parse(Buffer.from(parts[2]!, 'base64url').toString()) as TokenClaims;
+    } catch {
+      return { ok: false, reason: 'MALFORMED' };
+    }
+    if (claims.exp * 1000 <= nowMs) return { ok: false, reason: 'EXPIRED' };
+    return { ok: true, claims };
+  }
+}
+
+/** A fresh random secret for a token key. */
+export function newTokenSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Parses "kid:secret,kid2:secret2" (the OFFERPILOT_TOKEN_KEYS format). */
+export function parseTokenKeys(s: string): TokenKey[] {
+  return s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => {
+      const i = p.indexOf(':');
+      if (i <= 0 || i === p.length - 1) throw new Error('token keys look like "kid:secret,kid2:secret2"');
+      return { kid: p.slice(0, i), secret: p.slice(i + 1) };
+    });
+}
