@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { ApiKeys } from '../auth/index.js';
 import { CatalogService } from '../catalog/service.js';
+import type { OfferType } from '../catalog/schemas.js';
 import { buildSnapshot, type CatalogSnapshot, type CompiledOffer } from '../catalog/snapshot.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { ConsentSchema, type Consent } from '../decide/request.js';
@@ -21,7 +22,7 @@ export interface OfferView {
   offerId: string;
   version: number;
   name: string;
-  type: string;
+  type: OfferType;
   value: number | null;
   discount: number;
   points: number;

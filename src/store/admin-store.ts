@@ -230,6 +230,15 @@ export function createAdminStore(db: Kysely<DB>): AdminStore {
       return r.value;
     },
 
+    async getSetting(key) {
+      const r = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+      return r?.value ?? null;
+    },
+
+    async putSetting(key, value) {
+      await db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+    },
+
     async getDecision(id) {
       const r = await db.selectFrom('decisions').select(['id', 'request_id', 'created_at', 'body']).where('id', '=', id).executeTakeFirst();
       return r ? storedDecision(r) : null;

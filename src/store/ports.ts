@@ -80,6 +80,8 @@ export interface AdminStore {
   revokeKey(id: string, at: number): Promise<boolean>;
   /** Returns the setting, creating it with `make()` if absent (first writer wins across processes). */
   getOrCreateSetting(key: string, make: () => string): Promise<string>;
+  getSetting(key: string): Promise<string | null>;
+  putSetting(key: string, value: string): Promise<void>;
   getDecision(id: string): Promise<StoredDecision | null>;
   listDecisions(opts: { subjectId?: string; campaignId?: string; limit: number }): Promise<StoredDecision[]>;
 }

@@ -46,6 +46,8 @@ export interface PostgresOptions {
  */
 export function createPostgresStore(url: string, opts: PostgresOptions = {}): Store {
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types });
+  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
   const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const admin = createAdminStore(kysely);
 

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { SCOPES, type Scope } from '../auth/index.js';
+import { importCatalog } from '../catalog/import.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { createEngine, type Engine } from '../engine/index.js';
+import { isOfferpilotError } from '../errors/index.js';
+import { buildServer } from '../http/server.js';
+import { openStore } from '../store/index.js';
+
+const DEMO_CATALOG = new URL('../../examples/demo-catalog.json', import.meta.url);
+
+interface CommonFlags {
+  db?: string;
+  logLevel?: string;
+}
+
+async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (engine: Engine, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig({ db: flags.db, logLevel: flags.logLevel, host: flags.host, port: flags.port });
+  const store = openStore(config.db, { poolSize: config.pgPoolSize });
+  await store.migrate();
+  const engine = await createEngine({ store, config });
+  try {
+    return await fn(engine, config);
+  } finally {
+    if (!flags.keepOpen) await engine.close();
+  }
+}
+
+const dbOption = () => new Option('--db <url>', 'SQLite file or postgres:// URL (env OFFERPILOT_DB)');
+const logOption = () => new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env OFFERPILOT_LOG_LEVEL)');
+
+const program = new Command()
+  .name('offerpilot')
+  .description('Offer personalization engine: decides which offer to show, or none, for incremental margin');
+
+program
+  .command('serve')
+  .description('Run the HTTP API (migrates the database first)')
+  .addOption(dbOption())
+  .addOption(logOption())
+  .option('--host <host>', 'listen address (env OFFERPILOT_HOST)')
+  .option('--port <port>', 'listen port (env OFFERPILOT_PORT)')
+  .option('--demo', 'seed the demo catalog into an empty database and print a dev API key')
+  .action(async (flags: CommonFlags & { host?: string; port?: string; demo?: boolean }) => {
+    await withEngine({ ...flags, keepOpen: true }, async (engine, config) => {
+      let demoKey: string | null = null;
+      if (flags.demo) {
+        const empty = (await engine.catalog.listOffers()).length === 0;
+        if (empty) await importCatalog(engine.catalog, JSON.parse(readFileSync(DEMO_CATALOG, 'utf8')));
+        // Demo only: the dev key is kept in plain text so every restart can print it again.
+        demoKey = await engine.store.getSetting('demo.dev_api_key');
+        if (!demoKey) {
+          demoKey = (await engine.keys.create(['admin'], 'demo dev key')).key;
+          await engine.store.putSetting('demo.dev_api_key', demoKey);
+        }
+      }
+      const app = await buildServer(engine);
+      const address = await app.listen({ host: config.host, port: config.port });
+      const url = address.replace('[::1]', 'localhost');
+      const lines = [`Offerpilot listening on ${url}  (store: ${engine.store.dialect} ${engine.store.dialect === 'sqlite' ? config.db : ''})`, `API docs:   ${url}/docs`];
+      if (demoKey) {
+        lines.push(
+          `Dev API key (admin, demo only): ${demoKey}`,
+          'Get a decision:',
+          `  curl -s -X POST ${url}/v1/decide -H 'Authorization: Bearer ${demoKey}' -H 'Content-Type: application/json' \\`,
+          `    -d '{"customerId":"cust_42","placement":"cart","channel":"web","consent":{"personalization":true},"traits":{"orderCount":0},"cart":{"lines":[{"sku":"HOOD-001","quantity":1,"unitPrice":6000},{"sku":"JEANS-001","quantity":1,"unitPrice":8000}]}}'`,
+        );
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+      const stop = async () => {
+        await app.close();
+        await engine.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  });
+
+program
+  .command('migrate')
+  .description('Apply pending database migrations')
+  .addOption(dbOption())
+  .action(async (flags: CommonFlags) => {
+    await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+      process.stdout.write(`migrated (${engine.store.dialect}); catalog version ${await engine.store.catalogVersion()}\n`);
+    });
+  });
+
+const offers = program.command('offers').description('Offer catalog');
+offers
+  .command('import <file>')
+  .description('Import products, offers and campaigns from a JSON file (idempotent; see examples/demo-catalog.json)')
+  .addOption(dbOption())
+  .action(async (file: string, flags: CommonFlags) => {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+      process.stdout.write(`${JSON.stringify(await importCatalog(engine.catalog, data), null, 2)}\n`);
+    });
+  });
+
+const keys = program.command('keys').description('API keys');
+keys
+  .command('create')
+  .description('Create an API key; it is printed once')
+  .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(', ')}`)
+  .option('--name <name>', 'a label for the key')
+  .addOption(dbOption())
+  .action(async (flags: CommonFlags & { scopes: string; name?: string }) => {
+    await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+      const k = await engine.keys.create(flags.scopes.split(',').map((s) => s.trim()) as Scope[], flags.name);
+      process.stdout.write(`${k.key}\n`);
+      process.stderr.write(`created ${k.id} with scopes ${k.scopes.join(', ')}; store it now, it is not shown again\n`);
+    });
+  });
+keys
+  .command('list')
+  .addOption(dbOption())
+  .action(async (flags: CommonFlags) => {
+    await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+      for (const k of await engine.store.listKeys()) {
+        process.stdout.write(`${k.id}\t${k.scopes.join(',')}\t${k.name}\t${k.revokedAt ? 'revoked' : 'live'}\n`);
+      }
+    });
+  });
+keys
+  .command('revoke <id>')
+  .addOption(dbOption())
+  .action(async (id: string, flags: CommonFlags) => {
+    await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+      process.stdout.write((await engine.keys.revoke(id)) ? `revoked ${id}\n` : `no live key ${id}\n`);
+    });
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  if (isOfferpilotError(e)) {
+    process.stderr.write(`error ${e.code}: ${e.message}\n${e.details.map((d) => `  ${d.path}: ${d.message}`).join('\n')}\n`);
+  } else {
+    process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
+  }
+  process.exit(1);
+});

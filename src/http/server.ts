@@ -1,0 +1,228 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { allows, SCOPES, type Scope } from '../auth/index.js';
+import { importCatalog } from '../catalog/import.js';
+import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecSchema, ProductSchema } from '../catalog/schemas.js';
+import { DecideRequestSchema } from '../decide/request.js';
+import { ERRORS, isOfferpilotError, OfferpilotError } from '../errors/index.js';
+import type { Engine } from '../engine/index.js';
+import { compileRule } from '../rules/index.js';
+import { DecisionResponseSchema, ErrorBody, IdParams, Passthrough, StatusBody, StatusQuery, VersionQuery } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    scope?: Scope;
+  }
+}
+
+export interface ServerOptions {
+  /** Log every request (off by default: the decide path is hot). */
+  logRequests?: boolean;
+}
+
+function send(reply: FastifyReply, e: OfferpilotError): FastifyReply {
+  return reply.code(e.status).send(e.toJSON());
+}
+
+const pathOf = (instancePath: string, context: string | undefined) => {
+  const p = instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
+  const prefix = context && context !== 'body' ? `${context === 'querystring' ? 'query' : context}.` : '';
+  return prefix + (p || (context === 'body' || !context ? '(body)' : context));
+};
+
+/** Maps any error to the API's error body; client mistakes are 4xx with the field named, never a 500. */
+function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (isOfferpilotError(err)) return send(reply, err);
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const details = err.validation.map((v) => ({ path: pathOf(v.instancePath, err.validationContext), message: v.message ?? 'invalid' }));
+    return send(reply, new OfferpilotError('VALIDATION_FAILED', `Invalid ${details[0]?.path ?? 'request'}: ${details[0]?.message ?? ''}`, details));
+  }
+  const code = err.code ?? '';
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) {
+    return send(reply, new OfferpilotError('INVALID_JSON', `The request body is not valid JSON: ${err.message}`, [{ path: '(body)', message: err.message }]));
+  }
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, new OfferpilotError('PAYLOAD_TOO_LARGE'));
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(reply, new OfferpilotError('UNSUPPORTED_MEDIA_TYPE', `Unsupported Content-Type: ${req.headers['content-type'] ?? '(none)'}`));
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return reply.code(err.statusCode).send({ error: { code: 'VALIDATION_FAILED', message: err.message, details: [] } });
+  }
+  const dbDown = /ECONNREFUSED|SQLITE_BUSY|Connection terminated|timeout exceeded when trying to connect/i.test(`${code} ${err.message}`);
+  req.log.error({ err }, 'request failed');
+  return send(reply, new OfferpilotError(dbDown ? 'STORE_UNAVAILABLE' : 'INTERNAL', dbDown ? undefined : `Internal error (request ${req.id})`));
+}
+
+const bearer = (req: FastifyRequest): string | undefined => {
+  const h = req.headers.authorization;
+  if (h?.startsWith('Bearer ')) return h.slice(7).trim();
+  const k = req.headers['x-api-key'];
+  return typeof k === 'string' ? k : undefined;
+};
+
+const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+
+/** Builds the HTTP API over an engine: decide, catalog, customers, keys, OpenAPI and docs. */
+export async function buildServer(engine: Engine, opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: engine.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: !opts.logRequests }),
+    bodyLimit: engine.config.bodyLimit,
+    genReqId: () => Math.random().toString(36).slice(2, 12),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the API; replies are plain JSON and are not re-validated on the hot path.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((req, reply) => send(reply, new OfferpilotError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`)));
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Offerpilot API',
+        version: '1',
+        description:
+          'Decide which offer to show (or none), within guardrails, for incremental contribution margin. ' +
+          `Authenticate with "Authorization: Bearer <api key>". Scopes: ${SCOPES.join(', ')} (admin implies all). ` +
+          `Error codes: ${Object.keys(ERRORS).join(', ')}.`,
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const needed = req.routeOptions.config.scope;
+    if (!needed) return;
+    const key = bearer(req);
+    if (!key) return send(reply, new OfferpilotError('UNAUTHENTICATED'));
+    const scopes = await engine.keys.scopesOf(key);
+    if (!scopes) return send(reply, new OfferpilotError('UNAUTHENTICATED', 'The API key is unknown or revoked'));
+    if (!allows(scopes, needed)) {
+      return send(reply, new OfferpilotError('FORBIDDEN_SCOPE', `This endpoint needs the "${needed}" scope; the key has ${scopes.join(', ')}`));
+    }
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/health', { schema: { tags: ['system'], security: [], summary: 'Liveness and database check' } }, async () => {
+    const s = await engine.snapshot();
+    return { status: 'ok', store: engine.store.dialect, catalogVersion: s.version, liveCampaigns: s.campaigns.length };
+  });
+
+  app.post(
+    '/v1/decide',
+    {
+      config: { scope: 'decide' },
+      schema: { tags: ['decide'], summary: 'Decide which offer to show (or none), and reserve it', body: DecideRequestSchema, response: { 200: DecisionResponseSchema, ...errorResponses } },
+    },
+    async (req) => engine.decide(req.body),
+  );
+
+  app.get('/v1/decisions/:id', { config: { scope: 'read' }, schema: { tags: ['decide'], summary: 'A logged decision with its context', params: IdParams } }, async (req) =>
+    engine.getDecision(req.params.id),
+  );
+
+  app.get(
+    '/v1/decisions',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['decide'],
+        summary: 'Recent logged decisions, newest first',
+        querystring: z.object({ customerId: z.string().optional(), campaignId: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) }).strict(),
+      },
+    },
+    async (req) => {
+      const rows = await engine.store.listDecisions({
+        limit: req.query.limit,
+        ...(req.query.customerId ? { subjectId: `c:${req.query.customerId}` } : {}),
+        ...(req.query.campaignId ? { campaignId: req.query.campaignId } : {}),
+      });
+      return { decisions: rows.map((r) => ({ ...(JSON.parse(r.body) as { response: object }).response })) };
+    },
+  );
+
+  app.put(
+    '/v1/customers/:id',
+    {
+      config: { scope: 'decide' },
+      schema: {
+        tags: ['customers'],
+        summary: 'Store a customer’s traits and consent (replaces both)',
+        params: IdParams,
+        body: z.object({ traits: z.record(z.string(), z.unknown()).optional(), consent: z.object({ personalization: z.boolean().optional(), email: z.boolean().optional(), sms: z.boolean().optional(), push: z.boolean().optional() }).strict().optional() }).strict(),
+      },
+    },
+    async (req) => engine.putCustomer(req.params.id, req.body),
+  );
+  app.get('/v1/customers/:id', { config: { scope: 'read' }, schema: { tags: ['customers'], params: IdParams } }, async (req) => engine.getCustomer(req.params.id));
+
+  // Catalog: offers and campaigns share one shape of routes.
+  const versioned = [
+    { path: 'offers', create: OfferCreateSchema, spec: OfferSpecSchema, svc: { create: (b: unknown) => engine.catalog.createOffer(b), update: (id: string, b: unknown) => engine.catalog.updateOffer(id, b), get: (id: string, v?: number) => engine.catalog.getOffer(id, v), list: (s?: never) => engine.catalog.listOffers(s), versions: (id: string) => engine.catalog.offerVersions(id), transition: (id: string, s: never) => engine.catalog.transitionOffer(id, s) } },
+    { path: 'campaigns', create: CampaignCreateSchema, spec: CampaignSpecSchema, svc: { create: (b: unknown) => engine.catalog.createCampaign(b), update: (id: string, b: unknown) => engine.catalog.updateCampaign(id, b), get: (id: string, v?: number) => engine.catalog.getCampaign(id, v), list: (s?: never) => engine.catalog.listCampaigns(s), versions: (id: string) => engine.catalog.campaignVersions(id), transition: (id: string, s: never) => engine.catalog.transitionCampaign(id, s) } },
+  ] as const;
+  for (const v of versioned) {
+    const tags = [v.path];
+    // Bodies are validated by the catalog service (which also compiles rules), so one set of paths names every error.
+    app.post(`/v1/${v.path}`, { config: { scope: 'admin' }, schema: { tags, summary: `Create (version 1, draft unless status: live)`, body: Passthrough.describe(`See the ${v.path} schema`) } }, async (req, reply) => {
+      reply.code(201);
+      return v.svc.create(req.body);
+    });
+    app.get(`/v1/${v.path}`, { config: { scope: 'read' }, schema: { tags, querystring: StatusQuery } }, async (req) => ({ [v.path]: await v.svc.list(req.query.status as never) }));
+    app.get(`/v1/${v.path}/:id`, { config: { scope: 'read' }, schema: { tags, params: IdParams, querystring: VersionQuery } }, async (req) => v.svc.get(req.params.id, req.query.version));
+    app.put(`/v1/${v.path}/:id`, { config: { scope: 'admin' }, schema: { tags, summary: 'Replace the definition: creates a new immutable version', params: IdParams, body: Passthrough } }, async (req) =>
+      v.svc.update(req.params.id, req.body),
+    );
+    app.get(`/v1/${v.path}/:id/versions`, { config: { scope: 'read' }, schema: { tags, params: IdParams } }, async (req) => ({ versions: await v.svc.versions(req.params.id) }));
+    app.post(`/v1/${v.path}/:id/status`, { config: { scope: 'admin' }, schema: { tags, summary: 'Lifecycle: draft → live ⇄ paused → archived', params: IdParams, body: StatusBody } }, async (req) =>
+      v.svc.transition(req.params.id, req.body.status as never),
+    );
+  }
+
+  app.post(
+    '/v1/rules/check',
+    { config: { scope: 'read' }, schema: { tags: ['offers'], summary: 'Check an eligibility expression without saving it', body: z.object({ expression: z.string().min(1).max(4000) }).strict() } },
+    async (req) => {
+      const r = compileRule(req.body.expression, 'expression');
+      return { valid: true, personalized: r.personalized };
+    },
+  );
+
+  app.post('/v1/catalog/import', { config: { scope: 'admin' }, schema: { tags: ['catalog'], summary: 'Import products, offers and campaigns idempotently', body: Passthrough } }, async (req) =>
+    importCatalog(engine.catalog, req.body),
+  );
+
+  app.put('/v1/products', { config: { scope: 'admin' }, schema: { tags: ['products'], summary: 'Bulk upsert of up to 10,000 products', body: z.array(ProductSchema).min(1).max(10_000) } }, async (req) =>
+    engine.catalog.upsertProducts(req.body),
+  );
+  app.get(
+    '/v1/products',
+    { config: { scope: 'read' }, schema: { tags: ['products'], querystring: z.object({ after: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict() } },
+    async (req) => ({ products: await engine.catalog.listProducts(req.query.after, req.query.limit) }),
+  );
+  app.get('/v1/products/:sku', { config: { scope: 'read' }, schema: { tags: ['products'], params: z.object({ sku: z.string() }) } }, async (req) => engine.catalog.getProduct(req.params.sku));
+
+  app.post(
+    '/v1/keys',
+    { config: { scope: 'admin' }, schema: { tags: ['keys'], summary: 'Create an API key (the key is shown once)', body: z.object({ scopes: z.array(z.enum(SCOPES)).min(1), name: z.string().max(100).optional() }).strict() } },
+    async (req, reply) => {
+      reply.code(201);
+      return engine.keys.create(req.body.scopes, req.body.name);
+    },
+  );
+  app.get('/v1/keys', { config: { scope: 'admin' }, schema: { tags: ['keys'] } }, async () => ({
+    keys: (await engine.store.listKeys()).map(({ hash: _h, ...k }) => k),
+  }));
+  app.delete('/v1/keys/:id', { config: { scope: 'admin' }, schema: { tags: ['keys'], params: IdParams } }, async (req, reply) => {
+    if (!(await engine.keys.revoke(req.params.id))) throw new OfferpilotError('NOT_FOUND', `No live key ${req.params.id}`);
+    reply.code(204);
+    return null;
+  });
+
+  return app as unknown as FastifyInstance;
+}
