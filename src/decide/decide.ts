@@ -3,6 +3,7 @@ import type { OfferType } from '../catalog/schemas.js';
 import type { RuleInput } from '../rules/index.js';
 import type { Random } from '../runtime/index.js';
 import { utcDay } from '../runtime/index.js';
+import { counterKeys } from './counter-keys.js';
 import { marginPctAfter, offerEconomics, priceBasket, type Basket, type EconomicsDefaults, type OfferEconomics } from './economics.js';
 import { inHoldout } from './holdout.js';
 import type { Reason, ReasonCode } from './reasons.js';
@@ -26,12 +27,12 @@ export interface CounterView {
   get(key: string): number;
 }
 
-/** Names of the shared counters, one place so the commit step and the view agree. */
-export const counterKeys = {
-  issued: (offerId: string) => `g:${offerId}`,
-  spent: (offerId: string) => `b:${offerId}`,
-  daily: (offerId: string, day: string) => `d:${offerId}:${day}`,
-};
+export { counterKeys } from './counter-keys.js';
+
+function dailyKey(c: CompiledOffer, day: string): string {
+  if (c.dailyKey.day !== day) c.dailyKey = { day, key: counterKeys.daily(c.offer.id, day) };
+  return c.dailyKey.key;
+}
 
 export interface DecideDefaults extends EconomicsDefaults {
   marginFloorPct: number;
@@ -162,19 +163,28 @@ const reason = (code: ReasonCode, detail?: string): Reason => (detail === undefi
 export function decide(input: DecideInput): Decision {
   const { request: req, snapshot, subject, counters, now, defaults } = input;
   const personalized = subject.consent.personalization === true;
-  const base = {
+  // One object shape for every decision (no spreads): V8 keeps it fast.
+  const finish = (r: Pick<Decision, 'campaign' | 'holdout' | 'policy' | 'probability' | 'reasons' | 'chosen' | 'counterfactual' | 'candidates' | 'basket'>): Decision => ({
+    campaign: r.campaign,
     subjectId: subject.subjectId,
     customerId: subject.customerId,
     anonymousId: subject.anonymousId,
     placement: req.placement,
     channel: req.channel,
+    holdout: r.holdout,
     personalized,
+    policy: r.policy,
+    probability: r.probability,
+    reasons: r.reasons,
+    chosen: r.chosen,
+    counterfactual: r.counterfactual,
+    candidates: r.candidates,
+    basket: r.basket,
     decidedAt: now,
-  };
+  });
   const campaign = pickCampaign(snapshot, req, now);
   if (!campaign) {
-    return {
-      ...base,
+    return finish({
       campaign: null,
       holdout: false,
       policy: null,
@@ -184,7 +194,7 @@ export function decide(input: DecideInput): Decision {
       counterfactual: [],
       candidates: [],
       basket: { basis: req.cart?.lines.length ? 'cart' : 'expected', subtotal: 0, margin: null },
-    };
+    });
   }
   const cmp = campaign.campaign;
   const model = cmp.model;
@@ -200,15 +210,14 @@ export function decide(input: DecideInput): Decision {
       ? traitPropensity
       : (model.baseConversionByPlacement[req.placement] ?? model.baseConversion);
 
+  const ruleMemo = new Map<string, ReturnType<NonNullable<CompiledOffer['rule']>['evaluate']>>();
   const candidates: CandidateResult[] = [];
   const eligible: Scored[] = [];
   for (const c of campaign.offers) {
     const o = c.offer;
     const result: CandidateResult = { offerId: o.id, version: o.version, eligible: false, selected: false, reasons: [], score: null, value: null };
     candidates.push(result);
-    const fail = (code: ReasonCode, detail?: string) => {
-      result.reasons.push(reason(code, detail));
-    };
+    const fail = (code: ReasonCode, detail?: string) => void result.reasons.push(reason(code, detail));
     if (!channelConsent) { fail('CONSENT_CHANNEL', req.channel); continue; }
     if (o.status !== 'live') { fail('NOT_LIVE', o.status); continue; }
     if (!o.channels.includes(req.channel)) { fail('CHANNEL_MISMATCH', req.channel); continue; }
@@ -219,7 +228,12 @@ export function decide(input: DecideInput): Decision {
     if (excluded) { result.reasons.push(excluded); continue; }
     if (c.personalized && !personalized) { fail('CONSENT_REQUIRED'); continue; }
     if (c.rule) {
-      const r = c.rule.evaluate(rules);
+      // Catalogs repeat rules (segments, thresholds); each distinct rule runs once per decision.
+      let r = ruleMemo.get(c.rule.source);
+      if (r === undefined) {
+        r = c.rule.evaluate(rules);
+        ruleMemo.set(c.rule.source, r);
+      }
       if (!r.ok) { fail('RULE_ERROR', r.error); continue; }
       if (!r.value) { fail('RULE_FAILED', c.rule.source); continue; }
     }
@@ -245,13 +259,13 @@ export function decide(input: DecideInput): Decision {
       }
     }
     if (caps.global !== undefined) {
-      const issued = counters.get(counterKeys.issued(o.id));
+      const issued = counters.get(c.issuedKey);
       if (issued >= caps.global) { fail('GLOBAL_CAP', `${issued} of ${caps.global}`); continue; }
     }
     // Value rungs: each must fit the margin floor, budget and daily liability; the policy scores the rest.
     const floor = o.marginFloorPct ?? cmp.marginFloorPct ?? defaults.marginFloorPct;
-    const spent = o.budget.total !== undefined ? counters.get(counterKeys.spent(o.id)) : 0;
-    const today = o.budget.dailyLiability !== undefined ? counters.get(counterKeys.daily(o.id, day)) : 0;
+    const spent = o.budget.total !== undefined ? counters.get(c.spentKey) : 0;
+    const today = o.budget.dailyLiability !== undefined ? counters.get(dailyKey(c, day)) : 0;
     let best: Scored | null = null;
     let firstFailure: Reason | null = null;
     for (let i = 0; i < c.ladder.length; i++) {
@@ -291,7 +305,7 @@ export function decide(input: DecideInput): Decision {
   let totalReduction = 0;
   for (const s of ranked) {
     const o = s.c.offer;
-    if (!campaign.policy.worthShowing(s)) { s.result.reasons.push(reason('NOT_PROFITABLE', `${round2(s.score)}`)); continue; }
+    if (!campaign.policy.worthShowing(s)) { s.result.reasons.push(reason('NOT_PROFITABLE')); continue; }
     if (picks.length >= cmp.maxOffers) { s.result.reasons.push(reason('OUTSCORED')); continue; }
     const clash = picks.find(
       (p) => p.c.offer.exclusive || o.exclusive || (o.stackingGroup !== undefined && p.c.offer.stackingGroup === o.stackingGroup),
@@ -336,10 +350,9 @@ export function decide(input: DecideInput): Decision {
   });
   const reasons: Reason[] = [];
   if (!channelConsent) reasons.push(reason('CONSENT_CHANNEL', req.channel));
-  if (holdout) reasons.push(reason('HOLDOUT', `${cmp.holdoutPct}%`));
+  if (holdout) reasons.push(reason('HOLDOUT', campaign.holdoutDetail));
   else if (chosen.length === 0 && channelConsent) reasons.push(reason('NO_ELIGIBLE_OFFER'));
-  return {
-    ...base,
+  return finish({
     campaign: { id: cmp.id, version: cmp.version },
     holdout,
     policy: campaign.policy.id,
@@ -349,7 +362,7 @@ export function decide(input: DecideInput): Decision {
     counterfactual: holdout ? chosen : [],
     candidates,
     basket: { basis: basket.basis, subtotal: basket.subtotal, margin: basket.margin },
-  };
+  });
 }
 
 function round2(x: number): number {

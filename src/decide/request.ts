@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ChannelSchema } from '../catalog/schemas.js';
 
-const Id = z.string().min(1).max(200);
+// No NUL: PostgreSQL cannot store it in text columns.
+const Id = z.string().min(1).max(200).refine((s) => !s.includes('\u0000'), 'NUL characters are not allowed');
 const JsonRecord = z.record(z.string().max(100), z.unknown());
 
 export const ConsentSchema = z

@@ -61,6 +61,6 @@ export const DecisionResponseSchema = z
 export const StatusBody = z.object({ status: z.enum(LIFECYCLE) }).strict();
 export const ChannelEnum = z.enum(CHANNELS);
 export const IdParams = z.object({ id: z.string().min(1).max(200) });
-export const VersionQuery = z.object({ version: z.coerce.number().int().min(1).optional() }).strict();
+export const VersionQuery = z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }).strict();
 export const StatusQuery = z.object({ status: z.enum(LIFECYCLE).optional() }).strict();
 export const Passthrough = z.record(z.string(), z.unknown());

@@ -54,9 +54,23 @@ function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply
   return send(reply, new OfferpilotError(dbDown ? 'STORE_UNAVAILABLE' : 'INTERNAL', dbDown ? undefined : `Internal error (request ${req.id})`));
 }
 
+function findNul(v: unknown, path: string): string | null {
+  if (typeof v === 'string') return v.includes('\u0000') ? path : null;
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const sub = path ? `${path}.${k}` : k;
+      if (k.includes('\u0000')) return sub;
+      const found = findNul(x, sub);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
+
 const bearer = (req: FastifyRequest): string | undefined => {
   const h = req.headers.authorization;
-  if (h?.startsWith('Bearer ')) return h.slice(7).trim();
+  // The auth scheme name is case-insensitive (RFC 9110).
+  if (h && /^bearer /i.test(h)) return h.slice(7).trim();
   const k = req.headers['x-api-key'];
   return typeof k === 'string' ? k : undefined;
 };
@@ -70,7 +84,26 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     logController: new LogController({ disableRequestLogging: !opts.logRequests }),
     bodyLimit: engine.config.bodyLimit,
     genReqId: () => Math.random().toString(36).slice(2, 12),
+    // Ids may be up to 200 characters (see IdParams); the router's default limit is 100.
+    maxParamLength: 256,
+    frameworkErrors: (err, _req, reply) => {
+      send(reply, new OfferpilotError('VALIDATION_FAILED', `Malformed URL: ${err.message}`, [{ path: 'url', message: err.message }]));
+    },
   }).withTypeProvider<ZodTypeProvider>();
+  // Only JSON is accepted; a text/plain body is a 415, not a confusing validation error.
+  app.removeContentTypeParser('text/plain');
+  // PostgreSQL cannot store NUL in text; reject it at the edge, naming where it is.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    jsonParser(req, body as string, (err: Error | null, parsed?: unknown) => {
+      if (err) return done(err, undefined);
+      if ((body as string).includes('\\u0000')) {
+        const at = findNul(parsed, '');
+        if (at !== null) return done(new OfferpilotError('VALIDATION_FAILED', `Invalid ${at || '(body)'}: NUL characters are not allowed`, [{ path: at || '(body)', message: 'contains a NUL character' }]), undefined);
+      }
+      done(null, parsed);
+    });
+  });
   app.setValidatorCompiler(validatorCompiler);
   // Response schemas document the API; replies are plain JSON and are not re-validated on the hot path.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -95,6 +128,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   app.addHook('onRequest', async (req, reply) => {
+    if (/%00/i.test(req.url)) return send(reply, new OfferpilotError('VALIDATION_FAILED', 'NUL characters are not allowed in the URL', [{ path: 'url', message: 'contains %00' }]));
     const needed = req.routeOptions.config.scope;
     if (!needed) return;
     const key = bearer(req);
