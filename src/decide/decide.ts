@@ -123,6 +123,7 @@ function pickCampaign(snapshot: CatalogSnapshot, req: DecideRequest, now: number
 
 function ruleInput(req: DecideRequest, subject: SubjectState, basket: Basket, personalized: boolean, now: number): RuleInput {
   const d = new Date(now);
+  const date = utcDay(now);
   return {
     customer: personalized
       ? { id: subject.customerId, traits: subject.traits, features: subject.features }
@@ -137,7 +138,7 @@ function ruleInput(req: DecideRequest, subject: SubjectState, basket: Basket, pe
     context: (req.context ?? {}) as Record<string, unknown>,
     channel: req.channel,
     placement: req.placement,
-    now: { epochMs: now, hour: d.getUTCHours(), dayOfWeek: d.getUTCDay(), date: d.toISOString().slice(0, 10) },
+    now: { epochMs: now, hour: d.getUTCHours(), dayOfWeek: d.getUTCDay(), date },
   };
 }
 
@@ -202,7 +203,7 @@ export function decide(input: DecideInput): Decision {
   const holdoutUnit = subject.customerId ?? subject.anonymousId ?? subject.subjectId;
   const holdout = inHoldout(campaign.salt, holdoutUnit, cmp.holdoutPct);
   const channelConsent = !MARKETING_CHANNELS.has(req.channel) || subject.consent[req.channel as 'email' | 'sms' | 'push'] === true;
-  const rules = ruleInput(req, subject, basket, personalized, now);
+  let rules: RuleInput | null = null; // built on first use: many requests meet no rule
   const day = utcDay(now);
   const traitPropensity = subject.traits['propensity'];
   const baseline =
@@ -231,11 +232,12 @@ export function decide(input: DecideInput): Decision {
       // Catalogs repeat rules (segments, thresholds); each distinct rule runs once per decision.
       let r = ruleMemo.get(c.rule.source);
       if (r === undefined) {
+        rules ??= ruleInput(req, subject, basket, personalized, now);
         r = c.rule.evaluate(rules);
         ruleMemo.set(c.rule.source, r);
       }
       if (!r.ok) { fail('RULE_ERROR', r.error); continue; }
-      if (!r.value) { fail('RULE_FAILED', c.rule.source); continue; }
+      if (!r.value) { fail('RULE_FAILED'); continue; } // the rule is in the offer version the candidate names
     }
     if (o.minCartValue !== undefined && basket.subtotal < o.minCartValue) {
       fail('MIN_CART_VALUE', `${basket.subtotal} < ${o.minCartValue}`);

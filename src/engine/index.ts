@@ -15,6 +15,7 @@ import { systemClock, utcDay, type Clock, type Random } from '../runtime/index.j
 import type { CustomerRecord, Store } from '../store/ports.js';
 import { newTokenSecret, parseTokenKeys, TokenSigner } from '../tokens/index.js';
 import { z } from 'zod';
+import { packCandidates, unpackCandidates, type PackedCandidate } from './log-codec.js';
 
 /** One offer in a decision response. */
 export interface OfferView {
@@ -76,6 +77,18 @@ export interface Engine {
   /** The catalog snapshot decisions currently read (reloaded when another process changes it). */
   snapshot(): Promise<CatalogSnapshot>;
   close(): Promise<void>;
+}
+
+/** Serializes a decision for the log (candidates packed). */
+export function packLog(response: DecisionResponse, log: unknown): string {
+  const { candidates, ...rest } = response;
+  return JSON.stringify({ v: 1, response: rest, candidates: packCandidates(candidates), log });
+}
+
+/** Reads a logged decision back into the API's shape. */
+export function unpackLog(body: string): { response: DecisionResponse; log: unknown } {
+  const b = JSON.parse(body) as { response: Omit<DecisionResponse, 'candidates'>; candidates: PackedCandidate[]; log: unknown };
+  return { response: { ...b.response, candidates: unpackCandidates(b.candidates) } as DecisionResponse, log: b.log };
 }
 
 const CustomerPutSchema = z
@@ -214,7 +227,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   async function replay(decisionId: string): Promise<DecisionResponse> {
     const stored = await store.getDecision(decisionId);
     if (!stored) throw new OfferpilotError('DECISION_NOT_FOUND', `No decision ${decisionId}`);
-    return (JSON.parse(stored.body) as { response: DecisionResponse }).response;
+    return unpackLog(stored.body).response;
   }
 
   const engine: Engine = {
@@ -229,7 +242,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       const req = parseInput(DecideRequestSchema, raw);
       if (req.requestId !== undefined) {
         const dup = await store.findDecisionByRequestId(req.requestId);
-        if (dup) return (JSON.parse(dup.body) as { response: DecisionResponse }).response;
+        if (dup) return unpackLog(dup.body).response;
       }
       const s = await snapshot();
       const now = clock.now();
@@ -254,7 +267,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
           counterfactual: d.counterfactual,
           chosenCosts: d.chosen.map((c) => ({ offerId: c.offerId, cost: c.cost, reserve: c.reserve })),
         };
-        const body = JSON.stringify({ response, log });
+        const body = packLog(response, log);
         const meta = { decisionId, issuanceIds, catalogVersion: s.version, body, ...(req.requestId !== undefined ? { requestId: req.requestId } : {}) };
         const r = await store.commitDecision(d, meta);
         if (r.status === 'committed') {
@@ -279,7 +292,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     async getDecision(id) {
       const stored = await store.getDecision(id);
       if (!stored) throw new OfferpilotError('DECISION_NOT_FOUND', `No decision ${id}`);
-      const body = JSON.parse(stored.body) as { response: DecisionResponse; log: unknown };
+      const body = unpackLog(stored.body);
       return { ...body.response, log: body.log };
     },
 

@@ -8,7 +8,7 @@ import { importCatalog } from '../catalog/import.js';
 import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecSchema, ProductSchema } from '../catalog/schemas.js';
 import { DecideRequestSchema } from '../decide/request.js';
 import { ERRORS, isOfferpilotError, OfferpilotError } from '../errors/index.js';
-import type { Engine } from '../engine/index.js';
+import { unpackLog, type Engine } from '../engine/index.js';
 import { compileRule } from '../rules/index.js';
 import { DecisionResponseSchema, ErrorBody, IdParams, Passthrough, StatusBody, StatusQuery, VersionQuery } from './schemas.js';
 
@@ -176,7 +176,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
         ...(req.query.customerId ? { subjectId: `c:${req.query.customerId}` } : {}),
         ...(req.query.campaignId ? { campaignId: req.query.campaignId } : {}),
       });
-      return { decisions: rows.map((r) => ({ ...(JSON.parse(r.body) as { response: object }).response })) };
+      return { decisions: rows.map((r) => unpackLog(r.body).response) };
     },
   );
 

@@ -29,6 +29,7 @@ export interface RankItem {
 export interface Policy {
   readonly id: string;
   score(input: ScoreInput): number;
+  /** Ranks best-first; may reorder `items` in place. */
   rank<T extends RankItem>(items: T[], random: Random): { ranked: T[]; probability: number };
   worthShowing(item: RankItem): boolean;
 }
@@ -71,7 +72,7 @@ export function staticPolicy(config: PolicyConfig): Policy {
     id: `static:${mode}`,
     score: expectedIncrementalMargin,
     rank(items) {
-      return { ranked: [...items].sort(mode === 'priority' ? byPriority : byScore), probability: 1 };
+      return { ranked: items.sort(mode === 'priority' ? byPriority : byScore), probability: 1 };
     },
     worthShowing(item) {
       // In priority mode the marketer's order rules; guardrails still apply.

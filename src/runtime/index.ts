@@ -46,8 +46,16 @@ export function seededRandom(seed: number): Random {
 
 /** UTC calendar day (YYYY-MM-DD) of an epoch-ms instant; daily liability is bucketed by it. */
 export function utcDay(t: number): string {
-  return new Date(t).toISOString().slice(0, 10);
+  const day = Math.floor(t / 86_400_000);
+  // Decisions ask for the same day over and over; formatting a date is not free.
+  if (day !== lastDay) {
+    lastDay = day;
+    lastDayString = new Date(day * 86_400_000).toISOString().slice(0, 10);
+  }
+  return lastDayString;
 }
+let lastDay = NaN;
+let lastDayString = '';
 
 const DURATION = /^(\d+)\s*(m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

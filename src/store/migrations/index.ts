@@ -1,4 +1,4 @@
-import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 
 /**
  * The one migration set for every backend. Forward-only: a migration is never edited after
@@ -90,7 +90,7 @@ const migrations: Record<string, Migration> = {
       await db.schema
         .createTable('decisions')
         .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('request_id', 'text', (c) => c.unique())
+        .addColumn('request_id', 'text')
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('campaign_id', 'text')
         .addColumn('campaign_version', 'integer')
@@ -106,6 +106,8 @@ const migrations: Record<string, Migration> = {
         .addColumn('catalog_version', 'bigint', (c) => c.notNull())
         .addColumn('body', 'text', (c) => c.notNull())
         .execute();
+      // Partial: most decisions carry no idempotency key, and NULLs need no index entry.
+      await db.schema.createIndex('decisions_request_id').on('decisions').column('request_id').unique().where(sql.ref('request_id'), 'is not', null).execute();
       await db.schema.createIndex('decisions_campaign_time').on('decisions').columns(['campaign_id', 'created_at']).execute();
       await db.schema.createIndex('decisions_subject_time').on('decisions').columns(['subject_id', 'created_at']).execute();
     },
