@@ -85,7 +85,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     bodyLimit: engine.config.bodyLimit,
     genReqId: () => Math.random().toString(36).slice(2, 12),
     // Ids may be up to 200 characters (see IdParams); the router's default limit is 100.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     frameworkErrors: (err, _req, reply) => {
       send(reply, new OfferpilotError('VALIDATION_FAILED', `Malformed URL: ${err.message}`, [{ path: 'url', message: err.message }]));
     },
