@@ -783,3 +783,31 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('decide preview', () => {
+  it('explains the decision without reserving, issuing or logging anything', async () => {
+    const { createTestEngine } = await import('./helpers/backends.js');
+    const { buildServer } = await import('../src/http/server.js');
+    const { importCatalog } = await import('../src/catalog/import.js');
+    const t = await createTestEngine('sqlite');
+    const app = await buildServer(t.engine);
+    try {
+      await importCatalog(t.engine.catalog, {
+        offers: [{ id: 'ofr_once', status: 'live', name: 'Once', type: 'content', caps: { global: 1 } }],
+        campaigns: [{ id: 'cmp_p', status: 'live', name: 'P', placements: ['home_hero'], offers: ['ofr_once'], holdoutPct: 0 }],
+      });
+      const { key } = await t.engine.keys.create(['read']);
+      const body = { customerId: 'c1', placement: 'home_hero', channel: 'web' };
+      for (let i = 0; i < 3; i++) {
+        const r = await app.inject({ method: 'POST', url: '/v1/decide/preview', headers: { authorization: `Bearer ${key}` }, payload: body });
+        expect(r.statusCode, r.body).toBe(200);
+        expect(r.json().chosen.map((c: { offerId: string }) => c.offerId)).toEqual(['ofr_once']);
+      }
+      expect((await t.store.readCounters(['g:ofr_once'])).get('g:ofr_once') ?? 0).toBe(0);
+      expect(await t.store.listDecisions({ limit: 10 })).toHaveLength(0);
+    } finally {
+      await app.close();
+      await t.close();
+    }
+  });
+});

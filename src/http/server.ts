@@ -156,6 +156,22 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     async (req) => engine.decide(req.body),
   );
 
+  app.post(
+    '/v1/decide/preview',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['decide'],
+        summary: 'Dry run: the decision the engine would make now, with every candidate explained; nothing is reserved, issued or logged',
+        body: DecideRequestSchema,
+      },
+    },
+    async (req) => {
+      const d = await engine.preview(req.body);
+      return { ...d, decidedAt: new Date(d.decidedAt).toISOString(), chosen: d.chosen.map(({ guard: _g, ...c }) => ({ ...c, expiresAt: new Date(c.expiresAt).toISOString() })), counterfactual: d.counterfactual.map(({ guard: _g, ...c }) => ({ ...c, expiresAt: new Date(c.expiresAt).toISOString() })) };
+    },
+  );
+
   app.get('/v1/decisions/:id', { config: { scope: 'read' }, schema: { tags: ['decide'], summary: 'A logged decision with its context', params: IdParams } }, async (req) =>
     engine.getDecision(req.params.id),
   );
