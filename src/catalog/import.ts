@@ -62,7 +62,10 @@ export async function importCatalog(catalog: CatalogService, input: unknown): Pr
           return;
         }
         const { id: _i, status: _s, version: _v, createdAt: _c, updatedAt: _u, ...current } = existing as unknown as Record<string, unknown>;
-        if (stableJson(parseInput(k.schema, spec)) === stableJson(current)) result[k.name].unchanged++;
+        const next = parseInput(k.schema, spec) as Record<string, unknown>;
+        // An edit keeps the campaign's holdout salt unless the file sets one (see CatalogService).
+        if (k.name === 'campaigns' && next.salt === undefined && current.salt !== undefined) next.salt = current.salt;
+        if (stableJson(next) === stableJson(current)) result[k.name].unchanged++;
         else {
           await k.update(id, spec);
           result[k.name].updated++;

@@ -24,9 +24,13 @@ export type Status = z.infer<typeof StatusSchema>;
 
 const Money = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Slug = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:\-]+$/, 'letters, digits, _ . : - only');
+const TEN_YEARS_MS = 3650 * 86_400_000;
 const Duration = z
   .string()
-  .refine((s) => parseDuration(s) !== undefined, 'a duration like "30m", "12h", "14d" or "2w"');
+  .refine((s) => {
+    const ms = parseDuration(s);
+    return ms !== undefined && ms > 0 && ms <= TEN_YEARS_MS;
+  }, 'a positive duration up to 10 years, like "30m", "12h", "14d" or "2w"');
 const IsoTime = z.iso.datetime({ offset: true });
 
 export const ScopeSchema = z.discriminatedUnion('type', [
@@ -113,7 +117,7 @@ export const OfferSpecSchema = z
     }
     values.forEach((v, i) => {
       const path = o.valueLadder ? ['valueLadder', i] : ['value'];
-      if ((o.type === 'percent_off' || o.type === 'bundle') && (v > 100 || Math.round(v * 100) !== v * 100)) {
+      if ((o.type === 'percent_off' || o.type === 'bundle') && (v > 100 || Math.abs(v * 100 - Math.round(v * 100)) > 1e-6)) {
         ctx.addIssue({ code: 'custom', path, message: 'percent must be in (0, 100] with at most 2 decimals' });
       }
       if ((o.type === 'amount_off' || o.type === 'financing') && !Number.isInteger(v)) {

@@ -129,6 +129,8 @@ export class CatalogService {
     if (current.status === 'archived') throw new OfferpilotError('ARCHIVED', `Campaign ${id} is archived`);
     const spec = parseInput(CampaignSpecSchema, input);
     await this.checkCampaign(spec.offers);
+    // The holdout salt must not change under a running experiment unless asked to.
+    spec.salt ??= current.salt ?? current.id;
     const c: Campaign = { ...spec, id, status: current.status, version: current.version + 1, createdAt: current.createdAt, updatedAt: new Date(this.clock.now()).toISOString() };
     await this.store.putVersion('campaign', c);
     this.onChange();

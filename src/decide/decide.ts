@@ -279,7 +279,8 @@ export function decide(input: DecideInput): Decision {
         const pct = marginPctAfter(basket, econ.cost, econ.priceReduction);
         if (pct < floor) { firstFailure ??= reason('MARGIN_FLOOR', `${fmtPct(pct)} < ${floor}% at value ${value}`); continue; }
       }
-      const reserve = Math.round(econ.cost * model.redemptionRate);
+      // Rounded up: a cost that rounds to 0 must still count against the budget.
+      const reserve = Math.ceil(econ.cost * model.redemptionRate);
       if (o.budget.total !== undefined && spent + reserve > o.budget.total) {
         firstFailure ??= reason('BUDGET_EXHAUSTED', `${spent} + ${reserve} > ${o.budget.total}`);
         continue;

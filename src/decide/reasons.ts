@@ -19,11 +19,12 @@ export const REASONS = {
   RULE_FAILED: 'The eligibility rule evaluated to false',
   RULE_ERROR: 'The eligibility rule could not be evaluated on this request (treated as not eligible)',
   MIN_CART_VALUE: 'The cart is below the offer minimum',
-  SCOPE_NOT_IN_CART: 'No cart line is in the offer scope',
-  BUNDLE_INCOMPLETE: 'The cart does not hold every SKU of the bundle',
   CUSTOMER_CAP: 'The customer has reached the per-customer issuance cap',
   FREQUENCY_CAP: 'The customer has seen this offer as often as the frequency cap allows in its window',
   GLOBAL_CAP: 'The offer has reached its global issuance cap',
+  // per value rung
+  SCOPE_NOT_IN_CART: 'No cart line is in the offer scope',
+  BUNDLE_INCOMPLETE: 'The cart does not hold every SKU of the bundle',
   MARGIN_UNKNOWN: 'A cart SKU has no cost in the catalog, so the margin floor cannot be verified',
   MARGIN_FLOOR: 'The offer would push the cart contribution margin below the floor',
   BUDGET_EXHAUSTED: 'The offer budget cannot cover the expected cost',
@@ -34,6 +35,8 @@ export const REASONS = {
   OUTSCORED: 'Eligible but another offer scored higher',
   SELECTED: 'Chosen',
   HOLDOUT_CONTROL: 'Would have been chosen; withheld because the customer is in the holdout',
+  // commit level
+  OFFER_CHANGED: 'The offer or campaign was edited, paused or archived after the catalog snapshot was read',
 } as const;
 
 export type ReasonCode = keyof typeof REASONS;

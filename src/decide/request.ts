@@ -19,7 +19,7 @@ export const CartLineSchema = z
   .object({
     sku: z.string().min(1).max(100),
     quantity: z.number().int().min(1).max(100_000),
-    unitPrice: z.number().int().min(0).max(1e12).describe('Minor units'),
+    unitPrice: z.number().int().min(0).max(1e11).describe('Minor units'),
   })
   .strict();
 
@@ -46,9 +46,14 @@ export const DecideRequestSchema = z
       .object({
         currency: z.string().length(3).optional(),
         lines: z.array(CartLineSchema).max(500),
-        shipping: z.number().int().min(0).optional().describe('Shipping fee the shopper would pay, minor units'),
+        shipping: z.number().int().min(0).max(1e10).optional().describe('Shipping fee the shopper would pay, minor units'),
       })
       .strict()
+      // Keeps every money product exact in doubles (percent in basis points × subtotal < 2^53).
+      .refine((c) => c.lines.reduce((s, l) => s + l.unitPrice * l.quantity, 0) <= 900_000_000_000, {
+        message: 'cart subtotal above 900,000,000,000 minor units',
+        path: ['lines'],
+      })
       .optional(),
   })
   .strict()

@@ -179,8 +179,10 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     return view;
   }
 
+  const subjectIdOf = (req: DecideRequest) => (req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`);
+
   async function subjectFor(req: DecideRequest) {
-    const subjectId = req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`;
+    const subjectId = subjectIdOf(req);
     const stored = await store.loadSubject(subjectId, req.customerId ?? null);
     return {
       subjectId,
@@ -240,14 +242,17 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
 
     async decide(raw) {
       const req = parseInput(DecideRequestSchema, raw);
-      if (req.requestId !== undefined) {
-        const dup = await store.findDecisionByRequestId(req.requestId);
+      // Idempotency keys are scoped to the customer: another customer's key never replays this one's decision.
+      const requestKey = req.requestId !== undefined ? JSON.stringify([subjectIdOf(req), req.requestId]) : undefined;
+      if (requestKey !== undefined) {
+        const dup = await store.findDecisionByRequestId(requestKey);
         if (dup) return unpackLog(dup.body).response;
       }
-      const s = await snapshot();
+      let s = await snapshot();
       const now = clock.now();
       const [subject, cview] = await Promise.all([subjectFor(req), counterView(s, now)]);
       const exclusions = new Map<string, Reason>();
+      let reloads = 0;
       // Each rejected commit excludes one more offer, so this ends within (offers + 1) rounds.
       for (;;) {
         const d = decide({ request: req, snapshot: s, subject, counters: cview, now, random, defaults, exclusions });
@@ -268,13 +273,19 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
           chosenCosts: d.chosen.map((c) => ({ offerId: c.offerId, cost: c.cost, reserve: c.reserve })),
         };
         const body = packLog(response, log);
-        const meta = { decisionId, issuanceIds, catalogVersion: s.version, body, ...(req.requestId !== undefined ? { requestId: req.requestId } : {}) };
+        const meta = { decisionId, issuanceIds, catalogVersion: s.version, body, ...(requestKey !== undefined ? { requestId: requestKey } : {}) };
         const r = await store.commitDecision(d, meta);
         if (r.status === 'committed') {
           for (const [k, v] of Object.entries(r.counters)) if (counters.has(k)) counters.set(k, v);
           return response;
         }
         if (r.status === 'duplicate') return replay(r.decisionId);
+        if (r.reason.code === 'OFFER_CHANGED' && reloads++ < 3) {
+          // Another process edited the catalog: decide again on the fresh catalog.
+          invalidate();
+          s = await snapshot();
+          continue;
+        }
         exclusions.set(r.offerId, r.reason);
         await refreshCounters(s, now, r.offerId);
         logger.debug({ offerId: r.offerId, reason: r.reason }, 'guardrail reservation lost a race; re-deciding');

@@ -3,6 +3,13 @@ import type { Campaign, Offer, Product, Status } from '../catalog/schemas.js';
 import type { Consent } from '../decide/request.js';
 import type { AdminStore, ApiKeyRecord, CatalogData, CustomerRecord, StoredDecision, Versioned, VersionedKind } from './ports.js';
 import type { DB } from './schema.js';
+import { OfferpilotError } from '../errors/index.js';
+
+/** Unique-key violation on SQLite or PostgreSQL. */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
 
 const iso = (t: number) => new Date(Number(t)).toISOString();
 
@@ -91,18 +98,32 @@ export function createAdminStore(db: Kysely<DB>): AdminStore {
     async putVersion(kind, record) {
       const t = tables[kind];
       const at = Date.parse(record.updatedAt);
-      await anyDb.transaction().execute(async (tx) => {
-        if (record.version === 1) {
-          await tx
-            .insertInto(t.head)
-            .values({ id: record.id, status: record.status, current_version: 1, created_at: Date.parse(record.createdAt), updated_at: at })
-            .execute();
-        } else {
-          await tx.updateTable(t.head).set({ current_version: record.version, status: record.status, updated_at: at }).where('id', '=', record.id).execute();
-        }
-        await tx.insertInto(t.versions).values({ [t.fk]: record.id, version: record.version, spec: specOf(record), created_at: at }).execute();
-        await tx.updateTable('catalog_meta').set((eb: any) => ({ version: eb('version', '+', 1) })).where('id', '=', 1).execute();
-      });
+      try {
+        await anyDb.transaction().execute(async (tx) => {
+          if (record.version === 1) {
+            await tx
+              .insertInto(t.head)
+              .values({ id: record.id, status: record.status, current_version: 1, created_at: Date.parse(record.createdAt), updated_at: at })
+              .execute();
+          } else {
+            // Optimistic: only the edit based on the current version wins, and status (a
+            // concurrent pause or archive) is never written back from a stale read.
+            const r = await tx
+              .updateTable(t.head)
+              .set({ current_version: record.version, updated_at: at })
+              .where('id', '=', record.id)
+              .where('current_version', '=', record.version - 1)
+              .where('status', '<>', 'archived')
+              .executeTakeFirst();
+            if (Number(r.numUpdatedRows) === 0) throw new OfferpilotError('CONFLICT', `${kind} ${record.id} changed (or was archived) while this edit was made; reload and retry`);
+          }
+          await tx.insertInto(t.versions).values({ [t.fk]: record.id, version: record.version, spec: specOf(record), created_at: at }).execute();
+          await tx.updateTable('catalog_meta').set((eb: any) => ({ version: eb('version', '+', 1) })).where('id', '=', 1).execute();
+        });
+      } catch (e) {
+        if (isUniqueViolation(e)) throw new OfferpilotError('CONFLICT', `${kind} ${record.id} version ${record.version} already exists; reload and retry`, [{ path: 'id', message: 'taken' }]);
+        throw e;
+      }
     },
 
     async setStatus(kind, id, status, at) {

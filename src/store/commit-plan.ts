@@ -21,6 +21,8 @@ export interface SubjectCheck {
 
 /** Everything a commit writes, computed once so both dialects execute the same plan. */
 export interface CommitPlan {
+  /** The campaign and offer versions the decision used; the commit refuses if they are no longer live and current. */
+  versionChecks: { campaign: { id: string; version: number } | null; offers: Array<{ offerId: string; version: number }> };
   subjectChecks: SubjectCheck[];
   /** Sorted by key so concurrent commits lock counters in one order and cannot deadlock. */
   counterOps: CounterOp[];
@@ -74,6 +76,7 @@ export function commitPlan(d: Decision, meta: CommitMeta): CommitPlan {
   });
   counterOps.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return {
+    versionChecks: { campaign: d.chosen.length > 0 ? d.campaign : null, offers: d.chosen.map((c) => ({ offerId: c.offerId, version: c.version })) },
     subjectChecks,
     counterOps,
     issuances,
@@ -96,6 +99,27 @@ export function commitPlan(d: Decision, meta: CommitMeta): CommitPlan {
       body: meta.body,
     },
   };
+}
+
+/** Compares the versions a decision used with the stored heads; returns the first that changed. */
+export function staleVersion(
+  checks: CommitPlan['versionChecks'],
+  head: (kind: 'offer' | 'campaign', id: string) => { status: string; current_version: number } | undefined,
+): { offerId: string; detail: string } | null {
+  const firstOffer = checks.offers[0]?.offerId ?? '';
+  if (checks.campaign) {
+    const h = head('campaign', checks.campaign.id);
+    if (!h || h.status !== 'live' || Number(h.current_version) !== checks.campaign.version) {
+      return { offerId: firstOffer, detail: `campaign ${checks.campaign.id} is now ${h?.status ?? 'gone'} v${h?.current_version ?? '?'}` };
+    }
+  }
+  for (const o of checks.offers) {
+    const h = head('offer', o.offerId);
+    if (!h || h.status !== 'live' || Number(h.current_version) !== o.version) {
+      return { offerId: o.offerId, detail: `now ${h?.status ?? 'gone'} v${h?.current_version ?? '?'}` };
+    }
+  }
+  return null;
 }
 
 /** Evaluates subject checks against the subject's issuance history (read under its lock). */

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Consent } from '../../decide/request.js';
 import { createAdminStore, storedDecision } from '../admin-store.js';
-import { commitPlan, failedSubjectCheck } from '../commit-plan.js';
+import { commitPlan, failedSubjectCheck, staleVersion } from '../commit-plan.js';
 import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
 import type { DB } from '../schema.js';
@@ -45,7 +45,7 @@ export interface PostgresOptions {
  * one transaction, and per-customer checks run under a row lock on the subject.
  */
 export function createPostgresStore(url: string, opts: PostgresOptions = {}): Store {
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types });
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types, connectionTimeoutMillis: 10_000 });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
@@ -55,15 +55,8 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
     dialect: 'postgres',
     ...admin,
     async migrate() {
-      // Several processes may boot at once; an advisory lock makes them migrate one at a time.
-      const client = await pool.connect();
-      try {
-        await client.query('SELECT pg_advisory_lock(715517)');
-        return await migrateToLatest(kysely);
-      } finally {
-        await client.query('SELECT pg_advisory_unlock(715517)').catch(() => undefined);
-        client.release();
-      }
+      // Kysely's migrator takes its own lock, so processes booting together migrate one at a time.
+      return migrateToLatest(kysely);
     },
     async close() {
       await kysely.destroy();
@@ -103,6 +96,19 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
           // Serializes commits for one customer (per-customer and frequency caps), across processes.
           await client.query('INSERT INTO subjects (id, seq) VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET seq = subjects.seq + 1', [plan.decision.subject_id]);
         }
+        if (plan.versionChecks.offers.length > 0) {
+          const ids = plan.versionChecks.offers.map((o) => o.offerId);
+          const [offers, campaigns] = await Promise.all([
+            client.query<{ id: string; status: string; current_version: number }>('SELECT id, status, current_version FROM offers WHERE id = ANY($1)', [ids]),
+            client.query<{ id: string; status: string; current_version: number }>('SELECT id, status, current_version FROM campaigns WHERE id = $1', [plan.versionChecks.campaign?.id ?? '']),
+          ]);
+          const stale = staleVersion(plan.versionChecks, (kind, id) => (kind === 'offer' ? offers.rows : campaigns.rows).find((r) => r.id === id));
+          if (stale) {
+            await client.query('ROLLBACK');
+            inTx = false;
+            return { status: 'rejected', offerId: stale.offerId, reason: { code: 'OFFER_CHANGED', detail: stale.detail } };
+          }
+        }
         if (plan.subjectChecks.length > 0) {
           const hist = await client.query<{ offer_id: string; issued_at: number }>(
             'SELECT offer_id, issued_at FROM issuances WHERE subject_id = $1 AND offer_id = ANY($2)',
@@ -134,7 +140,8 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
       } catch (e) {
         if (inTx) await client.query('ROLLBACK').catch(() => undefined);
         if ((e as { code?: string }).code === '23505' && meta.requestId) {
-          const dup = await pool.query<{ id: string }>('SELECT id FROM decisions WHERE request_id = $1', [meta.requestId]);
+          // On the client we already hold: with a pool of one, asking the pool would wait forever.
+          const dup = await client.query<{ id: string }>('SELECT id FROM decisions WHERE request_id = $1', [meta.requestId]);
           if (dup.rows[0]) return { status: 'duplicate', decisionId: dup.rows[0].id };
         }
         throw e;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Consent } from '../../decide/request.js';
 import { createAdminStore, storedDecision } from '../admin-store.js';
-import { commitPlan, failedSubjectCheck, type CommitPlan } from '../commit-plan.js';
+import { commitPlan, failedSubjectCheck, staleVersion, type CommitPlan } from '../commit-plan.js';
 import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
 import type { DB } from '../schema.js';
@@ -50,6 +50,8 @@ export function createSqliteStore(path: string): Store {
         'SELECT id, request_id, created_at, body FROM decisions WHERE request_id = ?',
       ),
       counter: conn.prepare<[string], { used: number }>('SELECT used FROM guard_counters WHERE key = ?'),
+      offerHead: conn.prepare<[string], { status: string; current_version: number }>('SELECT status, current_version FROM offers WHERE id = ?'),
+      campaignHead: conn.prepare<[string], { status: string; current_version: number }>('SELECT status, current_version FROM campaigns WHERE id = ?'),
       bump: conn.prepare<[string, number, number, number], { used: number }>(
         `INSERT INTO guard_counters (key, used, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET used = guard_counters.used + excluded.used, updated_at = excluded.updated_at
@@ -73,6 +75,10 @@ export function createSqliteStore(path: string): Store {
       if (plan.decision.request_id !== null) {
         const dup = s.byRequest.get(plan.decision.request_id);
         if (dup) return { status: 'duplicate', decisionId: dup.id };
+      }
+      if (plan.versionChecks.offers.length > 0) {
+        const stale = staleVersion(plan.versionChecks, (kind, id) => (kind === 'offer' ? s.offerHead : s.campaignHead).get(id));
+        if (stale) throw new Rejected(stale.offerId, 'OFFER_CHANGED', stale.detail);
       }
       if (plan.subjectChecks.length > 0) {
         const failed = failedSubjectCheck(plan.subjectChecks, s.history.all(plan.decision.subject_id), now);
