@@ -279,8 +279,7 @@ export function decide(input: DecideInput): Decision {
         const pct = marginPctAfter(basket, econ.cost, econ.priceReduction);
         if (pct < floor) { firstFailure ??= reason('MARGIN_FLOOR', `${fmtPct(pct)} < ${floor}% at value ${value}`); continue; }
       }
-      // Rounded up: a cost that rounds to 0 must still count against the budget.
-      const reserve = Math.ceil(econ.cost * model.redemptionRate);
+      const reserve = reserveFor(econ.cost, model.redemptionRate);
       if (o.budget.total !== undefined && spent + reserve > o.budget.total) {
         firstFailure ??= reason('BUDGET_EXHAUSTED', `${spent} + ${reserve} > ${o.budget.total}`);
         continue;
@@ -314,7 +313,7 @@ export function decide(input: DecideInput): Decision {
       (p) => p.c.offer.exclusive || o.exclusive || (o.stackingGroup !== undefined && p.c.offer.stackingGroup === o.stackingGroup),
     );
     if (clash) { s.result.reasons.push(reason('STACKING_CONFLICT', clash.offerId)); continue; }
-    if (picks.length > 0 && s.cost > 0) {
+    if (picks.length > 0 && totalCost + s.cost > 0) {
       // Combined offers must still clear the strictest margin floor among them.
       const floor = Math.max(...[...picks, s].map((p) => p.c.offer.marginFloorPct ?? cmp.marginFloorPct ?? defaults.marginFloorPct));
       const pct = marginPctAfter(basket, totalCost + s.cost, totalReduction + s.econ.priceReduction);
@@ -366,6 +365,16 @@ export function decide(input: DecideInput): Decision {
     candidates,
     basket: { basis: basket.basis, subtotal: basket.subtotal, margin: basket.margin },
   });
+}
+
+/**
+ * Expected cost to reserve, in whole minor units, rounded up so a small cost still counts
+ * against the budget — but not past a whole number that floating point missed (100 × 0.07).
+ */
+export function reserveFor(cost: number, redemptionRate: number): number {
+  const exact = cost * redemptionRate;
+  const nearest = Math.round(exact);
+  return Math.abs(exact - nearest) <= 1e-9 * Math.max(1, exact) ? nearest : Math.ceil(exact);
 }
 
 function round2(x: number): number {
