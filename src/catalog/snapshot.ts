@@ -2,6 +2,7 @@ import { compileRule, type CompiledRule } from '../rules/index.js';
 import { policyFor, type Policy } from '../policy/index.js';
 import { parseDuration } from '../runtime/index.js';
 import { counterKeys } from '../decide/counter-keys.js';
+import type { Reason } from '../decide/reasons.js';
 import type { Campaign, Offer, Product } from './schemas.js';
 
 /** An offer version with its rule compiled and its times parsed, ready for the hot path. */
@@ -30,6 +31,8 @@ export interface CompiledCampaign {
   salt: string;
   policy: Policy;
   holdoutDetail: string;
+  /** Per "channel|placement": each offer's static exclusion (status, channel, placement) or null; filled lazily. */
+  staticChecks: Map<string, Array<Reason | null>>;
 }
 
 /** An immutable, in-memory view of the catalog that decisions read from. */
@@ -136,6 +139,7 @@ export function buildSnapshot(
       salt: c.salt ?? c.id,
       policy: policyFor(c.policy),
       holdoutDetail: `${c.holdoutPct}%`,
+      staticChecks: new Map(),
     }))
     .sort((a, b) => b.campaign.priority - a.campaign.priority || (a.campaign.id < b.campaign.id ? -1 : 1));
   return {

@@ -6,7 +6,9 @@ import { utcDay } from '../runtime/index.js';
 import { counterKeys } from './counter-keys.js';
 import { marginPctAfter, offerEconomics, priceBasket, type Basket, type EconomicsDefaults, type OfferEconomics } from './economics.js';
 import { inHoldout } from './holdout.js';
-import type { Reason, ReasonCode } from './reasons.js';
+import { REASONS, type Reason, type ReasonCode } from './reasons.js';
+import type { CompiledRule } from '../rules/index.js';
+import type { Channel } from '../catalog/schemas.js';
 import type { Consent, DecideRequest } from './request.js';
 
 /** What the engine knows about the customer (or anonymous visitor) a decision is for. */
@@ -154,7 +156,30 @@ interface Scored {
   reserve: number;
 }
 
-const reason = (code: ReasonCode, detail?: string): Reason => (detail === undefined ? { code } : { code, detail });
+// Reasons without a detail are shared, frozen constants: most candidates carry only those.
+const PLAIN = Object.fromEntries(Object.keys(REASONS).map((code) => [code, Object.freeze({ code })])) as unknown as Record<ReasonCode, Reason>;
+const reason = (code: ReasonCode, detail?: string): Reason => (detail === undefined ? PLAIN[code] : { code, detail });
+
+/** Exclusions that depend only on the offer and the request's channel and placement, computed once per snapshot. */
+function staticChecks(campaign: CompiledCampaign, channel: string, placement: string): Array<Reason | null> {
+  const key = `${channel}|${placement}`;
+  let checks = campaign.staticChecks.get(key);
+  if (!checks) {
+    checks = campaign.offers.map(({ offer: o }) => {
+      if (o.status !== 'live') return reason('NOT_LIVE', o.status);
+      if (!o.channels.includes(channel as Channel)) return reason('CHANNEL_MISMATCH', channel);
+      if (o.placements.length > 0 && !o.placements.includes(placement)) return reason('PLACEMENT_MISMATCH', placement);
+      return null;
+    });
+    campaign.staticChecks.set(key, checks);
+  }
+  return checks;
+}
+
+// Each decide() call gets a new epoch; a compiled rule remembers its result for the current one.
+let epoch = 0;
+type RuleResult = ReturnType<CompiledRule['evaluate']>;
+const memo = new WeakMap<CompiledRule, { epoch: number; result: RuleResult }>();
 
 /**
  * Decides which offer(s) to show — or none — for one request. Pure: the result depends only
@@ -211,18 +236,19 @@ export function decide(input: DecideInput): Decision {
       ? traitPropensity
       : (model.baseConversionByPlacement[req.placement] ?? model.baseConversion);
 
-  const ruleMemo = new Map<string, ReturnType<NonNullable<CompiledOffer['rule']>['evaluate']>>();
+  const thisEpoch = ++epoch;
+  const statics = staticChecks(campaign, req.channel, req.placement);
   const candidates: CandidateResult[] = [];
   const eligible: Scored[] = [];
-  for (const c of campaign.offers) {
+  for (let k = 0; k < campaign.offers.length; k++) {
+    const c = campaign.offers[k]!;
     const o = c.offer;
     const result: CandidateResult = { offerId: o.id, version: o.version, eligible: false, selected: false, reasons: [], score: null, value: null };
     candidates.push(result);
     const fail = (code: ReasonCode, detail?: string) => void result.reasons.push(reason(code, detail));
     if (!channelConsent) { fail('CONSENT_CHANNEL', req.channel); continue; }
-    if (o.status !== 'live') { fail('NOT_LIVE', o.status); continue; }
-    if (!o.channels.includes(req.channel)) { fail('CHANNEL_MISMATCH', req.channel); continue; }
-    if (o.placements.length > 0 && !o.placements.includes(req.placement)) { fail('PLACEMENT_MISMATCH', req.placement); continue; }
+    const excludedStatically = statics[k];
+    if (excludedStatically) { result.reasons.push(excludedStatically); continue; }
     if (c.startsAt !== null && now < c.startsAt) { fail('SCHEDULE_NOT_STARTED', o.startsAt); continue; }
     if (c.endsAt !== null && now >= c.endsAt) { fail('SCHEDULE_ENDED', o.endsAt); continue; }
     const excluded = input.exclusions?.get(o.id);
@@ -230,12 +256,13 @@ export function decide(input: DecideInput): Decision {
     if (c.personalized && !personalized) { fail('CONSENT_REQUIRED'); continue; }
     if (c.rule) {
       // Catalogs repeat rules (segments, thresholds); each distinct rule runs once per decision.
-      let r = ruleMemo.get(c.rule.source);
-      if (r === undefined) {
+      let m = memo.get(c.rule);
+      if (m === undefined || m.epoch !== thisEpoch) {
         rules ??= ruleInput(req, subject, basket, personalized, now);
-        r = c.rule.evaluate(rules);
-        ruleMemo.set(c.rule.source, r);
+        m = { epoch: thisEpoch, result: c.rule.evaluate(rules) };
+        memo.set(c.rule, m);
       }
+      const r = m.result;
       if (!r.ok) { fail('RULE_ERROR', r.error); continue; }
       if (!r.value) { fail('RULE_FAILED'); continue; } // the rule is in the offer version the candidate names
     }

@@ -57,8 +57,21 @@ function firstLine(msg: string): string {
   return msg.split('\n')[0] ?? msg;
 }
 
-/** Compiles and type-checks a CEL rule; a broken rule throws INVALID_RULE naming `path`. */
+// Offers often share a rule text (a segment, a threshold): one compiled rule per text lets a
+// decision evaluate each distinct rule once.
+const compiled = new Map<string, CompiledRule>();
+
+/** Compiles and type-checks a CEL rule (cached by text); a broken rule throws INVALID_RULE naming `path`. */
 export function compileRule(source: string, path = 'eligibility'): CompiledRule {
+  const hit = compiled.get(source);
+  if (hit) return hit;
+  const rule = compileUncached(source, path);
+  if (compiled.size > 50_000) compiled.clear();
+  compiled.set(source, rule);
+  return rule;
+}
+
+function compileUncached(source: string, path: string): CompiledRule {
   let parsed;
   try {
     parsed = env.parse(source);
