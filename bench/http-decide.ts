@@ -1,8 +1,8 @@
 /**
  * HTTP decide benchmark: a plain Fastify hello-world and Offerpilot's POST /v1/decide (50 offers,
  * guardrails, 10% holdout, SQLite commit per decision), each in its own process, loaded by
- * autocannon from this process, in the same run. Reports max throughput, the ratio, and
- * latency at a fixed 10k req/s offered load.
+ * autocannon from this process, in the same run. Reports max throughput (closed loop) and the
+ * ratio, then latency under constant offered load (open loop: 10k req/s, half of max, 500 req/s).
  *   npm run bench:http            (builds to .bench-build first)
  */
 import autocannon from 'autocannon';
@@ -15,9 +15,18 @@ import { importCatalog } from '../src/catalog/import.js';
 import { createEngine, openStore } from '../src/index.js';
 import { benchCatalog, benchRequests } from './fixtures.js';
 import { fmt } from './stats.js';
+import { openLoop, type OpenLoopResult } from './open-loop.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
 
 function start(script: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -68,16 +77,20 @@ export async function runHttpBench() {
   const helloOpts = { url: `${hello.url}/hello`, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: bodies[0] };
   await load({ ...helloOpts, duration: 2 }); // warm-up
   const helloMax = await load(helloOpts);
-  hello.child.kill();
+  await stop(hello.child);
 
   const server = await start(join(here, '..', 'src', 'cli', 'main.js'), ['serve', '--db', db, '--port', '0', '--log-level', 'warn']);
   await load({ ...decideOpts(server.url), duration: 2 });
   const decideMax = await load(decideOpts(server.url));
-  const decideAt10k = await load({ ...decideOpts(server.url), overallRate: 10_000 });
-  const decideAtHalf = await load({ ...decideOpts(server.url), overallRate: Math.round(decideMax.rps / 2) });
-  server.child.kill();
+  const open = (rate: number) =>
+    openLoop({ url: `${server.url}/v1/decide`, rate, seconds: DURATION, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: (i) => bodies[i % bodies.length]! });
+  const decideAt10k = await open(10_000);
+  const halfRate = Math.round(decideMax.rps / 2);
+  const decideAtHalf = await open(halfRate);
+  const decideAtLight = await open(500);
+  await stop(server.child);
   rmSync(dir, { recursive: true, force: true });
-  return { helloMax, decideMax, ratio: decideMax.rps / helloMax.rps, decideAt10k, decideAtHalf, halfRate: Math.round(decideMax.rps / 2) };
+  return { helloMax, decideMax, ratio: decideMax.rps / helloMax.rps, decideAt10k, decideAtHalf, decideAtLight, halfRate };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -88,7 +101,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     row('hello-world (max)', r.helloMax);
     row('decide (max)', r.decideMax);
     console.log(`ratio decide / hello-world: ${r.ratio.toFixed(3)}`);
-    row('decide at 10k req/s offered', r.decideAt10k);
-    row(`decide at ${fmt(r.halfRate)} req/s offered (half max)`, r.decideAtHalf);
+    const open = (name: string, l: OpenLoopResult) =>
+      console.log(`${name.padEnd(34)} ${fmt(l.served).padStart(8)} req/s served   p50 ${l.p50.toFixed(1)} ms   p99 ${l.p99.toFixed(1)} ms   max ${l.max.toFixed(0)} ms   errors ${l.errors}`);
+    open('decide at 10k req/s (open loop)', r.decideAt10k);
+    open(`decide at ${fmt(r.halfRate)} req/s (half max)`, r.decideAtHalf);
+    open('decide at 500 req/s', r.decideAtLight);
   }
 }

@@ -8,6 +8,7 @@ import { commitPlan, failedSubjectCheck, staleVersion, type CommitPlan } from '.
 import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
 import type { DB } from '../schema.js';
+import { startCheckpointer } from './checkpointer.js';
 
 function open(path: string): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -17,8 +18,10 @@ function open(path: string): Database.Database {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
-  // Checkpoints fsync; every ~40 MB of log instead of every 4 MB keeps them off most commits.
-  db.pragma('wal_autocheckpoint = 10000');
+  // Checkpoints (which fsync) run on a background thread (checkpointer.ts); this is only the
+  // safety net should that thread fall behind: about 400 MB of log.
+  db.pragma('wal_autocheckpoint = 100000');
+  db.pragma('journal_size_limit = 67108864');
   return db;
 }
 
@@ -41,6 +44,7 @@ export function createSqliteStore(path: string): Store {
   const admin = createAdminStore(kysely);
   let hot: ReturnType<typeof prepare> | null = null;
   const conn = path === ':memory:' ? adminConn : open(path);
+  const checkpointer = path === ':memory:' ? null : startCheckpointer(path, 1000, (msg) => process.emitWarning(`SQLite checkpoint: ${msg}`));
 
   function prepare() {
     const s = {
@@ -145,6 +149,7 @@ export function createSqliteStore(path: string): Store {
       return migrateToLatest(kysely);
     },
     async close() {
+      await checkpointer?.stop();
       await kysely.destroy();
       if (conn !== adminConn) conn.close();
     },
