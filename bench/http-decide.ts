@@ -84,10 +84,11 @@ export async function runHttpBench() {
   const decideMax = await load(decideOpts(server.url));
   const open = (rate: number) =>
     openLoop({ url: `${server.url}/v1/decide`, rate, seconds: DURATION, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: (i) => bodies[i % bodies.length]! });
-  const decideAt10k = await open(10_000);
+  // Lightest first: an overload run leaves a backlog (and a long log to checkpoint) behind it.
+  const decideAtLight = await open(500);
   const halfRate = Math.round(decideMax.rps / 2);
   const decideAtHalf = await open(halfRate);
-  const decideAtLight = await open(500);
+  const decideAt10k = await open(10_000);
   await stop(server.child);
   rmSync(dir, { recursive: true, force: true });
   return { helloMax, decideMax, ratio: decideMax.rps / helloMax.rps, decideAt10k, decideAtHalf, decideAtLight, halfRate };
