@@ -61,6 +61,22 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('losing a budget race falls back to a cheaper rung that still fits', async () => {
+      const t = await createTestEngine(backend, { config: { counterRefreshMs: 60_000 } });
+      try {
+        await importCatalog(t.engine.catalog, {
+          ...base,
+          offers: [{ id: 'ofr_x', status: 'live', name: 'Ladder', type: 'amount_off', valueLadder: [500, 1500], expectedLift: [0.4, 0.9], budget: { total: 2000 } }],
+        });
+        const ds = await Promise.all(Array.from({ length: 20 }, (_, i) => t.engine.decide({ customerId: `c${i}`, placement: 'cart', channel: 'web', cart })));
+        const values = ds.flatMap((d) => d.offers.map((o) => o.value)).sort((a, b) => (a ?? 0) - (b ?? 0));
+        expect(values).toEqual([500, 1500]);
+        expect((await t.store.readCounters(['b:ofr_x'])).get('b:ofr_x')).toBe(2000);
+      } finally {
+        await t.close();
+      }
+    });
+
     it('concurrent edits: one wins, the other gets CONFLICT; an archive is never undone by an edit', async () => {
       const t = await createTestEngine(backend);
       try {

@@ -79,6 +79,9 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** Limits held in shared counters: after losing a race on one, the fresh count decides again. */
+const SHARED_LIMITS = new Set(['GLOBAL_CAP', 'BUDGET_EXHAUSTED', 'DAILY_LIABILITY']);
+
 /** Serializes a decision for the log (candidates packed). */
 export function packLog(response: DecisionResponse, log: unknown): string {
   const { candidates, ...rest } = response;
@@ -125,6 +128,9 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   const reload = async (): Promise<CatalogSnapshot> => {
     const data = await store.loadCatalog();
     snap = buildSnapshot(data.version, data.offers, data.campaigns, data.products, compiledCache);
+    // Keep compiled rules only for the versions still current.
+    const current = new Set(data.offers.map((o) => `${o.id}@${o.version}`));
+    for (const k of compiledCache.keys()) if (!current.has(k)) compiledCache.delete(k);
     counterAt = -Infinity;
     return snap;
   };
@@ -253,6 +259,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       const [subject, cview] = await Promise.all([subjectFor(req), counterView(s, now)]);
       const exclusions = new Map<string, Reason>();
       let reloads = 0;
+      const recounted = new Set<string>();
       // Each rejected commit excludes one more offer, so this ends within (offers + 1) rounds.
       for (;;) {
         const d = decide({ request: req, snapshot: s, subject, counters: cview, now, random, defaults, exclusions });
@@ -286,8 +293,13 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
           s = await snapshot();
           continue;
         }
-        exclusions.set(r.offerId, r.reason);
         await refreshCounters(s, now, r.offerId);
+        if (SHARED_LIMITS.has(r.reason.code) && !recounted.has(r.offerId)) {
+          // Decide once more on fresh counters: a cheaper rung of a ladder may still fit.
+          recounted.add(r.offerId);
+          continue;
+        }
+        exclusions.set(r.offerId, r.reason);
         logger.debug({ offerId: r.offerId, reason: r.reason }, 'guardrail reservation lost a race; re-deciding');
       }
     },
