@@ -19,7 +19,6 @@ export interface CompiledOffer {
   /** Counter keys, built once so the hot path does not concatenate strings. */
   issuedKey: string;
   spentKey: string;
-  dailyKey: { day: string; key: string };
 }
 
 /** A campaign with its offers resolved. */
@@ -30,7 +29,6 @@ export interface CompiledCampaign {
   endsAt: number | null;
   salt: string;
   policy: Policy;
-  holdoutDetail: string;
   /** Per "channel|placement": each offer's static exclusion (status, channel, placement) or null; filled lazily. */
   staticChecks: Map<string, Array<Reason | null>>;
 }
@@ -104,7 +102,6 @@ export function compileOffer(input: Offer): CompiledOffer {
     ladder: offer.valueLadder ?? (offer.value !== undefined ? [offer.value] : [0]),
     issuedKey: counterKeys.issued(offer.id),
     spentKey: counterKeys.spent(offer.id),
-    dailyKey: { day: '', key: '' },
   };
 }
 
@@ -138,7 +135,6 @@ export function buildSnapshot(
       endsAt: time(c.endsAt),
       salt: c.salt ?? c.id,
       policy: policyFor(c.policy),
-      holdoutDetail: `${c.holdoutPct}%`,
       staticChecks: new Map(),
     }))
     .sort((a, b) => b.campaign.priority - a.campaign.priority || (a.campaign.id < b.campaign.id ? -1 : 1));

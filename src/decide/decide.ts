@@ -31,11 +31,6 @@ export interface CounterView {
 
 export { counterKeys } from './counter-keys.js';
 
-function dailyKey(c: CompiledOffer, day: string): string {
-  if (c.dailyKey.day !== day) c.dailyKey = { day, key: counterKeys.daily(c.offer.id, day) };
-  return c.dailyKey.key;
-}
-
 export interface DecideDefaults extends EconomicsDefaults {
   marginFloorPct: number;
 }
@@ -176,10 +171,7 @@ function staticChecks(campaign: CompiledCampaign, channel: string, placement: st
   return checks;
 }
 
-// Each decide() call gets a new epoch; a compiled rule remembers its result for the current one.
-let epoch = 0;
 type RuleResult = ReturnType<CompiledRule['evaluate']>;
-const memo = new WeakMap<CompiledRule, { epoch: number; result: RuleResult }>();
 
 /**
  * Decides which offer(s) to show — or none — for one request. Pure: the result depends only
@@ -236,7 +228,8 @@ export function decide(input: DecideInput): Decision {
       ? traitPropensity
       : (model.baseConversionByPlacement[req.placement] ?? model.baseConversion);
 
-  const thisEpoch = ++epoch;
+  // Offers sharing a rule text share one compiled rule; each distinct rule runs once per decision.
+  const ruleResults = new Map<CompiledRule, RuleResult>();
   const statics = staticChecks(campaign, req.channel, req.placement);
   const candidates: CandidateResult[] = [];
   const eligible: Scored[] = [];
@@ -255,14 +248,12 @@ export function decide(input: DecideInput): Decision {
     if (excluded) { result.reasons.push(excluded); continue; }
     if (c.personalized && !personalized) { fail('CONSENT_REQUIRED'); continue; }
     if (c.rule) {
-      // Catalogs repeat rules (segments, thresholds); each distinct rule runs once per decision.
-      let m = memo.get(c.rule);
-      if (m === undefined || m.epoch !== thisEpoch) {
+      let r = ruleResults.get(c.rule);
+      if (r === undefined) {
         rules ??= ruleInput(req, subject, basket, personalized, now);
-        m = { epoch: thisEpoch, result: c.rule.evaluate(rules) };
-        memo.set(c.rule, m);
+        r = c.rule.evaluate(rules);
+        ruleResults.set(c.rule, r);
       }
-      const r = m.result;
       if (!r.ok) { fail('RULE_ERROR', r.error); continue; }
       if (!r.value) { fail('RULE_FAILED'); continue; } // the rule is in the offer version the candidate names
     }
@@ -294,7 +285,7 @@ export function decide(input: DecideInput): Decision {
     // Value rungs: each must fit the margin floor, budget and daily liability; the policy scores the rest.
     const floor = o.marginFloorPct ?? cmp.marginFloorPct ?? defaults.marginFloorPct;
     const spent = o.budget.total !== undefined ? counters.get(c.spentKey) : 0;
-    const today = o.budget.dailyLiability !== undefined ? counters.get(dailyKey(c, day)) : 0;
+    const today = o.budget.dailyLiability !== undefined ? counters.get(counterKeys.daily(o.id, day)) : 0;
     let best: Scored | null = null;
     let firstFailure: Reason | null = null;
     for (let i = 0; i < c.ladder.length; i++) {
@@ -379,7 +370,7 @@ export function decide(input: DecideInput): Decision {
   });
   const reasons: Reason[] = [];
   if (!channelConsent) reasons.push(reason('CONSENT_CHANNEL', req.channel));
-  if (holdout) reasons.push(reason('HOLDOUT', campaign.holdoutDetail));
+  if (holdout) reasons.push(reason('HOLDOUT', `${cmp.holdoutPct}%`));
   else if (chosen.length === 0 && channelConsent) reasons.push(reason('NO_ELIGIBLE_OFFER'));
   return finish({
     campaign: { id: cmp.id, version: cmp.version },

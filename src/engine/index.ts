@@ -15,7 +15,9 @@ import { systemClock, utcDay, type Clock, type Random } from '../runtime/index.j
 import type { CustomerRecord, Store } from '../store/ports.js';
 import { newTokenSecret, parseTokenKeys, TokenSigner } from '../tokens/index.js';
 import { z } from 'zod';
-import { packCandidates, unpackCandidates, type PackedCandidate } from './log-codec.js';
+import { packLog, unpackLog } from './log-codec.js';
+
+export { packLog, unpackLog } from './log-codec.js';
 
 /** One offer in a decision response. */
 export interface OfferView {
@@ -81,18 +83,6 @@ export interface Engine {
 
 /** Limits held in shared counters: after losing a race on one, the fresh count decides again. */
 const SHARED_LIMITS = new Set(['GLOBAL_CAP', 'BUDGET_EXHAUSTED', 'DAILY_LIABILITY']);
-
-/** Serializes a decision for the log (candidates packed). */
-export function packLog(response: DecisionResponse, log: unknown): string {
-  const { candidates, ...rest } = response;
-  return JSON.stringify({ v: 1, response: rest, candidates: packCandidates(candidates), log });
-}
-
-/** Reads a logged decision back into the API's shape. */
-export function unpackLog(body: string): { response: DecisionResponse; log: unknown } {
-  const b = JSON.parse(body) as { response: Omit<DecisionResponse, 'candidates'>; candidates: PackedCandidate[]; log: unknown };
-  return { response: { ...b.response, candidates: unpackCandidates(b.candidates) } as DecisionResponse, log: b.log };
-}
 
 const CustomerPutSchema = z
   .object({
@@ -232,10 +222,10 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     };
   }
 
-  async function replay(decisionId: string): Promise<DecisionResponse> {
+  async function loadLogged(decisionId: string): Promise<{ response: DecisionResponse; log: unknown }> {
     const stored = await store.getDecision(decisionId);
     if (!stored) throw new OfferpilotError('DECISION_NOT_FOUND', `No decision ${decisionId}`);
-    return unpackLog(stored.body).response;
+    return unpackLog(stored.body);
   }
 
   const engine: Engine = {
@@ -260,7 +250,8 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       const exclusions = new Map<string, Reason>();
       let reloads = 0;
       const recounted = new Set<string>();
-      // Each rejected commit excludes one more offer, so this ends within (offers + 1) rounds.
+      // Ends: each round commits, or reloads the catalog (at most 3 times), or re-counts an offer
+      // (once each), or excludes an offer (once each).
       for (;;) {
         const d = decide({ request: req, snapshot: s, subject, counters: cview, now, random, defaults, exclusions });
         const decisionId = ids('decision');
@@ -286,7 +277,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
           for (const [k, v] of Object.entries(r.counters)) if (counters.has(k)) counters.set(k, v);
           return response;
         }
-        if (r.status === 'duplicate') return replay(r.decisionId);
+        if (r.status === 'duplicate') return (await loadLogged(r.decisionId)).response;
         if (r.reason.code === 'OFFER_CHANGED' && reloads++ < 3) {
           // Another process edited the catalog: decide again on the fresh catalog.
           invalidate();
@@ -313,9 +304,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     },
 
     async getDecision(id) {
-      const stored = await store.getDecision(id);
-      if (!stored) throw new OfferpilotError('DECISION_NOT_FOUND', `No decision ${id}`);
-      const body = unpackLog(stored.body);
+      const body = await loadLogged(id);
       return { ...body.response, log: body.log };
     },
 

@@ -1,4 +1,5 @@
 import type { CandidateResult } from '../decide/decide.js';
+import type { DecisionResponse } from './index.js';
 import type { Reason } from '../decide/reasons.js';
 
 /**
@@ -31,4 +32,16 @@ export function unpackCandidates(ps: readonly PackedCandidate[]): CandidateResul
     score,
     value,
   }));
+}
+
+/** Serializes a decision for the log (candidates packed). */
+export function packLog(response: DecisionResponse, log: unknown): string {
+  const { candidates, ...rest } = response;
+  return JSON.stringify({ v: 1, response: rest, candidates: packCandidates(candidates), log });
+}
+
+/** Reads a logged decision back into the API's shape. */
+export function unpackLog(body: string): { response: DecisionResponse; log: unknown } {
+  const b = JSON.parse(body) as { response: Omit<DecisionResponse, 'candidates'>; candidates: PackedCandidate[]; log: unknown };
+  return { response: { ...b.response, candidates: unpackCandidates(b.candidates) } as DecisionResponse, log: b.log };
 }

@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Consent } from '../../decide/request.js';
-import { createAdminStore, storedDecision } from '../admin-store.js';
+import { createAdminStore, isUniqueViolation, storedDecision } from '../admin-store.js';
 import { commitPlan, failedSubjectCheck, staleVersion } from '../commit-plan.js';
 import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
@@ -139,7 +139,7 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
         return { status: 'committed', counters };
       } catch (e) {
         if (inTx) await client.query('ROLLBACK').catch(() => undefined);
-        if ((e as { code?: string }).code === '23505' && meta.requestId) {
+        if (isUniqueViolation(e) && meta.requestId) {
           // On the client we already hold: with a pool of one, asking the pool would wait forever.
           const dup = await client.query<{ id: string }>('SELECT id FROM decisions WHERE request_id = $1', [meta.requestId]);
           if (dup.rows[0]) return { status: 'duplicate', decisionId: dup.rows[0].id };

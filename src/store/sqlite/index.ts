@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Consent } from '../../decide/request.js';
-import { createAdminStore, storedDecision } from '../admin-store.js';
+import { createAdminStore, isUniqueViolation, storedDecision } from '../admin-store.js';
 import { commitPlan, failedSubjectCheck, staleVersion, type CommitPlan } from '../commit-plan.js';
 import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
@@ -109,7 +109,7 @@ export function createSqliteStore(path: string): Store {
           return one(it.plan, it.now);
         } catch (e) {
           if (e instanceof Rejected) return { status: 'rejected', offerId: e.offerId, reason: { code: e.code, detail: e.detail } };
-          if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && it.plan.decision.request_id !== null) {
+          if (isUniqueViolation(e) && it.plan.decision.request_id !== null) {
             const dup = s.byRequest.get(it.plan.decision.request_id);
             if (dup) return { status: 'duplicate', decisionId: dup.id };
           }
