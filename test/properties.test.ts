@@ -581,7 +581,7 @@ async function checkStore(store: import('../src/index.js').Store, made: Made[]):
   const key = (x: { offerId: string; issuedAt: number }) => `${x.issuedAt}|${x.offerId}`;
   for (const [subjectId, expected] of bySubject) {
     const customerId = subjectId.startsWith('c:') ? subjectId.slice(2) : null;
-    const got = (await store.loadSubject(subjectId, customerId)).issuances;
+    const got = (await store.loadSubject(subjectId, customerId, 0)).issuances;
     expect(got.map(key).sort(), `issuances stored for ${subjectId}`).toEqual(expected.map(key).sort());
   }
   const keys = [...counters.keys()];

@@ -47,7 +47,8 @@ export const CapsSchema = z
     frequency: z
       .object({ count: z.number().int().min(1), window: Duration })
       .optional()
-      .describe('Max impressions of this offer per customer within a sliding window'),
+      .describe('Max issues of this offer to one customer within a sliding window (issues bound impressions from above)'),
+    redemptions: z.number().int().min(1).optional().describe('Max redemptions of this offer in total (a rolled-back redemption frees its slot)'),
   })
   .strict();
 
@@ -196,6 +197,7 @@ export const CampaignSpecSchema = z
     startsAt: IsoTime.optional(),
     endsAt: IsoTime.optional(),
     model: ResponseModelSchema.default(ResponseModelSchema.parse({})),
+    attributionWindow: Duration.default('7d').describe('Outcomes without a decision id or token are credited to the latest decision of this campaign within this window'),
   })
   .strict();
 export type CampaignSpec = z.output<typeof CampaignSpecSchema>;

@@ -74,7 +74,7 @@ function normalizeOffer(o: Offer): Offer {
     stackingGroup: o.stackingGroup,
     exclusive: o.exclusive,
     eligibility: o.eligibility,
-    caps: { perCustomer: o.caps.perCustomer, global: o.caps.global, frequency: o.caps.frequency },
+    caps: { perCustomer: o.caps.perCustomer, global: o.caps.global, frequency: o.caps.frequency, redemptions: o.caps.redemptions },
     budget: { total: o.budget.total, dailyLiability: o.budget.dailyLiability },
     marginFloorPct: o.marginFloorPct,
     giftSku: o.giftSku,

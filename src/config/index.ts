@@ -22,6 +22,9 @@ export const ConfigSchema = z.object({
   pointValue: z.coerce.number().min(0).default(1).describe('Default cost of one loyalty point, minor units'),
   pointsPerMajorUnit: z.coerce.number().min(0).default(1),
   merchantFeeBpsPerMonth: int(50),
+  ingestMaxPending: int(200_000, 1).describe('Events accepted but not yet durable before new batches get 503'),
+  ingestConcurrency: int(4, 1).describe('Event batches written at once (PostgreSQL); the rest queue'),
+  expirySweepMs: int(60_000).describe('How often expired, unredeemed offers are moved to breakage (0: only on demand)'),
 });
 export type Config = Readonly<z.output<typeof ConfigSchema>>;
 

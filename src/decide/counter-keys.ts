@@ -3,4 +3,5 @@ export const counterKeys = {
   issued: (offerId: string) => `g:${offerId}`,
   spent: (offerId: string) => `b:${offerId}`,
   daily: (offerId: string, day: string) => `d:${offerId}:${day}`,
+  redeemed: (offerId: string) => `r:${offerId}`,
 };

@@ -22,6 +22,7 @@ export const REASONS = {
   CUSTOMER_CAP: 'The customer has reached the per-customer issuance cap',
   FREQUENCY_CAP: 'The customer has seen this offer as often as the frequency cap allows in its window',
   GLOBAL_CAP: 'The offer has reached its global issuance cap',
+  REDEMPTION_CAP: 'The offer has reached its redemption cap',
   // per value rung
   SCOPE_NOT_IN_CART: 'No cart line is in the offer scope',
   BUNDLE_INCOMPLETE: 'The cart does not hold every SKU of the bundle',

@@ -16,6 +16,11 @@ import type { CustomerRecord, Store } from '../store/ports.js';
 import { newTokenSecret, parseTokenKeys, TokenSigner } from '../tokens/index.js';
 import { z } from 'zod';
 import { packLog, unpackLog } from './log-codec.js';
+import { computeFeatures, IMPRESSION_WINDOW_MS, type CustomerFeatures } from '../customers/index.js';
+import { Ingestor } from '../events/index.js';
+import { liabilityReport, type LiabilityReport } from '../ledger/index.js';
+import { CODE_CHANNELS, newCouponCode } from '../wallet/codes.js';
+import { Wallet } from '../wallet/service.js';
 
 export { packLog, unpackLog } from './log-codec.js';
 
@@ -32,6 +37,8 @@ export interface OfferView {
   score: number;
   expiresAt: string;
   token: string;
+  /** Human-enterable coupon code (e-mail, SMS and push decisions); redeems the same wallet entry as the token. */
+  code: string | null;
 }
 
 /** The decide API's answer; also what the decision log stores. */
@@ -59,6 +66,8 @@ export interface EngineDeps {
   random?: Random;
   ids?: IdGenerator;
   logger?: Logger;
+  /** Coupon code source (default: 60 random bits from the OS). */
+  codes?: () => string;
 }
 
 /** The engine: the composition root every surface (library, HTTP, CLI, simulator) uses. */
@@ -76,6 +85,16 @@ export interface Engine {
   getDecision(id: string): Promise<DecisionResponse & { log: unknown }>;
   putCustomer(id: string, body: unknown): Promise<CustomerRecord>;
   getCustomer(id: string): Promise<CustomerRecord>;
+  /** A customer's (or `a:`-prefixed anonymous visitor's) features as rules see them. */
+  features(customerId: string): Promise<CustomerFeatures>;
+  /** Erases a customer's profile, features and personal data; outcomes stay, anonymised. */
+  eraseCustomer(id: string): Promise<{ erased: boolean }>;
+  /** Outcome events: batches, idempotent by event id, attributed, durable when acknowledged. */
+  readonly events: Ingestor;
+  /** Wallet, redemptions, rollbacks and expiry. */
+  readonly wallet: Wallet;
+  /** Liabilities per offer and day (runs the expiry sweep first). */
+  liabilities(query: { from?: string; to?: string; offerId?: string }): Promise<LiabilityReport>;
   /** The catalog snapshot decisions currently read (reloaded when another process changes it). */
   snapshot(): Promise<CatalogSnapshot>;
   close(): Promise<void>;
@@ -177,21 +196,21 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
 
   const subjectIdOf = (req: DecideRequest) => (req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`);
 
-  async function subjectFor(req: DecideRequest) {
+  async function subjectFor(req: DecideRequest, now: number) {
     const subjectId = subjectIdOf(req);
-    const stored = await store.loadSubject(subjectId, req.customerId ?? null);
+    const stored = await store.loadSubject(subjectId, req.customerId ?? null, now - IMPRESSION_WINDOW_MS);
     return {
       subjectId,
       customerId: req.customerId ?? null,
       anonymousId: req.anonymousId ?? null,
       traits: req.traits ? { ...stored.traits, ...req.traits } : stored.traits,
       consent: req.consent ? { ...stored.consent, ...req.consent } : stored.consent,
-      features: {},
+      features: computeFeatures(stored.features, stored.impressions, now) as unknown as Record<string, unknown>,
       issuances: stored.issuances,
     };
   }
 
-  function respond(d: Decision, decisionId: string, issuanceIds: string[], req: DecideRequest, catalogVersion: number): DecisionResponse {
+  function respond(d: Decision, decisionId: string, issuanceIds: string[], codes: Array<string | null>, req: DecideRequest, catalogVersion: number): DecisionResponse {
     return {
       decisionId,
       requestId: req.requestId ?? null,
@@ -214,6 +233,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
         score: c.score,
         expiresAt: new Date(c.expiresAt).toISOString(),
         token: tokens.sign({ iss: issuanceIds[i]!, ofr: c.offerId, ver: c.version, sub: d.subjectId, val: c.value, exp: Math.floor(c.expiresAt / 1000) }),
+        code: codes[i] ?? null,
       })),
       reasons: d.reasons,
       candidates: d.candidates,
@@ -228,8 +248,28 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     return unpackLog(stored.body);
   }
 
+  const makeCode = deps.codes ?? newCouponCode;
+  const events = new Ingestor({ store, snapshot, tokens, clock, maxPending: config.ingestMaxPending, concurrency: config.ingestConcurrency });
+  const wallet = new Wallet({
+    store,
+    tokens,
+    clock,
+    ids,
+    products: async () => (await snapshot()).products,
+    defaults: { pointValue: config.pointValue, pointsPerMajorUnit: config.pointsPerMajorUnit, merchantFeeBpsPerMonth: config.merchantFeeBpsPerMonth },
+  });
+  // Breakage is booked by a periodic sweep (any process may run it: each expiry is claimed once).
+  const sweeper =
+    config.expirySweepMs > 0
+      ? setInterval(() => {
+          wallet.sweep().catch((err: unknown) => logger.warn({ err }, 'expiry sweep failed'));
+        }, config.expirySweepMs).unref()
+      : null;
+
   const engine: Engine = {
     store,
+    events,
+    wallet,
     config,
     logger,
     tokens,
@@ -246,7 +286,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       }
       let s = await snapshot();
       const now = clock.now();
-      const [subject, cview] = await Promise.all([subjectFor(req), counterView(s, now)]);
+      const [subject, cview] = await Promise.all([subjectFor(req, now), counterView(s, now)]);
       const exclusions = new Map<string, Reason>();
       let reloads = 0;
       const recounted = new Set<string>();
@@ -256,7 +296,8 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
         const d = decide({ request: req, snapshot: s, subject, counters: cview, now, random, defaults, exclusions });
         const decisionId = ids('decision');
         const issuanceIds = d.chosen.map(() => ids('issuance'));
-        const response = respond(d, decisionId, issuanceIds, req, s.version);
+        const codes = d.chosen.map(() => (CODE_CHANNELS.has(req.channel) ? makeCode() : null));
+        const response = respond(d, decisionId, issuanceIds, codes, req, s.version);
         const log = {
           request: {
             placement: req.placement,
@@ -271,7 +312,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
           chosenCosts: d.chosen.map((c) => ({ offerId: c.offerId, cost: c.cost, reserve: c.reserve })),
         };
         const body = packLog(response, log);
-        const meta = { decisionId, issuanceIds, catalogVersion: s.version, body, ...(requestKey !== undefined ? { requestId: requestKey } : {}) };
+        const meta = { decisionId, issuanceIds, codes, catalogVersion: s.version, body, ...(requestKey !== undefined ? { requestId: requestKey } : {}) };
         const r = await store.commitDecision(d, meta);
         if (r.status === 'committed') {
           for (const [k, v] of Object.entries(r.counters)) if (counters.has(k)) counters.set(k, v);
@@ -299,7 +340,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       const req = parseInput(DecideRequestSchema, raw);
       const s = await snapshot();
       const now = clock.now();
-      const [subject, cview] = await Promise.all([subjectFor(req), counterView(s, now)]);
+      const [subject, cview] = await Promise.all([subjectFor(req, now), counterView(s, now)]);
       return decide({ request: req, snapshot: s, subject, counters: cview, now, random, defaults });
     },
 
@@ -319,9 +360,37 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       return c;
     },
 
+    async features(customerId) {
+      const now = clock.now();
+      const subject = customerId.startsWith('a:') ? customerId : `c:${customerId}`;
+      const stored = await store.loadSubject(subject, null, now - IMPRESSION_WINDOW_MS);
+      return computeFeatures(stored.features, stored.impressions, now);
+    },
+
+    async eraseCustomer(id) {
+      // The decision log keeps what was decided, not who for: traits and request context go.
+      const scrub = (body: string) => {
+        const { response, log } = unpackLog(body) as { response: DecisionResponse; log: { request?: Record<string, unknown> } };
+        if (log.request) log.request = { ...log.request, traits: null, context: null, cart: null };
+        return packLog({ ...response, requestId: null }, log);
+      };
+      const erased = await store.eraseCustomer(id, ids('erased'), scrub);
+      logger.info({ erased }, 'customer erasure');
+      return { erased };
+    },
+
+    async liabilities(query) {
+      await wallet.sweep(Number.MAX_SAFE_INTEGER);
+      const s = await snapshot();
+      return liabilityReport(store, { ...query, now: clock.now(), pointValue: (id) => s.offers.get(id)?.offer.pointValue ?? config.pointValue });
+    },
+
     snapshot,
 
-    close: () => store.close(),
+    close: async () => {
+      if (sweeper) clearInterval(sweeper);
+      await store.close();
+    },
   };
   return engine;
 }

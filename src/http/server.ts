@@ -7,6 +7,8 @@ import { allows, SCOPES, type Scope } from '../auth/index.js';
 import { importCatalog } from '../catalog/import.js';
 import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecSchema, ProductSchema } from '../catalog/schemas.js';
 import { DecideRequestSchema } from '../decide/request.js';
+import { EventBatchSchema, MAX_BATCH } from '../events/index.js';
+import { RedemptionRequestSchema } from '../wallet/service.js';
 import { ERRORS, isOfferpilotError, OfferpilotError } from '../errors/index.js';
 import { unpackLog, type Engine } from '../engine/index.js';
 import { compileRule } from '../rules/index.js';
@@ -24,6 +26,7 @@ export interface ServerOptions {
 }
 
 function send(reply: FastifyReply, e: OfferpilotError): FastifyReply {
+  if (e.code === 'INGEST_OVERLOADED') reply.header('retry-after', '1');
   return reply.code(e.status).send(e.toJSON());
 }
 
@@ -210,6 +213,74 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     async (req) => engine.putCustomer(req.params.id, req.body),
   );
   app.get('/v1/customers/:id', { config: { scope: 'read' }, schema: { tags: ['customers'], params: IdParams } }, async (req) => engine.getCustomer(req.params.id));
+
+  app.get('/v1/customers/:id/features', { config: { scope: 'read' }, schema: { tags: ['customers'], summary: 'Features computed from events (RFM, cohort, coupon affinity…); rules read them as customer.features', params: IdParams } }, async (req) =>
+    engine.features(req.params.id),
+  );
+  app.get('/v1/customers/:id/wallet', { config: { scope: 'decide' }, schema: { tags: ['wallet'], summary: 'Issued, unexpired, unredeemed offers across sessions, devices and channels', params: IdParams } }, async (req) =>
+    engine.wallet.list(req.params.id),
+  );
+  app.delete('/v1/customers/:id', { config: { scope: 'admin' }, schema: { tags: ['customers'], summary: 'Erase a customer: profile, features and personal data; aggregate outcomes stay, anonymised', params: IdParams } }, async (req) => {
+    const r = await engine.eraseCustomer(req.params.id);
+    if (!r.erased) throw new OfferpilotError('CUSTOMER_NOT_FOUND', `Nothing stored for customer ${req.params.id}`);
+    return { customerId: req.params.id, erased: true };
+  });
+
+  // Bodies below are validated once, by the service (which names the failing index and field);
+  // the zod schemas here document them in OpenAPI.
+  const docsOnly = { validatorCompiler: () => (data: unknown) => ({ value: data }) };
+  app.post(
+    '/v1/events',
+    {
+      ...docsOnly,
+      bodyLimit: Math.max(engine.config.bodyLimit, 8 * 1_048_576),
+      config: { scope: 'decide' },
+      schema: {
+        tags: ['events'],
+        summary: `Ingest up to ${MAX_BATCH} outcome events; idempotent by event id; 200 means every event is durable, 503 (Retry-After) means none was stored`,
+        body: EventBatchSchema,
+      },
+    },
+    async (req) => engine.events.ingest(req.body),
+  );
+  app.post(
+    '/v1/redemptions',
+    { ...docsOnly, config: { scope: 'decide' }, schema: { tags: ['wallet'], summary: 'Redeem offer tokens or coupon codes on an order (all or nothing; idempotent per orderId)', body: RedemptionRequestSchema } },
+    async (req, reply) => {
+      const r = await engine.wallet.redeem(req.body);
+      reply.code(r.replayed ? 200 : 201);
+      return r;
+    },
+  );
+  app.post(
+    '/v1/redemptions/quote',
+    { ...docsOnly, config: { scope: 'decide' }, schema: { tags: ['wallet'], summary: 'Validate tokens against a cart and compute the discount without redeeming', body: RedemptionRequestSchema } },
+    async (req) => engine.wallet.quote(req.body),
+  );
+  app.get('/v1/redemptions/:id', { config: { scope: 'read' }, schema: { tags: ['wallet'], params: IdParams } }, async (req) => engine.wallet.get(req.params.id));
+  app.post(
+    '/v1/redemptions/:id/rollback',
+    { config: { scope: 'decide' }, schema: { tags: ['wallet'], summary: 'Cancelled order: offers return to the wallet, caps and budget are restored (idempotent)', params: IdParams } },
+    async (req) => engine.wallet.rollback(req.params.id),
+  );
+  app.get(
+    '/v1/reports/liabilities',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['reports'],
+        summary: 'Offer liabilities per offer and UTC day: issued, redeemed, rolled back, expired (breakage), outstanding, loyalty points',
+        querystring: z
+          .object({
+            from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').optional(),
+            to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').optional(),
+            offerId: z.string().max(200).optional(),
+          })
+          .strict(),
+      },
+    },
+    async (req) => engine.liabilities(req.query),
+  );
 
   // Catalog: offers and campaigns share one shape of routes.
   const versioned = [

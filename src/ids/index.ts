@@ -7,6 +7,8 @@ export const ID_PREFIX = {
   decision: 'dec_',
   issuance: 'iss_',
   apiKey: 'key_',
+  redemption: 'red_',
+  erased: 'anon_',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -72,6 +72,7 @@ export function commitPlan(d: Decision, meta: CommitMeta): CommitPlan {
       issued_at: d.decidedAt,
       expires_at: c.expiresAt,
       status: 'issued',
+      code: meta.codes?.[i] ?? null,
     });
   });
   counterOps.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -2,6 +2,8 @@ import type { Campaign, Offer, Product, Status } from '../catalog/schemas.js';
 import type { Decision } from '../decide/decide.js';
 import type { Reason } from '../decide/reasons.js';
 import type { Consent } from '../decide/request.js';
+import type { DB } from './schema.js';
+import type { DecisionRef, EventWrite, EventWriteResult, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from './outcome-plan.js';
 
 /** Everything the decision hot path reads from the catalog, loaded at once. */
 export interface CatalogData {
@@ -23,6 +25,10 @@ export interface StoredSubject {
   traits: Record<string, unknown>;
   consent: Consent;
   issuances: Array<{ offerId: string; issuedAt: number }>;
+  /** Order aggregates kept current by event ingestion (null: no orders or refunds seen yet). */
+  features: DB['customer_features'] | null;
+  /** Impression events in the feature window (see `impressionsSince`). */
+  impressions: number;
 }
 
 export interface ApiKeyRecord {
@@ -38,6 +44,8 @@ export interface ApiKeyRecord {
 export interface CommitMeta {
   decisionId: string;
   issuanceIds: string[];
+  /** Coupon codes of the issuances (e-mail, SMS, push), null where none. */
+  codes?: Array<string | null>;
   requestId?: string;
   catalogVersion: number;
   /** The decision log entry as JSON (candidates, context, versions). */
@@ -88,7 +96,8 @@ export interface AdminStore {
 
 /** The decision hot path: implemented per dialect for speed and exact concurrency semantics. */
 export interface DecisionStore {
-  loadSubject(subjectId: string, customerId: string | null): Promise<StoredSubject>;
+  /** The subject's profile, issuance history and features; impressions are counted from `impressionsSince`. */
+  loadSubject(subjectId: string, customerId: string | null, impressionsSince: number): Promise<StoredSubject>;
   readCounters(keys: string[]): Promise<Map<string, number>>;
   /**
    * Atomically re-checks and reserves every guardrail for the chosen offers, records the
@@ -98,8 +107,42 @@ export interface DecisionStore {
   findDecisionByRequestId(requestId: string): Promise<StoredDecision | null>;
 }
 
+/** Reads for attribution, wallet, redemptions and reports: written once with Kysely. */
+export interface OutcomeReads {
+  decisionRefs(ids: string[]): Promise<DecisionRef[]>;
+  /** Campaign decisions of these subjects made in [from, to], newest first. */
+  recentDecisions(subjectIds: string[], from: number, to: number): Promise<DecisionRef[]>;
+  issuancesByIds(ids: string[]): Promise<Array<DB['issuances']>>;
+  issuancesByCodes(codes: string[]): Promise<Array<DB['issuances']>>;
+  redemptionsByOrderIds(orderIds: string[]): Promise<Array<DB['redemptions'] & { items: Array<DB['redemption_items']> }>>;
+  getRedemption(id: string): Promise<(DB['redemptions'] & { items: Array<DB['redemption_items']> }) | null>;
+  /** Wallet entries of a customer (issued to them or to their subject), still issued and unexpired at `now`. */
+  wallet(customerId: string, now: number): Promise<Array<DB['issuances']>>;
+  /** Issued, unredeemed issuances whose expiry has passed (oldest first). */
+  dueExpiries(now: number, limit: number): Promise<Array<DB['issuances']>>;
+  /** Issue totals per offer and day (from the wallet) and every later liability move. */
+  liabilityData(): Promise<{
+    issued: Array<{ offer_id: string; day: string; count: number; liability: number; points: number }>;
+    moves: Array<{ offer_id: string; day: string; kind: string; count: number; liability: number; cost: number; points: number }>;
+  }>;
+  eventCounts(subjectId: string): Promise<Record<string, number>>;
+  /** Erases a customer: profile, features and personal data; outcomes stay under `pseudonym`. Returns whether anything was found. */
+  eraseCustomer(customerId: string, pseudonym: string, scrubDecision: (body: string) => string): Promise<boolean>;
+}
+
+/** Outcome writes: implemented per dialect (single writer on SQLite, batched statements on PostgreSQL). */
+export interface OutcomeWrites {
+  /** Writes events idempotently by id; orders once per order id; features move only for new events. */
+  writeEvents(items: EventWrite[]): Promise<EventWriteResult>;
+  redeem(plan: RedemptionPlan): Promise<RedeemResult>;
+  /** Returns false if the redemption was not (or no longer) applied. */
+  rollback(plan: RollbackPlan): Promise<boolean>;
+  /** Expires the given issuances if still issued; returns how many it expired. */
+  expire(items: ExpiryWrite[]): Promise<number>;
+}
+
 /** A backend: SQLite (embedded default) or PostgreSQL (several processes / machines). */
-export interface Store extends AdminStore, DecisionStore {
+export interface Store extends AdminStore, DecisionStore, OutcomeReads, OutcomeWrites {
   readonly dialect: 'sqlite' | 'postgres';
   migrate(): Promise<string[]>;
   close(): Promise<void>;

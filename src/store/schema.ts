@@ -40,6 +40,7 @@ export interface DB {
     issued_at: number;
     expires_at: number;
     status: string;
+    code?: string | null;
   };
   decisions: {
     id: string;
@@ -58,5 +59,79 @@ export interface DB {
     policy: string | null;
     catalog_version: number;
     body: string;
+  };
+  events: {
+    id: string;
+    type: string;
+    subject_id: string;
+    customer_id: string | null;
+    session_id: string | null;
+    occurred_at: number;
+    received_at: number;
+    order_id: string | null;
+    offer_id: string | null;
+    decision_id: string | null;
+    campaign_id: string | null;
+    holdout: number | null;
+    attribution: string | null;
+    amount: number | null;
+    body: string;
+  };
+  orders: {
+    order_id: string;
+    event_id: string;
+    subject_id: string;
+    customer_id: string | null;
+    occurred_at: number;
+    subtotal: number;
+    shipping: number;
+    discount: number;
+    cogs: number;
+    margin: number;
+    with_offer: number;
+    decision_id: string | null;
+    campaign_id: string | null;
+    offer_id: string | null;
+    holdout: number | null;
+    attribution: string | null;
+  };
+  customer_features: {
+    subject_id: string;
+    orders: number;
+    first_order_at: number | null;
+    last_order_at: number | null;
+    revenue: number;
+    refunded: number;
+    offer_orders: number;
+    offer_discount: number;
+    offer_subtotal: number;
+    updated_at: number;
+  };
+  redemptions: {
+    id: string;
+    order_id: string;
+    subject_id: string;
+    customer_id: string | null;
+    channel: string;
+    status: string;
+    created_at: number;
+    rolled_back_at: number | null;
+    discount: number;
+    cost: number;
+    points: number;
+    body: string;
+  };
+  redemption_items: { redemption_id: string; issuance_id: string; offer_id: string; discount: number; cost: number; points: number };
+  liability_ledger: {
+    id: string;
+    issuance_id: string;
+    offer_id: string;
+    kind: string;
+    day: string;
+    at: number;
+    liability: number;
+    cost: number;
+    points: number;
+    redemption_id: string | null;
   };
 }

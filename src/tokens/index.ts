@@ -38,8 +38,8 @@ export class TokenSigner {
     return `${body}.${createHmac('sha256', this.signer.key).update(body).digest('base64url')}`;
   }
 
-  /** Returns the claims of a genuine, unexpired token, or the reason it is not one. */
-  verify(token: string, nowMs: number): { ok: true; claims: TokenClaims } | { ok: false; reason: 'MALFORMED' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE' | 'EXPIRED' } {
+  /** Returns the claims of a genuine, unexpired token (any expiry if nowMs is null), or the reason it is not one. */
+  verify(token: string, nowMs: number | null): { ok: true; claims: TokenClaims } | { ok: false; reason: 'MALFORMED' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE' | 'EXPIRED' } {
     const parts = token.split('.');
     if (parts.length !== 4 || parts[0] !== 'v1') return { ok: false, reason: 'MALFORMED' };
     const key = this.keys.get(parts[1]!);
@@ -53,7 +53,8 @@ export class TokenSigner {
     } catch {
       return { ok: false, reason: 'MALFORMED' };
     }
-    if (claims.exp * 1000 <= nowMs) return { ok: false, reason: 'EXPIRED' };
+    if (typeof claims !== 'object' || claims === null || typeof claims.iss !== 'string') return { ok: false, reason: 'MALFORMED' };
+    if (nowMs !== null && claims.exp * 1000 <= nowMs) return { ok: false, reason: 'EXPIRED' };
     return { ok: true, claims };
   }
 }

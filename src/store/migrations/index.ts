@@ -112,6 +112,111 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('decisions_subject_time').on('decisions').columns(['subject_id', 'created_at']).execute();
     },
   },
+  '20261124000000_outcomes': {
+    async up(db: Kysely<any>) {
+      // Human-enterable coupon codes (e-mail / SMS / push issuances); unique, so one code maps to one wallet entry.
+      await db.schema.alterTable('issuances').addColumn('code', 'text').execute();
+      await db.schema.createIndex('issuances_code').on('issuances').column('code').unique().where(sql.ref('code'), 'is not', null).execute();
+      await db.schema.createIndex('issuances_status_expiry').on('issuances').columns(['status', 'expires_at']).execute();
+      await db.schema.createIndex('issuances_customer').on('issuances').columns(['customer_id', 'status']).execute();
+      await db.schema
+        .createTable('events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('customer_id', 'text')
+        .addColumn('session_id', 'text')
+        .addColumn('occurred_at', 'bigint', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addColumn('order_id', 'text')
+        .addColumn('offer_id', 'text')
+        .addColumn('decision_id', 'text')
+        .addColumn('campaign_id', 'text')
+        .addColumn('holdout', 'integer')
+        .addColumn('attribution', 'text')
+        .addColumn('amount', 'bigint')
+        .addColumn('body', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_subject_type_time').on('events').columns(['subject_id', 'type', 'occurred_at']).execute();
+      await db.schema.createIndex('events_campaign_time').on('events').columns(['campaign_id', 'occurred_at']).execute();
+      await db.schema.createIndex('events_decision').on('events').column('decision_id').execute();
+      await db.schema
+        .createTable('orders')
+        .addColumn('order_id', 'text', (c) => c.primaryKey())
+        .addColumn('event_id', 'text', (c) => c.notNull())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('customer_id', 'text')
+        .addColumn('occurred_at', 'bigint', (c) => c.notNull())
+        .addColumn('subtotal', 'bigint', (c) => c.notNull())
+        .addColumn('shipping', 'bigint', (c) => c.notNull())
+        .addColumn('discount', 'bigint', (c) => c.notNull())
+        .addColumn('cogs', 'bigint', (c) => c.notNull())
+        .addColumn('margin', 'bigint', (c) => c.notNull())
+        .addColumn('with_offer', 'integer', (c) => c.notNull())
+        .addColumn('decision_id', 'text')
+        .addColumn('campaign_id', 'text')
+        .addColumn('offer_id', 'text')
+        .addColumn('holdout', 'integer')
+        .addColumn('attribution', 'text')
+        .execute();
+      await db.schema.createIndex('orders_subject_time').on('orders').columns(['subject_id', 'occurred_at']).execute();
+      await db.schema.createIndex('orders_campaign_time').on('orders').columns(['campaign_id', 'occurred_at']).execute();
+      await db.schema
+        .createTable('customer_features')
+        .addColumn('subject_id', 'text', (c) => c.primaryKey())
+        .addColumn('orders', 'bigint', (c) => c.notNull())
+        .addColumn('first_order_at', 'bigint')
+        .addColumn('last_order_at', 'bigint')
+        .addColumn('revenue', 'bigint', (c) => c.notNull())
+        .addColumn('refunded', 'bigint', (c) => c.notNull())
+        .addColumn('offer_orders', 'bigint', (c) => c.notNull())
+        .addColumn('offer_discount', 'bigint', (c) => c.notNull())
+        .addColumn('offer_subtotal', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('redemptions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('order_id', 'text', (c) => c.notNull().unique())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('customer_id', 'text')
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('rolled_back_at', 'bigint')
+        .addColumn('discount', 'bigint', (c) => c.notNull())
+        .addColumn('cost', 'bigint', (c) => c.notNull())
+        .addColumn('points', 'bigint', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('redemption_items')
+        .addColumn('redemption_id', 'text', (c) => c.notNull())
+        .addColumn('issuance_id', 'text', (c) => c.notNull())
+        .addColumn('offer_id', 'text', (c) => c.notNull())
+        .addColumn('discount', 'bigint', (c) => c.notNull())
+        .addColumn('cost', 'bigint', (c) => c.notNull())
+        .addColumn('points', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('redemption_items_pk', ['redemption_id', 'issuance_id'])
+        .execute();
+      await db.schema.createIndex('redemption_items_issuance').on('redemption_items').column('issuance_id').execute();
+      // Append-only: every move of an offer liability after issue (issue itself is the issuance row).
+      await db.schema
+        .createTable('liability_ledger')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('issuance_id', 'text', (c) => c.notNull())
+        .addColumn('offer_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('liability', 'bigint', (c) => c.notNull())
+        .addColumn('cost', 'bigint', (c) => c.notNull())
+        .addColumn('points', 'bigint', (c) => c.notNull())
+        .addColumn('redemption_id', 'text')
+        .execute();
+      await db.schema.createIndex('liability_ledger_offer_day').on('liability_ledger').columns(['offer_id', 'day']).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

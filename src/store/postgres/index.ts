@@ -6,6 +6,8 @@ import { commitPlan, failedSubjectCheck, staleVersion } from '../commit-plan.js'
 import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
 import type { DB } from '../schema.js';
+import { createOutcomeReads } from '../outcome-reads.js';
+import { BUMP, postgresOutcomes } from './outcomes.js';
 
 // int8 and numeric come back as strings by default; every value we store fits in 2^53.
 const INT8 = 20;
@@ -19,7 +21,7 @@ const types = {
 
 const ISSUANCE_COLUMNS = [
   'id', 'decision_id', 'offer_id', 'offer_version', 'campaign_id', 'subject_id', 'customer_id', 'channel', 'placement', 'value',
-  'discount', 'cost', 'reserved', 'points', 'liability_day', 'issued_at', 'expires_at', 'status',
+  'discount', 'cost', 'reserved', 'points', 'liability_day', 'issued_at', 'expires_at', 'status', 'code',
 ] as const;
 const DECISION_COLUMNS = [
   'id', 'request_id', 'created_at', 'campaign_id', 'campaign_version', 'subject_id', 'customer_id', 'anonymous_id', 'placement',
@@ -29,10 +31,6 @@ const insertSql = (table: string, cols: readonly string[]) =>
   `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`;
 const INSERT_ISSUANCE = insertSql('issuances', ISSUANCE_COLUMNS);
 const INSERT_DECISION = insertSql('decisions', DECISION_COLUMNS);
-const BUMP = `INSERT INTO guard_counters (key, used, updated_at) VALUES ($1, $2, $3)
-  ON CONFLICT (key) DO UPDATE SET used = guard_counters.used + excluded.used, updated_at = excluded.updated_at
-  WHERE guard_counters.used + excluded.used <= $4
-  RETURNING used`;
 
 export interface PostgresOptions {
   /** Connection pool size per process. */
@@ -54,6 +52,8 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
   return {
     dialect: 'postgres',
     ...admin,
+    ...createOutcomeReads(kysely),
+    ...postgresOutcomes(pool),
     async migrate() {
       // Kysely's migrator takes its own lock, so processes booting together migrate one at a time.
       return migrateToLatest(kysely);
@@ -61,16 +61,25 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
     async close() {
       await kysely.destroy();
     },
-    async loadSubject(subjectId, customerId) {
-      const [cust, hist] = await Promise.all([
+    async loadSubject(subjectId, customerId, impressionsSince) {
+      const [cust, hist, feats] = await Promise.all([
         customerId !== null ? pool.query<{ traits: string; consent: string }>('SELECT traits, consent FROM customers WHERE id = $1', [customerId]) : null,
         pool.query<{ offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = $1', [subjectId]),
+        // One round trip for the stored features and the impression count.
+        pool.query<DB['customer_features'] & { impressions: number }>(
+          `SELECT f.*, (SELECT count(*) FROM events WHERE subject_id = $1 AND type = 'impression' AND occurred_at >= $2) AS impressions
+           FROM (SELECT 1) one LEFT JOIN customer_features f ON f.subject_id = $1`,
+          [subjectId, impressionsSince],
+        ),
       ]);
+      const frow = feats.rows[0]!;
       const row = cust?.rows[0];
       return {
         traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
         consent: row ? (JSON.parse(row.consent) as Consent) : {},
         issuances: hist.rows.map((r) => ({ offerId: r.offer_id, issuedAt: Number(r.issued_at) })),
+        features: frow.subject_id === null ? null : (({ impressions: _n, ...f }) => f)(frow),
+        impressions: Number(frow.impressions),
       };
     },
     async readCounters(keys) {

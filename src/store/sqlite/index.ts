@@ -9,6 +9,8 @@ import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
 import type { DB } from '../schema.js';
 import { startCheckpointer } from './checkpointer.js';
+import { Abort, prepareOutcomes } from './outcomes.js';
+import { createOutcomeReads } from '../outcome-reads.js';
 
 function open(path: string): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -50,6 +52,8 @@ export function createSqliteStore(path: string): Store {
     const s = {
       customer: conn.prepare<[string], { traits: string; consent: string }>('SELECT traits, consent FROM customers WHERE id = ?'),
       history: conn.prepare<[string], { offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = ?'),
+      features: conn.prepare<[string], DB['customer_features']>('SELECT * FROM customer_features WHERE subject_id = ?'),
+      impressions: conn.prepare<[string, number], { n: number }>(`SELECT count(*) AS n FROM events WHERE subject_id = ? AND type = 'impression' AND occurred_at >= ?`),
       byRequest: conn.prepare<[string], { id: string; request_id: string | null; created_at: number; body: string }>(
         'SELECT id, request_id, created_at, body FROM decisions WHERE request_id = ?',
       ),
@@ -64,9 +68,9 @@ export function createSqliteStore(path: string): Store {
       ),
       issuance: conn.prepare(
         `INSERT INTO issuances (id, decision_id, offer_id, offer_version, campaign_id, subject_id, customer_id, channel, placement, value,
-           discount, cost, reserved, points, liability_day, issued_at, expires_at, status)
+           discount, cost, reserved, points, liability_day, issued_at, expires_at, status, code)
          VALUES (@id, @decision_id, @offer_id, @offer_version, @campaign_id, @subject_id, @customer_id, @channel, @placement, @value,
-           @discount, @cost, @reserved, @points, @liability_day, @issued_at, @expires_at, @status)`,
+           @discount, @cost, @reserved, @points, @liability_day, @issued_at, @expires_at, @status, @code)`,
       ),
       decision: conn.prepare(
         `INSERT INTO decisions (id, request_id, created_at, campaign_id, campaign_version, subject_id, customer_id, anonymous_id, placement,
@@ -101,43 +105,76 @@ export function createSqliteStore(path: string): Store {
       s.decision.run(plan.decision);
       return { status: 'committed', counters };
     });
-    // Group commit: every decision queued in one event-loop turn commits in one transaction,
-    // each inside its own savepoint (a nested transaction), so one rejection rolls back only itself.
-    const batch = conn.transaction((items: Pending[]): Array<CommitResult | { error: unknown }> =>
+    // Group commit: every write queued in one event-loop turn (decisions, events, redemptions)
+    // commits in one transaction, each inside its own savepoint (a nested transaction), so one
+    // rejection rolls back only itself.
+    const decisionJob = (plan: CommitPlan, now: number) => (): CommitResult => {
+      try {
+        return one(plan, now);
+      } catch (e) {
+        if (e instanceof Rejected) return { status: 'rejected', offerId: e.offerId, reason: { code: e.code, detail: e.detail } };
+        if (isUniqueViolation(e) && plan.decision.request_id !== null) {
+          const dup = s.byRequest.get(plan.decision.request_id);
+          if (dup) return { status: 'duplicate', decisionId: dup.id };
+        }
+        throw e;
+      }
+    };
+    const batch = conn.transaction((items: Pending[]): Array<{ ok: unknown } | { error: unknown }> =>
       items.map((it) => {
         try {
-          return one(it.plan, it.now);
+          return { ok: it.run() };
         } catch (e) {
-          if (e instanceof Rejected) return { status: 'rejected', offerId: e.offerId, reason: { code: e.code, detail: e.detail } };
-          if (isUniqueViolation(e) && it.plan.decision.request_id !== null) {
-            const dup = s.byRequest.get(it.plan.decision.request_id);
-            if (dup) return { status: 'duplicate', decisionId: dup.id };
-          }
           return { error: e };
         }
       }),
     );
-    return { ...s, batch };
+    const outcomes = prepareOutcomes(conn, s.bump);
+    // Nested transactions are savepoints: an Abort rolls back that write only.
+    const savepoint = <A extends unknown[], R>(f: (...a: A) => R) => {
+      const tx = conn.transaction(f);
+      return (...a: A): R => {
+        try {
+          return tx(...a);
+        } catch (e) {
+          if (e instanceof Abort) return e.result as R;
+          throw e;
+        }
+      };
+    };
+    const out = {
+      writeEvents: savepoint(outcomes.writeEvents),
+      redeem: savepoint(outcomes.redeem),
+      rollback: savepoint(outcomes.rollback),
+      expire: savepoint(outcomes.expire),
+    };
+    return { ...s, batch, decisionJob, out };
   }
 
   interface Pending {
-    plan: CommitPlan;
-    now: number;
-    resolve: (r: CommitResult) => void;
+    run: () => unknown;
+    resolve: (r: any) => void;
     reject: (e: unknown) => void;
   }
   let queue: Pending[] = [];
   function flush(): void {
     const items = queue;
     queue = [];
-    let results: Array<CommitResult | { error: unknown }>;
+    let results: Array<{ ok: unknown } | { error: unknown }>;
     try {
       results = stmts().batch.immediate(items);
     } catch (e) {
       for (const it of items) it.reject(e);
       return;
     }
-    results.forEach((r, i) => ('error' in r ? items[i]!.reject(r.error) : items[i]!.resolve(r)));
+    results.forEach((r, i) => ('error' in r ? items[i]!.reject(r.error) : items[i]!.resolve(r.ok)));
+  }
+  /** Queues a write for the next group commit; resolves once it is durable. */
+  function submit<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({ run, resolve, reject });
+    });
   }
 
   const stmts = () => (hot ??= prepare());
@@ -145,6 +182,7 @@ export function createSqliteStore(path: string): Store {
   return {
     dialect: 'sqlite',
     ...admin,
+    ...createOutcomeReads(kysely),
     async migrate() {
       return migrateToLatest(kysely);
     },
@@ -153,13 +191,15 @@ export function createSqliteStore(path: string): Store {
       await kysely.destroy();
       if (conn !== adminConn) conn.close();
     },
-    async loadSubject(subjectId, customerId) {
+    async loadSubject(subjectId, customerId, impressionsSince) {
       const s = stmts();
       const row = customerId !== null ? s.customer.get(customerId) : undefined;
       return {
         traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
         consent: row ? (JSON.parse(row.consent) as Consent) : {},
         issuances: s.history.all(subjectId).map((r) => ({ offerId: r.offer_id, issuedAt: Number(r.issued_at) })),
+        features: s.features.get(subjectId) ?? null,
+        impressions: Number(s.impressions.get(subjectId, impressionsSince)?.n ?? 0),
       };
     },
     async readCounters(keys) {
@@ -173,10 +213,21 @@ export function createSqliteStore(path: string): Store {
     },
     commitDecision(decision, meta) {
       const plan = commitPlan(decision, meta);
-      return new Promise<CommitResult>((resolve, reject) => {
-        if (queue.length === 0) setImmediate(flush);
-        queue.push({ plan, now: decision.decidedAt, resolve, reject });
-      });
+      return submit(stmts().decisionJob(plan, decision.decidedAt));
+    },
+    writeEvents(items) {
+      const now = Date.now();
+      return submit(() => stmts().out.writeEvents(items, now));
+    },
+    redeem(plan) {
+      return submit(() => stmts().out.redeem(plan));
+    },
+    rollback(plan) {
+      return submit(() => stmts().out.rollback(plan));
+    },
+    expire(items) {
+      const now = Date.now();
+      return submit(() => stmts().out.expire(items, now));
     },
     async findDecisionByRequestId(requestId) {
       const r = stmts().byRequest.get(requestId);

@@ -1,0 +1,71 @@
+import type { DB } from '../store/schema.js';
+
+const DAY = 86_400_000;
+
+/** How far back "offer impressions in window" counts. */
+export const IMPRESSION_WINDOW_MS = 30 * DAY;
+
+export const COHORTS = ['first_time', 'engaged_30', 'engaged_90', 'lapsed'] as const;
+export type Cohort = (typeof COHORTS)[number];
+
+/**
+ * A customer's features as rules (`customer.features.*`), learning and reports see them.
+ * Money in minor units; days are fractional.
+ */
+export interface CustomerFeatures {
+  /** Distinct orders (by order id), whatever order their events arrived in. */
+  orders: number;
+  firstOrderAt: string | null;
+  lastOrderAt: string | null;
+  /** RFM recency: days since the last order (null without orders). */
+  recencyDays: number | null;
+  /** RFM frequency: the order count. */
+  frequency: number;
+  /** RFM monetary: net revenue (order subtotals after discounts, minus refunds and returns). */
+  monetary: number;
+  /** Gross order value per order (subtotal after discounts, before refunds), rounded half up. */
+  aov: number;
+  refunded: number;
+  cohort: Cohort;
+  /** Share of orders that used an offer (0 without orders). */
+  couponAffinity: number;
+  /** Discount depth used: total discount / subtotal over the orders that used an offer, percent. */
+  discountDepthPct: number;
+  /** Impression events in the last 30 days. */
+  impressions30d: number;
+}
+
+/** The behavioural cohort at `now`: last order < 30 days, 30–90 days, > 90 days, or none. */
+export function cohortOf(lastOrderAt: number | null, now: number): Cohort {
+  if (lastOrderAt === null) return 'first_time';
+  const age = now - lastOrderAt;
+  if (age < 30 * DAY) return 'engaged_30';
+  if (age <= 90 * DAY) return 'engaged_90';
+  return 'lapsed';
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Derives features from the stored aggregates; time-relative ones (recency, cohort) are computed at `now`. */
+export function computeFeatures(row: DB['customer_features'] | null, impressions: number, now: number): CustomerFeatures {
+  const orders = row ? Number(row.orders) : 0;
+  const last = row?.last_order_at != null && orders > 0 ? Number(row.last_order_at) : null;
+  const first = row?.first_order_at != null && orders > 0 ? Number(row.first_order_at) : null;
+  const revenue = row ? Number(row.revenue) : 0;
+  const refunded = row ? Number(row.refunded) : 0;
+  const offerSubtotal = row ? Number(row.offer_subtotal) : 0;
+  return {
+    orders,
+    firstOrderAt: first === null ? null : new Date(first).toISOString(),
+    lastOrderAt: last === null ? null : new Date(last).toISOString(),
+    recencyDays: last === null ? null : round2(Math.max(0, now - last) / DAY),
+    frequency: orders,
+    monetary: revenue - refunded,
+    aov: orders > 0 ? Math.floor((2 * revenue + orders) / (2 * orders)) : 0,
+    refunded,
+    cohort: cohortOf(last, now),
+    couponAffinity: orders > 0 ? round2(Number(row!.offer_orders) / orders) : 0,
+    discountDepthPct: offerSubtotal > 0 ? round2((Number(row!.offer_discount) / offerSubtotal) * 100) : 0,
+    impressions30d: impressions,
+  };
+}

@@ -1,0 +1,1 @@
+export { cohortOf, computeFeatures, COHORTS, IMPRESSION_WINDOW_MS, type Cohort, type CustomerFeatures } from './features.js';

@@ -1,0 +1,259 @@
+import type { CatalogSnapshot } from '../catalog/snapshot.js';
+import { OfferpilotError } from '../errors/index.js';
+import { parseInput } from '../errors/validate.js';
+import { parseDuration, type Clock } from '../runtime/index.js';
+import type { EventWrite, DecisionRef, FeatureDelta } from '../store/outcome-plan.js';
+import type { Store } from '../store/ports.js';
+import type { DB } from '../store/schema.js';
+import type { TokenSigner } from '../tokens/index.js';
+import { isCouponCode, normalizeCode } from '../wallet/codes.js';
+import { EventBatchSchema, type OutcomeEvent } from './schema.js';
+
+const DEFAULT_WINDOW_MS = 7 * 86_400_000;
+/** Client clocks drift; an event further in the future than this is a mistake, not skew. */
+const MAX_FUTURE_MS = 5 * 60_000;
+
+export interface IngestResult {
+  /** Events stored by this request. */
+  accepted: number;
+  /** Events already stored (same id): resending a batch is a no-op. */
+  duplicates: number;
+  /** Events credited to a decision (by id, token, redemption or attribution window). */
+  attributed: number;
+}
+
+export interface IngestDeps {
+  store: Store;
+  snapshot: () => Promise<CatalogSnapshot>;
+  tokens: TokenSigner;
+  clock: Clock;
+  maxPending: number;
+  concurrency: number;
+}
+
+type Link = { decision: DecisionRef; method: 'decision' | 'token' | 'redemption' | 'window'; offerId: string | null };
+
+const subjectOf = (e: OutcomeEvent) => (e.customerId !== undefined ? `c:${e.customerId}` : `a:${e.anonymousId!}`);
+
+/**
+ * Event ingestion: validates a batch whole (a bad event names its index and field and nothing
+ * is stored), attributes each outcome to the decision that exposed the offer, and writes the
+ * batch in one transaction. Bounded: past `maxPending` events in flight new batches get a 503
+ * (never a silent drop); a 2xx means every event of the batch is durable.
+ */
+export class Ingestor {
+  private pending = 0;
+  private running = 0;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(private readonly deps: IngestDeps) {}
+
+  /** Events accepted by requests still being written. */
+  get inFlight(): number {
+    return this.pending;
+  }
+
+  /** Validates, attributes and durably stores a batch of events. */
+  async ingest(raw: unknown): Promise<IngestResult> {
+    const { events } = parseInput(EventBatchSchema, raw);
+    const now = this.deps.clock.now();
+    const s = await this.deps.snapshot();
+    const problems: Array<{ path: string; message: string }> = [];
+    const times = events.map((e, i) => {
+      const t = Date.parse(e.occurredAt);
+      if (t > now + MAX_FUTURE_MS) problems.push({ path: `events.${i}.occurredAt`, message: 'is more than 5 minutes in the future' });
+      return t;
+    });
+    events.forEach((e, i) => {
+      if (e.type !== 'order') return;
+      e.lines.forEach((l, j) => {
+        if (l.unitCost === undefined && !s.products.has(l.sku)) problems.push({ path: `events.${i}.lines.${j}.unitCost`, message: `SKU ${l.sku} is not in the product catalog: give unitCost` });
+      });
+    });
+    if (problems.length > 0) throw new OfferpilotError('VALIDATION_FAILED', `Invalid ${problems[0]!.path}: ${problems[0]!.message}`, problems);
+
+    if (this.pending + events.length > this.deps.maxPending) {
+      throw new OfferpilotError('INGEST_OVERLOADED', `Event ingestion has ${this.pending} events in flight (limit ${this.deps.maxPending}); nothing in this request was stored, retry shortly`);
+    }
+    this.pending += events.length;
+    try {
+      await this.acquire();
+      try {
+        const writes = await this.plan(events, times, now, s);
+        const r = await this.deps.store.writeEvents(writes);
+        return { accepted: r.inserted, duplicates: r.duplicates, attributed: writes.filter((w) => w.event.decision_id !== null).length };
+      } finally {
+        this.release();
+      }
+    } finally {
+      this.pending -= events.length;
+    }
+  }
+
+  // Limits concurrent batch transactions so ingestion cannot take every pooled connection from decide.
+  private async acquire(): Promise<void> {
+    if (this.running < this.deps.concurrency) {
+      this.running++;
+      return;
+    }
+    await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  private release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.running--;
+  }
+
+  private async plan(events: OutcomeEvent[], times: number[], now: number, s: CatalogSnapshot): Promise<EventWrite[]> {
+    const { store, tokens } = this.deps;
+    // 1. Explicit links: decision ids, tokens / codes, redemptions of the order ids.
+    const tokenIss = new Map<string, string>(); // signed token -> issuance id
+    const codes = new Set<string>();
+    for (const e of events) {
+      for (const t of [e.token, ...(e.type === 'order' ? e.tokens : [])]) {
+        if (t === undefined) continue;
+        if (isCouponCode(t)) codes.add(normalizeCode(t));
+        else {
+          const v = tokens.verify(t, null);
+          if (v.ok) tokenIss.set(t, v.claims.iss);
+        }
+      }
+    }
+    const orderIds = events.flatMap((e) => (e.type === 'order' ? [e.orderId] : []));
+    const [decisions, bySig, byCode, redemptions] = await Promise.all([
+      store.decisionRefs([...new Set(events.flatMap((e) => (e.decisionId ? [e.decisionId] : [])))]),
+      store.issuancesByIds([...new Set(tokenIss.values())]),
+      store.issuancesByCodes([...codes]),
+      store.redemptionsByOrderIds(orderIds),
+    ]);
+    const issuance = new Map<string, DB['issuances']>();
+    for (const i of bySig) issuance.set(i.id, i);
+    const codeIss = new Map(byCode.map((i) => [i.code!, i]));
+    const redByOrder = new Map(redemptions.filter((r) => r.status === 'applied').map((r) => [r.order_id, r]));
+    const issOf = (t: string | undefined): DB['issuances'] | undefined => {
+      if (t === undefined) return undefined;
+      if (isCouponCode(t)) return codeIss.get(normalizeCode(t));
+      const id = tokenIss.get(t);
+      return id !== undefined ? issuance.get(id) : undefined;
+    };
+    const redeemedIss = await store.issuancesByIds(redemptions.flatMap((r) => r.items.map((i) => i.issuance_id)).filter((id) => !issuance.has(id)));
+    for (const i of redeemedIss) issuance.set(i.id, i);
+
+    // 2. Decisions behind those issuances, and each subject's recent decisions for the window rule.
+    const windows = new Map(s.campaigns.map((c) => [c.campaign.id, parseDuration(c.campaign.attributionWindow ?? '7d') ?? DEFAULT_WINDOW_MS]));
+    const maxWindow = Math.max(DEFAULT_WINDOW_MS, ...windows.values());
+    const needWindow = events.filter((e) => !e.decisionId);
+    const [issDecisions, recent] = await Promise.all([
+      store.decisionRefs([...new Set([...issuance.values(), ...codeIss.values()].map((i) => i.decision_id))]),
+      needWindow.length === 0
+        ? Promise.resolve([])
+        : store.recentDecisions([...new Set(needWindow.map(subjectOf))], Math.min(...needWindow.map((e) => Date.parse(e.occurredAt))) - maxWindow, Math.max(...times)),
+    ]);
+    const decisionById = new Map([...decisions, ...issDecisions].map((d) => [d.id, d]));
+    const recentBySubject = new Map<string, DecisionRef[]>();
+    for (const d of recent) {
+      const list = recentBySubject.get(d.subjectId);
+      if (list) list.push(d);
+      else recentBySubject.set(d.subjectId, [d]);
+    }
+
+    const link = (e: OutcomeEvent, t: number): Link | null => {
+      if (e.decisionId) {
+        const d = decisionById.get(e.decisionId);
+        return d ? { decision: d, method: 'decision', offerId: e.offerId ?? null } : null;
+      }
+      for (const tok of [e.token, ...(e.type === 'order' ? e.tokens : [])]) {
+        const iss = issOf(tok);
+        const d = iss && decisionById.get(iss.decision_id);
+        if (iss && d) return { decision: d, method: 'token', offerId: iss.offer_id };
+      }
+      if (e.type === 'order') {
+        const red = redByOrder.get(e.orderId);
+        const iss = red?.items[0] && issuance.get(red.items[0].issuance_id);
+        const d = iss && decisionById.get(iss.decision_id);
+        if (iss && d) return { decision: d, method: 'redemption', offerId: iss.offer_id };
+      }
+      // Newest first: the last decision before the event, within its campaign's window.
+      for (const d of recentBySubject.get(subjectOf(e)) ?? []) {
+        if (d.createdAt > t) continue;
+        if (t - d.createdAt <= (windows.get(d.campaignId!) ?? DEFAULT_WINDOW_MS)) return { decision: d, method: 'window', offerId: e.offerId ?? null };
+        break;
+      }
+      return null;
+    };
+
+    return events.map((e, i): EventWrite => {
+      const t = times[i]!;
+      const l = link(e, t);
+      const subject = subjectOf(e);
+      const { id, type, occurredAt: _o, customerId: _c, anonymousId: _a, sessionId, ...rest } = e;
+      const event: DB['events'] = {
+        id,
+        type,
+        subject_id: subject,
+        customer_id: e.customerId ?? null,
+        session_id: sessionId ?? null,
+        occurred_at: t,
+        received_at: now,
+        order_id: e.type === 'order' || e.type === 'refund' || e.type === 'return' ? e.orderId : null,
+        offer_id: l?.offerId ?? e.offerId ?? null,
+        decision_id: l?.decision.id ?? null,
+        campaign_id: l?.decision.campaignId ?? null,
+        holdout: l ? (l.decision.holdout ? 1 : 0) : null,
+        attribution: l?.method ?? null,
+        amount: null,
+        body: JSON.stringify(rest),
+      };
+      if (e.type === 'order') {
+        let subtotal = 0;
+        let cost = 0;
+        for (const line of e.lines) {
+          const p = s.products.get(line.sku);
+          subtotal += line.unitPrice * line.quantity;
+          cost += line.quantity * ((line.unitCost ?? p!.unitCost) + (p?.fulfilmentCost ?? 0));
+        }
+        const red = redByOrder.get(e.orderId);
+        const withOffer = e.tokens.length > 0 || red !== undefined;
+        const revenue = subtotal - e.discount;
+        event.amount = revenue;
+        const order: DB['orders'] = {
+          order_id: e.orderId,
+          event_id: id,
+          subject_id: subject,
+          customer_id: e.customerId ?? null,
+          occurred_at: t,
+          subtotal,
+          shipping: e.shipping,
+          discount: e.discount,
+          cogs: cost,
+          margin: revenue - cost,
+          with_offer: withOffer ? 1 : 0,
+          decision_id: event.decision_id,
+          campaign_id: event.campaign_id,
+          offer_id: event.offer_id ?? red?.items[0]?.offer_id ?? null,
+          holdout: event.holdout,
+          attribution: event.attribution,
+        };
+        const delta: FeatureDelta = {
+          subjectId: subject,
+          orders: 1,
+          orderAt: t,
+          revenue,
+          refunded: 0,
+          offerOrders: withOffer ? 1 : 0,
+          offerDiscount: withOffer ? e.discount : 0,
+          offerSubtotal: withOffer ? subtotal : 0,
+        };
+        return { event, order, delta };
+      }
+      if (e.type === 'refund' || e.type === 'return') {
+        event.amount = e.amount;
+        return { event, delta: { subjectId: subject, orders: 0, orderAt: null, revenue: 0, refunded: e.amount, offerOrders: 0, offerDiscount: 0, offerSubtotal: 0 } };
+      }
+      if (e.type === 'add_to_cart' && e.unitPrice !== undefined) event.amount = e.unitPrice * e.quantity;
+      if (e.type === 'checkout_started' && e.cartValue !== undefined) event.amount = e.cartValue;
+      return { event };
+    });
+  }
+}

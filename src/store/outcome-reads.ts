@@ -1,0 +1,144 @@
+import { sql, type Kysely } from 'kysely';
+import type { OutcomeReads } from './ports.js';
+import type { DB } from './schema.js';
+import type { DecisionRef } from './outcome-plan.js';
+
+const ref = (r: { id: string; subject_id: string; campaign_id: string | null; holdout: number; created_at: number }): DecisionRef => ({
+  id: r.id,
+  subjectId: r.subject_id,
+  campaignId: r.campaign_id,
+  holdout: Number(r.holdout) === 1,
+  createdAt: Number(r.created_at),
+});
+
+const num = <T extends Record<string, unknown>>(r: T, keys: Array<keyof T>): T => {
+  for (const k of keys) if (r[k] !== null && r[k] !== undefined) (r as Record<string, unknown>)[k as string] = Number(r[k]);
+  return r;
+};
+const ISS_NUM: Array<keyof DB['issuances']> = ['offer_version', 'discount', 'cost', 'reserved', 'points', 'issued_at', 'expires_at'];
+const RED_NUM: Array<keyof DB['redemptions']> = ['created_at', 'rolled_back_at', 'discount', 'cost', 'points'];
+const ITEM_NUM: Array<keyof DB['redemption_items']> = ['discount', 'cost', 'points'];
+
+// Large IN lists are split so neither backend meets its parameter limit.
+async function chunked<T>(ids: string[], f: (part: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += 500) out.push(...(await f(ids.slice(i, i + 500))));
+  return out;
+}
+
+/** The outcome reads, shared by both dialects. */
+export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
+  const withItems = async (rows: Array<DB['redemptions']>) => {
+    if (rows.length === 0) return [];
+    const items = await chunked(rows.map((r) => r.id), (part) => db.selectFrom('redemption_items').selectAll().where('redemption_id', 'in', part).execute());
+    return rows.map((r) => ({ ...num(r, RED_NUM), items: items.filter((i) => i.redemption_id === r.id).map((i) => num(i, ITEM_NUM)) }));
+  };
+  return {
+    async decisionRefs(ids) {
+      if (ids.length === 0) return [];
+      const rows = await chunked(ids, (part) =>
+        db.selectFrom('decisions').select(['id', 'subject_id', 'campaign_id', 'holdout', 'created_at']).where('id', 'in', part).execute(),
+      );
+      return rows.map(ref);
+    },
+    async recentDecisions(subjectIds, from, to) {
+      if (subjectIds.length === 0) return [];
+      const rows = await chunked(subjectIds, (part) =>
+        db
+          .selectFrom('decisions')
+          .select(['id', 'subject_id', 'campaign_id', 'holdout', 'created_at'])
+          .where('subject_id', 'in', part)
+          .where('created_at', '>=', from)
+          .where('created_at', '<=', to)
+          .where('campaign_id', 'is not', null)
+          .execute(),
+      );
+      return rows.map(ref).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    },
+    async issuancesByIds(ids) {
+      if (ids.length === 0) return [];
+      return (await chunked(ids, (part) => db.selectFrom('issuances').selectAll().where('id', 'in', part).execute())).map((r) => num(r, ISS_NUM));
+    },
+    async issuancesByCodes(codes) {
+      if (codes.length === 0) return [];
+      return (await chunked(codes, (part) => db.selectFrom('issuances').selectAll().where('code', 'in', part).execute())).map((r) => num(r, ISS_NUM));
+    },
+    async redemptionsByOrderIds(orderIds) {
+      if (orderIds.length === 0) return [];
+      return withItems(await chunked(orderIds, (part) => db.selectFrom('redemptions').selectAll().where('order_id', 'in', part).execute()));
+    },
+    async getRedemption(id) {
+      const r = await db.selectFrom('redemptions').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? (await withItems([r]))[0]! : null;
+    },
+    async wallet(customerId, now) {
+      const rows = await db
+        .selectFrom('issuances')
+        .selectAll()
+        .where((eb) => eb.or([eb('subject_id', '=', `c:${customerId}`), eb('customer_id', '=', customerId)]))
+        .where('status', '=', 'issued')
+        .where('expires_at', '>', now)
+        .orderBy('issued_at', 'desc')
+        .limit(1000)
+        .execute();
+      return rows.map((r) => num(r, ISS_NUM));
+    },
+    async dueExpiries(now, limit) {
+      const rows = await db.selectFrom('issuances').selectAll().where('status', '=', 'issued').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();
+      return rows.map((r) => num(r, ISS_NUM));
+    },
+    async liabilityData() {
+      const issued = await db
+        .selectFrom('issuances')
+        .select(['offer_id', 'liability_day as day'])
+        .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.sum<number>('cost').as('liability'), eb.fn.sum<number>('points').as('points')])
+        .groupBy(['offer_id', 'liability_day'])
+        .execute();
+      const moves = await db
+        .selectFrom('liability_ledger')
+        .select(['offer_id', 'day', 'kind'])
+        .select((eb) => [
+          eb.fn.countAll<number>().as('count'),
+          eb.fn.sum<number>('liability').as('liability'),
+          eb.fn.sum<number>('cost').as('cost'),
+          eb.fn.sum<number>('points').as('points'),
+        ])
+        .groupBy(['offer_id', 'day', 'kind'])
+        .execute();
+      return {
+        issued: issued.map((r) => ({ offer_id: r.offer_id, day: r.day, count: Number(r.count), liability: Number(r.liability), points: Number(r.points) })),
+        moves: moves.map((r) => ({ ...r, count: Number(r.count), liability: Number(r.liability), cost: Number(r.cost), points: Number(r.points) })),
+      };
+    },
+    async eventCounts(subjectId) {
+      const rows = await db.selectFrom('events').select(['type']).select((eb) => eb.fn.countAll<number>().as('n')).where('subject_id', '=', subjectId).groupBy('type').execute();
+      return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
+    },
+    async eraseCustomer(customerId, pseudonym, scrubDecision) {
+      const subject = `c:${customerId}`;
+      return db.transaction().execute(async (trx) => {
+        const gone = await trx.deleteFrom('customers').where('id', '=', customerId).executeTakeFirst();
+        const feats = await trx.deleteFrom('customer_features').where('subject_id', '=', subject).executeTakeFirst();
+        await trx.deleteFrom('subjects').where('id', '=', subject).execute();
+        const ev = await trx
+          .updateTable('events')
+          .set({ subject_id: pseudonym, customer_id: null, session_id: null, body: sql<string>`'{}'` })
+          .where('subject_id', '=', subject)
+          .executeTakeFirst();
+        await trx.updateTable('orders').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', '=', subject).execute();
+        const iss = await trx
+          .updateTable('issuances')
+          .set({ subject_id: pseudonym, customer_id: null })
+          .where((eb) => eb.or([eb('subject_id', '=', subject), eb('customer_id', '=', customerId)]))
+          .executeTakeFirst();
+        await trx.updateTable('redemptions').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', '=', subject).execute();
+        const decisions = await trx.selectFrom('decisions').select(['id', 'body']).where((eb) => eb.or([eb('subject_id', '=', subject), eb('customer_id', '=', customerId)])).execute();
+        for (const d of decisions) {
+          // request_id embeds the subject id (idempotency key scope); it is personal data too.
+          await trx.updateTable('decisions').set({ subject_id: pseudonym, customer_id: null, request_id: null, body: scrubDecision(d.body) }).where('id', '=', d.id).execute();
+        }
+        return Number(gone.numDeletedRows) + Number(feats.numDeletedRows) + Number(ev.numUpdatedRows) + Number(iss.numUpdatedRows) + decisions.length > 0;
+      });
+    },
+  };
+}

@@ -1,0 +1,378 @@
+import { z } from 'zod';
+import { ChannelSchema, type Offer, type Product } from '../catalog/schemas.js';
+import { counterKeys } from '../decide/counter-keys.js';
+import { CartLineSchema } from '../decide/request.js';
+import { OfferpilotError, type ErrorCode } from '../errors/index.js';
+import { parseInput } from '../errors/validate.js';
+import type { IdGenerator } from '../ids/index.js';
+import { utcDay, type Clock } from '../runtime/index.js';
+import type { CounterOp } from '../store/commit-plan.js';
+import { expiryWrite, releaseOps, type RedemptionPlan, type RollbackPlan } from '../store/outcome-plan.js';
+import type { Store } from '../store/ports.js';
+import type { DB } from '../store/schema.js';
+import type { TokenSigner } from '../tokens/index.js';
+import { isCouponCode, normalizeCode } from './codes.js';
+import { applyOffers, type CheckoutDefaults, type CheckoutResult } from './discount.js';
+
+const Id = z.string().min(1).max(200);
+
+export const RedemptionRequestSchema = z
+  .object({
+    orderId: Id.describe('The shop’s order id: redeeming the same order again returns the first result'),
+    customerId: Id.optional(),
+    anonymousId: Id.optional(),
+    channel: ChannelSchema,
+    tokens: z.array(z.string().min(1).max(2000)).min(1).max(10).describe('Offer tokens or coupon codes, applied in this order'),
+    cart: z
+      .object({
+        currency: z.string().length(3).optional(),
+        lines: z.array(CartLineSchema).min(1).max(500),
+        shipping: z.number().int().min(0).max(1e10).default(0).describe('Shipping fee before offers, minor units'),
+      })
+      .strict()
+      .refine((c) => c.lines.reduce((s, l) => s + l.unitPrice * l.quantity, 0) <= 900_000_000_000, { message: 'cart subtotal above 900,000,000,000 minor units', path: ['lines'] }),
+  })
+  .strict()
+  .refine((r) => r.customerId !== undefined || r.anonymousId !== undefined, { message: 'give customerId or anonymousId', path: ['customerId'] });
+export type RedemptionRequest = z.output<typeof RedemptionRequestSchema>;
+
+/** A redemption as the API returns it. */
+export interface RedemptionView {
+  redemptionId: string;
+  orderId: string;
+  status: 'applied' | 'rolled_back';
+  channel: string;
+  createdAt: string;
+  rolledBackAt: string | null;
+  lines: CheckoutResult['lines'];
+  giftLines: CheckoutResult['giftLines'];
+  subtotal: number;
+  shipping: number;
+  shippingDiscount: number;
+  discountTotal: number;
+  total: number;
+  points: number;
+  offers: CheckoutResult['applied'];
+  /** True when this is the stored answer to an earlier request for the same order. */
+  replayed?: boolean;
+}
+
+/** A wallet entry: an offer issued to the customer, unexpired and unredeemed. */
+export interface WalletEntry {
+  issuanceId: string;
+  offerId: string;
+  offerVersion: number;
+  name: string;
+  type: Offer['type'];
+  value: number | null;
+  discount: number;
+  points: number;
+  channel: string;
+  placement: string;
+  issuedAt: string;
+  expiresAt: string;
+  code: string | null;
+  token: string;
+}
+
+export interface WalletDeps {
+  store: Store;
+  tokens: TokenSigner;
+  clock: Clock;
+  ids: IdGenerator;
+  products: () => Promise<ReadonlyMap<string, Product>>;
+  defaults: CheckoutDefaults;
+}
+
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+const iso = (t: number) => new Date(t).toISOString();
+type TokenProblem = { index: number; code: ErrorCode; message: string };
+
+function problemsError(ps: TokenProblem[]): OfferpilotError {
+  const first = ps[0]!;
+  return new OfferpilotError(
+    first.code,
+    `tokens.${first.index}: ${first.message}`,
+    ps.map((p) => ({ path: `tokens.${p.index}`, message: `${p.code}: ${p.message}` })),
+  );
+}
+
+/** Wallet, redemption, rollback and expiry: the checkout side of an offer's life. */
+export class Wallet {
+  private readonly offers = new Map<string, Offer>();
+
+  constructor(private readonly d: WalletDeps) {}
+
+  /** Offer versions are immutable, so each is read once. */
+  private async offerVersion(id: string, version: number): Promise<Offer> {
+    const k = `${id}@${version}`;
+    let o = this.offers.get(k);
+    if (!o) {
+      o = (await this.d.store.getVersioned('offer', id, version)) ?? undefined;
+      if (!o) throw new OfferpilotError('OFFER_NOT_FOUND', `Offer ${id} v${version} is gone`);
+      if (this.offers.size > 10_000) this.offers.clear();
+      this.offers.set(k, o);
+    }
+    return o;
+  }
+
+  /** Lists a customer's usable offers across sessions, devices and channels. */
+  async list(customerId: string): Promise<{ customerId: string; entries: WalletEntry[] }> {
+    const now = this.d.clock.now();
+    const rows = await this.d.store.wallet(customerId, now);
+    const entries = await Promise.all(
+      rows.map(async (r): Promise<WalletEntry> => {
+        const o = await this.offerVersion(r.offer_id, r.offer_version);
+        return {
+          issuanceId: r.id,
+          offerId: r.offer_id,
+          offerVersion: r.offer_version,
+          name: o.name,
+          type: o.type,
+          value: r.value,
+          discount: r.discount,
+          points: r.points,
+          channel: r.channel,
+          placement: r.placement,
+          issuedAt: iso(r.issued_at),
+          expiresAt: iso(r.expires_at),
+          code: r.code ?? null,
+          // Tokens are deterministic in their claims: re-signing gives any device a working token.
+          token: this.d.tokens.sign({ iss: r.id, ofr: r.offer_id, ver: r.offer_version, sub: r.subject_id, val: r.value, exp: Math.floor(r.expires_at / 1000) }),
+        };
+      }),
+    );
+    return { customerId, entries };
+  }
+
+  /** Validates tokens against the cart and computes the discount, without redeeming anything. */
+  async quote(raw: unknown): Promise<Omit<RedemptionView, 'redemptionId' | 'status' | 'createdAt' | 'rolledBackAt'>> {
+    const req = parseInput(RedemptionRequestSchema, raw);
+    const { result } = await this.check(req, this.d.clock.now());
+    return { orderId: req.orderId, channel: req.channel, ...view(result) };
+  }
+
+  private async check(req: RedemptionRequest, now: number): Promise<{ result: CheckoutResult; issuances: Array<DB['issuances']>; offers: Offer[] }> {
+    const problems: TokenProblem[] = [];
+    const codes = req.tokens.filter(isCouponCode).map(normalizeCode);
+    const sigs = req.tokens.map((t) => (isCouponCode(t) ? null : this.d.tokens.verify(t, null)));
+    const [byCode, byId] = await Promise.all([
+      this.d.store.issuancesByCodes(codes),
+      this.d.store.issuancesByIds(sigs.flatMap((v) => (v?.ok ? [v.claims.iss] : []))),
+    ]);
+    const subjects = new Set([req.customerId !== undefined ? `c:${req.customerId}` : null, req.anonymousId !== undefined ? `a:${req.anonymousId}` : null]);
+    const issuances: Array<DB['issuances'] | null> = req.tokens.map((t, index) => {
+      const sig = sigs[index];
+      let iss: DB['issuances'] | undefined;
+      if (sig === null) {
+        iss = byCode.find((i) => i.code === normalizeCode(t));
+        if (!iss) problems.push({ index, code: 'TOKEN_INVALID', message: 'unknown coupon code' });
+      } else if (sig && !sig.ok) {
+        problems.push({ index, code: 'TOKEN_INVALID', message: `token ${sig.reason.toLowerCase().replace('_', ' ')}` });
+      } else if (sig?.ok) {
+        iss = byId.find((i) => i.id === sig.claims.iss);
+        if (!iss || iss.offer_id !== sig.claims.ofr || iss.subject_id !== sig.claims.sub) {
+          problems.push({ index, code: 'TOKEN_INVALID', message: 'the token’s offer no longer exists' });
+          iss = undefined;
+        }
+      }
+      if (!iss) return null;
+      if (iss.status === 'redeemed') problems.push({ index, code: 'TOKEN_ALREADY_REDEEMED', message: 'the offer was already redeemed' });
+      else if (iss.status === 'expired' || iss.expires_at <= now) problems.push({ index, code: 'TOKEN_EXPIRED', message: `the offer expired at ${iso(iss.expires_at)}` });
+      else if (!subjects.has(iss.subject_id) && !(iss.customer_id !== null && iss.customer_id === req.customerId)) {
+        problems.push({ index, code: 'TOKEN_NOT_FOR_CUSTOMER', message: 'the offer was issued to another customer' });
+      }
+      return iss;
+    });
+    const offers = await Promise.all(issuances.map((i) => (i ? this.offerVersion(i.offer_id, i.offer_version) : null)));
+    offers.forEach((o, index) => {
+      if (o && !o.channels.includes(req.channel)) problems.push({ index, code: 'CHANNEL_NOT_ALLOWED', message: `the offer is redeemable on ${o.channels.join(', ')}` });
+    });
+    // Stacking: one use per offer and per issuance, exclusive offers alone, one offer per stacking group.
+    for (let j = 0; j < offers.length; j++) {
+      for (let i = 0; i < j; i++) {
+        const a = offers[i];
+        const b = offers[j];
+        if (!a || !b) continue;
+        const why =
+          issuances[i]!.id === issuances[j]!.id
+            ? 'the same offer token twice'
+            : a.id === b.id
+              ? 'the same offer twice'
+              : a.exclusive || b.exclusive
+                ? `${a.exclusive ? a.id : b.id} is exclusive`
+                : a.stackingGroup !== undefined && a.stackingGroup === b.stackingGroup
+                  ? `both are in stacking group ${a.stackingGroup}`
+                  : null;
+        if (why) {
+          problems.push({ index: j, code: 'NOT_STACKABLE', message: `cannot be combined with tokens.${i}: ${why}` });
+          break;
+        }
+      }
+    }
+    if (problems.length > 0) throw problemsError(problems.sort((a, b) => a.index - b.index));
+    const products = await this.d.products();
+    const r = applyOffers(
+      { lines: req.cart.lines, shipping: req.cart.shipping },
+      issuances.map((iss, i) => ({ issuanceId: iss!.id, offer: offers[i]!, value: iss!.value })),
+      products,
+      this.d.defaults,
+    );
+    if ('failure' in r) throw problemsError([r.failure]);
+    return { result: r, issuances: issuances as Array<DB['issuances']>, offers: offers as Offer[] };
+  }
+
+  /** Redeems tokens on an order: all or nothing, once per order id, within caps, budget and daily liability. */
+  async redeem(raw: unknown): Promise<RedemptionView> {
+    const req = parseInput(RedemptionRequestSchema, raw);
+    const prior = (await this.d.store.redemptionsByOrderIds([req.orderId]))[0];
+    if (prior) return this.replay(prior, req);
+    const now = this.d.clock.now();
+    const { result, issuances, offers } = await this.check(req, now);
+    const id = this.d.ids('redemption');
+    const body: RedemptionView = {
+      redemptionId: id,
+      orderId: req.orderId,
+      status: 'applied',
+      channel: req.channel,
+      createdAt: iso(now),
+      rolledBackAt: null,
+      ...view(result),
+    };
+    const ops: RedemptionPlan['counterOps'] = [];
+    result.applied.forEach((a, index) => {
+      const iss = issuances[index]!;
+      const o = offers[index]!;
+      ops.push({ key: counterKeys.redeemed(o.id), amount: 1, limit: o.caps.redemptions ?? UNLIMITED, offerId: o.id, reason: 'REDEMPTION_CAP', index });
+      // The issue reserved the expected cost; the redemption settles it to the actual cost.
+      const delta = a.cost - iss.reserved;
+      if (delta !== 0) {
+        ops.push({ key: counterKeys.spent(o.id), amount: delta, limit: delta > 0 ? (o.budget.total ?? UNLIMITED) : UNLIMITED, offerId: o.id, reason: 'BUDGET_EXHAUSTED', index });
+        ops.push({ key: counterKeys.daily(o.id, iss.liability_day), amount: delta, limit: delta > 0 ? (o.budget.dailyLiability ?? UNLIMITED) : UNLIMITED, offerId: o.id, reason: 'DAILY_LIABILITY', index });
+      }
+    });
+    ops.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const plan: RedemptionPlan = {
+      now,
+      redemption: {
+        id,
+        order_id: req.orderId,
+        subject_id: req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`,
+        customer_id: req.customerId ?? null,
+        channel: req.channel,
+        status: 'applied',
+        created_at: now,
+        rolled_back_at: null,
+        discount: result.discountTotal,
+        cost: result.applied.reduce((s, a) => s + a.cost, 0),
+        points: result.points,
+        body: JSON.stringify(body),
+      },
+      items: result.applied.map((a, index) => ({ redemption_id: id, issuance_id: a.issuanceId, offer_id: a.offerId, discount: a.discount, cost: a.cost, points: a.points, index })),
+      counterOps: ops,
+      ledger: result.applied.map((a, index) => ({
+        id: `${id}:${a.issuanceId}:redeem`,
+        issuance_id: a.issuanceId,
+        offer_id: a.offerId,
+        kind: 'redeem',
+        day: utcDay(now),
+        at: now,
+        liability: -issuances[index]!.cost,
+        cost: a.cost,
+        points: a.points,
+        redemption_id: id,
+      })),
+    };
+    const r = await this.d.store.redeem(plan);
+    if (r.status === 'applied') return body;
+    if (r.status === 'duplicate') return this.replay(r.redemption, req);
+    throw problemsError([{ index: r.failure.index, code: r.failure.code, message: r.failure.message }]);
+  }
+
+  private replay(prior: DB['redemptions'], req: RedemptionRequest): RedemptionView {
+    const stored = stored_(prior);
+    const same = stored.offers.length === req.tokens.length && req.tokens.every((t) => this.issuanceOf(t, stored));
+    if (!same) throw new OfferpilotError('ORDER_CONFLICT', `Order ${req.orderId} was already redeemed (${stored.redemptionId}) with other tokens`);
+    return { ...stored, replayed: true };
+  }
+
+  private issuanceOf(t: string, v: RedemptionView): boolean {
+    if (isCouponCode(t)) return true; // codes resolve to issuances; the count check above suffices for a retry
+    const c = this.d.tokens.verify(t, null);
+    return c.ok && v.offers.some((o) => o.issuanceId === c.claims.iss);
+  }
+
+  /** The stored redemption. */
+  async get(id: string): Promise<RedemptionView> {
+    const r = await this.d.store.getRedemption(id);
+    if (!r) throw new OfferpilotError('REDEMPTION_NOT_FOUND', `No redemption ${id}`);
+    return stored_(r);
+  }
+
+  /** Undoes a redemption (cancelled order): offers return to the wallet (or expire), caps and budget are restored. Idempotent. */
+  async rollback(id: string): Promise<RedemptionView> {
+    const r = await this.d.store.getRedemption(id);
+    if (!r) throw new OfferpilotError('REDEMPTION_NOT_FOUND', `No redemption ${id}`);
+    if (r.status !== 'applied') return stored_(r);
+    const now = this.d.clock.now();
+    const issuances = await this.d.store.issuancesByIds(r.items.map((i) => i.issuance_id));
+    const plan: RollbackPlan = { now, redemptionId: id, issuances: [], counterOps: [], ledger: [] };
+    for (const item of r.items) {
+      const iss = issuances.find((i) => i.id === item.issuance_id)!;
+      const expired = iss.expires_at <= now;
+      plan.issuances.push({ id: iss.id, toStatus: expired ? 'expired' : 'issued' });
+      const ops: CounterOp[] = [{ key: counterKeys.redeemed(item.offer_id), amount: -1, limit: UNLIMITED, offerId: item.offer_id, reason: 'REDEMPTION_CAP' }];
+      // Back to the reservation made at issue, or to nothing if the offer has expired meanwhile.
+      ops.push(...releaseOps(item.offer_id, iss.liability_day, item.cost - iss.reserved + (expired ? iss.reserved : 0)));
+      plan.counterOps.push(...ops);
+      plan.ledger.push({
+        id: `${id}:${iss.id}:rollback`,
+        issuance_id: iss.id,
+        offer_id: item.offer_id,
+        kind: 'rollback',
+        day: utcDay(now),
+        at: now,
+        liability: iss.cost,
+        cost: -item.cost,
+        points: -item.points,
+        redemption_id: id,
+      });
+      if (expired) plan.ledger.push({ ...expiryWrite(iss).ledger, day: utcDay(now), at: now });
+    }
+    plan.counterOps.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    await this.d.store.rollback(plan);
+    return stored_((await this.d.store.getRedemption(id))!);
+  }
+
+  /** Moves issued offers whose expiry has passed to breakage, releasing their reservations. */
+  async sweep(limit = 10_000): Promise<number> {
+    const now = this.d.clock.now();
+    let total = 0;
+    for (;;) {
+      const due = await this.d.store.dueExpiries(now, Math.min(limit - total, 1000));
+      if (due.length === 0) break;
+      total += await this.d.store.expire(due.map(expiryWrite));
+      if (due.length < 1000 || total >= limit) break;
+    }
+    return total;
+  }
+}
+
+function view(r: CheckoutResult) {
+  return {
+    lines: r.lines,
+    giftLines: r.giftLines,
+    subtotal: r.subtotal,
+    shipping: r.shipping,
+    shippingDiscount: r.shippingDiscount,
+    discountTotal: r.discountTotal,
+    total: r.total,
+    points: r.points,
+    offers: r.applied,
+  };
+}
+
+function stored_(r: DB['redemptions']): RedemptionView {
+  const body = JSON.parse(r.body) as RedemptionView;
+  return { ...body, status: r.status as RedemptionView['status'], rolledBackAt: r.rolled_back_at === null ? null : iso(Number(r.rolled_back_at)) };
+}
