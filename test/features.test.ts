@@ -34,7 +34,8 @@ for (const backend of BACKENDS) {
         const e = t.engine;
         // Newest first, in three batches, with the refund before its order arrives.
         await e.events.ingest({ events: [events[3]!, events[1]!, events[4]!] });
-        await e.events.ingest({ events: [events[2]!, events[5]!, events[7]!] });
+        // Order C twice in one batch under two event ids: stored as two events, counted as one order.
+        await e.events.ingest({ events: [events[2]!, events[5]!, { ...events[2]!, id: 'C-same-batch' }, events[7]!] });
         // Duplicates: a whole batch resent, an event id twice in one batch, and an order resent under a new event id.
         await e.events.ingest({ events: [events[3]!, events[1]!, events[4]!] });
         const last = await e.events.ingest({ events: [events[0]!, events[6]!, events[6]!, { ...events[1]!, id: 'B-again' }] });

@@ -225,10 +225,17 @@ export class Wallet {
   /** Redeems tokens on an order: all or nothing, once per order id, within caps, budget and daily liability. */
   async redeem(raw: unknown): Promise<RedemptionView> {
     const req = parseInput(RedemptionRequestSchema, raw);
-    const prior = (await this.d.store.redemptionsByOrderIds([req.orderId]))[0];
-    if (prior) return this.replay(prior, req);
     const now = this.d.clock.now();
-    const { result, issuances, offers } = await this.check(req, now);
+    let checked: Awaited<ReturnType<Wallet['check']>>;
+    try {
+      checked = await this.check(req, now);
+    } catch (e) {
+      // A retry of a redemption that went through finds its tokens used: answer with the first result.
+      const prior = (await this.d.store.redemptionsByOrderIds([req.orderId]))[0];
+      if (prior) return this.replay(prior, req);
+      throw e;
+    }
+    const { result, issuances, offers } = checked;
     const id = this.d.ids('redemption');
     const body: RedemptionView = {
       redemptionId: id,

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { isUniqueViolation } from '../admin-store.js';
 import type { CounterOp } from '../commit-plan.js';
-import { COUNTER_FAILURE, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
+import { COUNTER_FAILURE, type RedeemFailure, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
 import type { DB } from '../schema.js';
 
 type Col = readonly [name: string, type: 'text' | 'int8' | 'int4'];
@@ -30,7 +30,6 @@ const ITEM_COLS: Col[] = [['redemption_id', 'text'], ['issuance_id', 'text'], ['
 const LEDGER_COLS: Col[] = [
   ['id', 'text'], ['issuance_id', 'text'], ['offer_id', 'text'], ['kind', 'text'], ['day', 'text'], ['at', 'int8'], ['liability', 'int8'], ['cost', 'int8'], ['points', 'int8'], ['redemption_id', 'text'],
 ];
-const REDEMPTION_COLS = ['id', 'order_id', 'subject_id', 'customer_id', 'channel', 'status', 'created_at', 'rolled_back_at', 'discount', 'cost', 'points', 'body'] as const;
 
 const FEATURE_CONFLICT = `ON CONFLICT (subject_id) DO UPDATE SET
   orders = customer_features.orders + excluded.orders,
@@ -83,8 +82,88 @@ async function tx<T>(pool: pg.Pool, f: (c: pg.PoolClient) => Promise<T | { abort
   }
 }
 
+/**
+ * Group commit: calls queue while up to `inFlight` batches run; each batch takes everything
+ * queued (up to `max`). Under load batches grow by themselves; when idle a call goes alone.
+ */
+export function groupBatcher<I, O>(max: number, inFlight: number, run: (items: I[]) => Promise<O[]>) {
+  let queue: Array<{ item: I; resolve: (o: O) => void; reject: (e: unknown) => void }> = [];
+  let running = 0;
+  const flush = () => {
+    while (queue.length > 0 && running < inFlight) {
+      const part = queue.slice(0, max);
+      queue = queue.slice(max);
+      running++;
+      run(part.map((p) => p.item))
+        .then(
+          (outs) => part.forEach((p, i) => p.resolve(outs[i]!)),
+          (e: unknown) => part.forEach((p) => p.reject(e)),
+        )
+        .finally(() => {
+          running--;
+          flush();
+        });
+    }
+  };
+  return {
+    submit(item: I): Promise<O> {
+      return new Promise<O>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        if (queue.length === 1) setImmediate(flush);
+      });
+    },
+  };
+}
+
+const failureMessage = (code: RedeemFailure['code'], key?: string) =>
+  code === 'TOKEN_EXPIRED' ? 'The offer has expired' : code === 'TOKEN_ALREADY_REDEEMED' ? 'The offer was already redeemed' : `counter ${key} is at its limit`;
+
 /** Outcome writes for PostgreSQL: each call is one transaction of a few batched statements. */
 export function postgresOutcomes(pool: pg.Pool) {
+  const payload = (plan: RedemptionPlan) => ({ ...plan, counterOps: plan.counterOps.map((op) => ({ ...op, failure: COUNTER_FAILURE[op.reason] ?? 'BUDGET_EXHAUSTED' })) });
+  const toResult = (s: string): RedeemResult | 'duplicate' => {
+    if (s === 'applied') return { status: 'applied' };
+    if (s === 'duplicate') return 'duplicate';
+    const f = JSON.parse(s) as { index: number; code: RedeemFailure['code']; key?: string };
+    return { status: 'rejected', failure: { index: f.index, code: f.code, message: failureMessage(f.code, f.key) } };
+  };
+  const finish = async (plans: RedemptionPlan[], results: Array<RedeemResult | 'duplicate'>): Promise<RedeemResult[]> => {
+    const dupIds = plans.filter((_, i) => results[i] === 'duplicate').map((p) => p.redemption.order_id);
+    const dups = dupIds.length === 0 ? [] : (await pool.query<DB['redemptions']>('SELECT * FROM redemptions WHERE order_id = ANY($1::text[])', [dupIds])).rows;
+    return results.map((r, i) => {
+      if (r !== 'duplicate') return r;
+      const dup = dups.find((d) => d.order_id === plans[i]!.redemption.order_id);
+      if (!dup) throw new Error(`redemption of order ${plans[i]!.redemption.order_id} neither applied nor found`);
+      return { status: 'duplicate', redemption: dup };
+    });
+  };
+  const redeemOne = async (plan: RedemptionPlan): Promise<RedeemResult | 'duplicate'> => {
+    try {
+      const r = await pool.query<{ s: string }>('SELECT offerpilot_redeem($1::jsonb) AS s', [JSON.stringify(payload(plan))]);
+      return toResult(r.rows[0]!.s);
+    } catch (e) {
+      const err = e as { code?: string; message: string };
+      if (err.code === 'OP001') return toResult(err.message);
+      if (isUniqueViolation(e)) return 'duplicate';
+      throw e;
+    }
+  };
+  // Redemptions arriving together share one transaction (group commit).
+  const redeemBatcher = groupBatcher<RedemptionPlan, RedeemResult>(128, 2, async (plans) => {
+    let results: Array<RedeemResult | 'duplicate'>;
+    try {
+      const t0 = performance.now(); const r = await pool.query<{ r: string[] }>('SELECT offerpilot_redeem_many($1::jsonb) AS r', [JSON.stringify(plans.map(payload))]); if (process.env.DBG) console.log('batch', plans.length, (performance.now() - t0).toFixed(1));
+      results = r.rows[0]!.r.map(toResult);
+    } catch (e) {
+      // Two batches redeeming the same tokens in opposite orders can deadlock; PostgreSQL
+      // aborts one. Its redemptions are retried one by one, so none is lost or doubled.
+      if ((e as { code?: string }).code !== '40P01') throw e;
+      results = [];
+      for (const p of plans) results.push(await redeemOne(p));
+    }
+    return finish(plans, results);
+  });
+
   return {
     async writeEvents(items: EventWrite[]): Promise<EventWriteResult> {
       // Sorted so concurrent batches touching the same keys wait for each other instead of deadlocking.
@@ -94,15 +173,17 @@ export function postgresOutcomes(pool: pg.Pool) {
         const [evSql, evParams] = bulkInsert('events', EVENT_COLS, distinct.map((i) => i.event), 'ON CONFLICT (id) DO NOTHING RETURNING id');
         const fresh = new Set((await c.query<{ id: string }>(evSql, evParams)).rows.map((r) => r.id));
         const news = distinct.filter((i) => fresh.has(i.event.id));
-        const orders = news.filter((i) => i.order).sort(byKey((i) => i.order!.order_id));
-        let freshOrders = new Set<string>();
+        // One row per order id: the same order resent under another event id in this batch counts once.
+        const sortedOrders = news.filter((i) => i.order).sort(byKey((i) => i.order!.order_id));
+        const orders = sortedOrders.filter((it, i) => i === 0 || sortedOrders[i - 1]!.order!.order_id !== it.order!.order_id);
+        let freshOrders = new Set<string>(); // event ids whose order row was inserted
         if (orders.length > 0) {
-          const [oSql, oParams] = bulkInsert('orders', ORDER_COLS, orders.map((i) => i.order!), 'ON CONFLICT (order_id) DO NOTHING RETURNING order_id');
-          freshOrders = new Set((await c.query<{ order_id: string }>(oSql, oParams)).rows.map((r) => r.order_id));
+          const [oSql, oParams] = bulkInsert('orders', ORDER_COLS, orders.map((i) => i.order!), 'ON CONFLICT (order_id) DO NOTHING RETURNING event_id');
+          freshOrders = new Set((await c.query<{ event_id: string }>(oSql, oParams)).rows.map((r) => r.event_id));
         }
         const agg = new Map<string, FeatureDelta & { first: number | null }>();
         for (const it of news) {
-          if (!it.delta || (it.order && !freshOrders.has(it.order.order_id))) continue;
+          if (!it.delta || (it.order && !freshOrders.has(it.event.id))) continue;
           const d = it.delta;
           const a = agg.get(d.subjectId);
           if (!a) {
@@ -139,65 +220,12 @@ export function postgresOutcomes(pool: pg.Pool) {
       });
     },
 
-    async redeem(plan: RedemptionPlan): Promise<RedeemResult> {
-      const findDup = async (c: pg.PoolClient) =>
-        (await c.query<DB['redemptions']>('SELECT * FROM redemptions WHERE order_id = $1', [plan.redemption.order_id])).rows[0];
-      try {
-        return await tx<RedeemResult>(pool, async (c) => {
-          const ins = await c.query(
-            `INSERT INTO redemptions (${REDEMPTION_COLS.join(', ')}) VALUES (${REDEMPTION_COLS.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT (order_id) DO NOTHING RETURNING id`,
-            REDEMPTION_COLS.map((k) => plan.redemption[k]),
-          );
-          if (ins.rowCount === 0) {
-            const dup = await findDup(c);
-            return { abort: { status: 'duplicate', redemption: dup! } };
-          }
-          const ids = plan.items.map((i) => i.issuance_id);
-          const took = await c.query<{ id: string }>(
-            `UPDATE issuances SET status = 'redeemed' WHERE id = ANY($1::text[]) AND status = 'issued' AND expires_at > $2 RETURNING id`,
-            [ids, plan.now],
-          );
-          if ((took.rowCount ?? 0) < ids.length) {
-            const got = new Set(took.rows.map((r) => r.id));
-            const miss = plan.items.find((i) => !got.has(i.issuance_id))!;
-            const st = (await c.query<{ status: string; expires_at: number }>('SELECT status, expires_at FROM issuances WHERE id = $1', [miss.issuance_id])).rows[0];
-            const expired = st && (st.status === 'expired' || (st.status === 'issued' && Number(st.expires_at) <= plan.now));
-            return {
-              abort: {
-                status: 'rejected',
-                failure: expired
-                  ? { index: miss.index, code: 'TOKEN_EXPIRED', message: 'The offer has expired' }
-                  : { index: miss.index, code: 'TOKEN_ALREADY_REDEEMED', message: 'The offer was already redeemed' },
-              },
-            };
-          }
-          for (const op of plan.counterOps) {
-            const r = op.amount <= op.limit ? await c.query(BUMP, [op.key, op.amount, plan.now, op.limit]) : null;
-            if (!r || r.rowCount === 0) {
-              return {
-                abort: { status: 'rejected', failure: { index: op.index, code: COUNTER_FAILURE[op.reason] ?? 'BUDGET_EXHAUSTED', message: `+${op.amount} would exceed ${op.limit}` } },
-              };
-            }
-          }
-          const [iSql, iParams] = bulkInsert('redemption_items', ITEM_COLS, plan.items);
-          await c.query(iSql, iParams);
-          if (plan.ledger.length > 0) {
-            const [lSql, lParams] = bulkInsert('liability_ledger', LEDGER_COLS, plan.ledger);
-            await c.query(lSql, lParams);
-          }
-          return { status: 'applied' };
-        });
-      } catch (e) {
-        if (!isUniqueViolation(e)) throw e;
-        const c = await pool.connect();
-        try {
-          const dup = await findDup(c);
-          if (dup) return { status: 'duplicate', redemption: dup };
-        } finally {
-          c.release();
-        }
-        throw e;
+    redeem(plan: RedemptionPlan): Promise<RedeemResult> {
+      for (const op of plan.counterOps) {
+        // A move larger than the limit itself cannot fit, whatever the counter holds.
+        if (op.amount > op.limit) return Promise.resolve({ status: 'rejected', failure: { index: op.index, code: COUNTER_FAILURE[op.reason] ?? 'BUDGET_EXHAUSTED', message: `+${op.amount} exceeds ${op.limit}` } });
       }
+      return redeemBatcher.submit(plan);
     },
 
     async rollback(plan: RollbackPlan): Promise<boolean> {

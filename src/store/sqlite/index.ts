@@ -20,12 +20,18 @@ function open(path: string): Database.Database {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
+  // Each write in a group commit runs in a savepoint; its undo journal stays in memory
+  // instead of a temp file (measured: 2 of 3 page writes during event ingestion went there).
+  db.pragma('temp_store = MEMORY');
   // Checkpoints (which fsync) run on a background thread (checkpointer.ts); this is only the
   // safety net should that thread fall behind: about 400 MB of log.
   db.pragma('wal_autocheckpoint = 100000');
   db.pragma('journal_size_limit = 67108864');
   return db;
 }
+
+type RefRow = { id: string; subject_id: string; campaign_id: string | null; holdout: number; created_at: number };
+const toRef = (r: RefRow) => ({ id: r.id, subjectId: r.subject_id, campaignId: r.campaign_id, holdout: r.holdout === 1, createdAt: r.created_at });
 
 class Rejected {
   constructor(
@@ -52,6 +58,12 @@ export function createSqliteStore(path: string): Store {
     const s = {
       customer: conn.prepare<[string], { traits: string; consent: string }>('SELECT traits, consent FROM customers WHERE id = ?'),
       history: conn.prepare<[string], { offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = ?'),
+      decisionRef: conn.prepare<[string], RefRow>('SELECT id, subject_id, campaign_id, holdout, created_at FROM decisions WHERE id = ?'),
+      recent: conn.prepare<[string, number, number], RefRow>(
+        'SELECT id, subject_id, campaign_id, holdout, created_at FROM decisions WHERE subject_id = ? AND created_at >= ? AND created_at <= ? AND campaign_id IS NOT NULL',
+      ),
+      issuanceById: conn.prepare<[string], DB['issuances']>('SELECT * FROM issuances WHERE id = ?'),
+      issuanceByCode: conn.prepare<[string], DB['issuances']>('SELECT * FROM issuances WHERE code = ?'),
       features: conn.prepare<[string], DB['customer_features']>('SELECT * FROM customer_features WHERE subject_id = ?'),
       impressions: conn.prepare<[string, number], { n: number }>(`SELECT count(*) AS n FROM events WHERE subject_id = ? AND type = 'impression' AND occurred_at >= ?`),
       byRequest: conn.prepare<[string], { id: string; request_id: string | null; created_at: number; body: string }>(
@@ -183,6 +195,32 @@ export function createSqliteStore(path: string): Store {
     dialect: 'sqlite',
     ...admin,
     ...createOutcomeReads(kysely),
+    // Attribution lookups run per event batch: prepared point queries beat building IN lists.
+    async decisionRefs(ids) {
+      const s = stmts();
+      return ids.flatMap((id) => {
+        const r = s.decisionRef.get(id);
+        return r ? [toRef(r)] : [];
+      });
+    },
+    async recentDecisions(subjectIds, from, to) {
+      const s = stmts();
+      return subjectIds.flatMap((id) => s.recent.all(id, from, to).map(toRef)).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    },
+    async issuancesByIds(ids) {
+      const s = stmts();
+      return ids.flatMap((id) => {
+        const r = s.issuanceById.get(id);
+        return r ? [r] : [];
+      });
+    },
+    async issuancesByCodes(codes) {
+      const s = stmts();
+      return codes.flatMap((c) => {
+        const r = s.issuanceByCode.get(c);
+        return r ? [r] : [];
+      });
+    },
     async migrate() {
       return migrateToLatest(kysely);
     },
