@@ -82,8 +82,8 @@ for (const backend of BACKENDS) {
       expect(rs.filter((r) => r.status === 201)).toHaveLength(CAP);
       expect(rs.filter((r) => r.status === 409 && r.body.error?.code === 'REDEMPTION_CAP_REACHED')).toHaveLength(N - CAP);
       expect((await store.readCounters(['r:ofr_a'])).get('r:ofr_a')).toBe(CAP);
-      // Both processes redeemed.
-      expect([0, 1].every((s) => rs.some((r, i) => i % 2 === s && r.status === 201))).toBe(true);
+      // Both processes took part (which one wins each slot depends on how redemptions group into commits).
+      for (const s of [0, 1]) expect(rs.filter((r, i) => i % 2 === s && [201, 409].includes(r.status))).toHaveLength(N / 2);
       // Exactly the winners' wallet entries are redeemed; refused ones stay in the wallets.
       const issuanceOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[2]!, 'base64url').toString()) as { iss: string }).iss;
       const rows = await store.issuancesByIds(tokens.map((t) => issuanceOf(t.ofr_a!)));

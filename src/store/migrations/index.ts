@@ -222,70 +222,89 @@ const migrations: Record<string, Migration> = {
   },
 };
 
-/** Runs a RedemptionPlan (see store/outcome-plan.ts) as JSON; raises SQLSTATE OP001 with {index, code} on refusal. */
+/**
+ * Redeems a batch of RedemptionPlans (see store/outcome-plan.ts, as JSON) in one transaction;
+ * returns one result per plan: 'applied', 'duplicate' or a JSON refusal {index, code, key}.
+ *
+ * Guardrail counters are locked once, in key order (so concurrent batches queue instead of
+ * deadlocking), checked and moved in memory, and written once at the end: updating one hot row
+ * once per redemption inside a transaction makes every later update walk all its versions.
+ * Each plan's rows are written in a subtransaction, so a refusal undoes only that plan.
+ */
 const PG_REDEEM = `
-CREATE OR REPLACE FUNCTION offerpilot_redeem(p jsonb) RETURNS text LANGUAGE plpgsql AS $fn$
-DECLARE
-  r jsonb := p->'redemption';
-  now_ms bigint := (p->>'now')::bigint;
-  it jsonb;
-  op jsonb;
-  st record;
-BEGIN
-  INSERT INTO redemptions (id, order_id, subject_id, customer_id, channel, status, created_at, rolled_back_at, discount, cost, points, body)
-  VALUES (r->>'id', r->>'order_id', r->>'subject_id', r->>'customer_id', r->>'channel', r->>'status', (r->>'created_at')::bigint, NULL,
-    (r->>'discount')::bigint, (r->>'cost')::bigint, (r->>'points')::bigint, r->>'body')
-  ON CONFLICT (order_id) DO NOTHING;
-  IF NOT FOUND THEN
-    RETURN 'duplicate';
-  END IF;
-  FOR it IN SELECT * FROM jsonb_array_elements(p->'items') LOOP
-    UPDATE issuances SET status = 'redeemed' WHERE id = it->>'issuance_id' AND status = 'issued' AND expires_at > now_ms;
-    IF NOT FOUND THEN
-      SELECT status, expires_at INTO st FROM issuances WHERE id = it->>'issuance_id';
-      RAISE EXCEPTION USING ERRCODE = 'OP001', MESSAGE = json_build_object('index', (it->>'index')::int, 'code',
-        CASE WHEN st.status = 'expired' OR (st.status = 'issued' AND st.expires_at <= now_ms) THEN 'TOKEN_EXPIRED' ELSE 'TOKEN_ALREADY_REDEEMED' END)::text;
-    END IF;
-    INSERT INTO redemption_items (redemption_id, issuance_id, offer_id, discount, cost, points)
-    VALUES (it->>'redemption_id', it->>'issuance_id', it->>'offer_id', (it->>'discount')::bigint, (it->>'cost')::bigint, (it->>'points')::bigint);
-  END LOOP;
-  FOR op IN SELECT * FROM jsonb_array_elements(p->'counterOps') LOOP
-    INSERT INTO guard_counters (key, used, updated_at) VALUES (op->>'key', (op->>'amount')::bigint, now_ms)
-    ON CONFLICT (key) DO UPDATE SET used = guard_counters.used + excluded.used, updated_at = excluded.updated_at
-    WHERE guard_counters.used + excluded.used <= (op->>'limit')::bigint;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION USING ERRCODE = 'OP001', MESSAGE = json_build_object('index', (op->>'index')::int, 'code', op->>'failure', 'key', op->>'key')::text;
-    END IF;
-  END LOOP;
-  INSERT INTO liability_ledger (id, issuance_id, offer_id, kind, day, at, liability, cost, points, redemption_id)
-  SELECT id, issuance_id, offer_id, kind, day, at, liability, cost, points, redemption_id
-  FROM jsonb_to_recordset(p->'ledger') AS x(id text, issuance_id text, offer_id text, kind text, day text, at bigint, liability bigint, cost bigint, points bigint, redemption_id text);
-  RETURN 'applied';
-END
-$fn$;
-
--- Many redemptions in one transaction, each in its own subtransaction, so one refusal undoes
--- only itself. Counter rows are locked first, in key order, so concurrent batches queue on
--- them instead of deadlocking; a hot counter row is then locked once per batch, not per redemption.
 CREATE OR REPLACE FUNCTION offerpilot_redeem_many(ps jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
   p jsonb;
-  res text;
-  out jsonb := '[]'::jsonb;
+  r jsonb;
+  it jsonb;
+  op jsonb;
+  st record;
+  now_ms bigint;
+  ctr jsonb := '{}'::jsonb;
+  moved jsonb;
+  v_used bigint;
+  fail jsonb;
+  res jsonb := '[]'::jsonb;
+  v_keys text[];
 BEGIN
-  PERFORM 1 FROM guard_counters
-  WHERE key IN (SELECT DISTINCT o->>'key' FROM jsonb_array_elements(ps) x, jsonb_array_elements(x->'counterOps') o)
-  ORDER BY key FOR UPDATE;
+  SELECT array_agg(DISTINCT o->>'key' ORDER BY o->>'key') INTO v_keys
+  FROM jsonb_array_elements(ps) x, jsonb_array_elements(x->'counterOps') o;
+  IF v_keys IS NOT NULL THEN
+    INSERT INTO guard_counters (key, used, updated_at) SELECT k, 0, 0 FROM unnest(v_keys) k ORDER BY k ON CONFLICT (key) DO NOTHING;
+    SELECT jsonb_object_agg(key, used) INTO ctr FROM (SELECT key, used FROM guard_counters WHERE key = ANY(v_keys) ORDER BY key FOR UPDATE) c;
+  END IF;
   FOR p IN SELECT * FROM jsonb_array_elements(ps) LOOP
+    r := p->'redemption';
+    now_ms := (p->>'now')::bigint;
+    fail := NULL;
+    moved := ctr;
+    FOR op IN SELECT * FROM jsonb_array_elements(p->'counterOps') LOOP
+      v_used := (moved->>(op->>'key'))::bigint + (op->>'amount')::bigint;
+      IF v_used > (op->>'limit')::bigint THEN
+        fail := jsonb_build_object('index', (op->>'index')::int, 'code', op->>'failure', 'key', op->>'key');
+        EXIT;
+      END IF;
+      moved := jsonb_set(moved, ARRAY[op->>'key'], to_jsonb(v_used));
+    END LOOP;
+    IF fail IS NOT NULL THEN
+      res := res || jsonb_build_array(fail::text);
+      CONTINUE;
+    END IF;
     BEGIN
-      res := offerpilot_redeem(p);
+      INSERT INTO redemptions (id, order_id, subject_id, customer_id, channel, status, created_at, rolled_back_at, discount, cost, points, body)
+      VALUES (r->>'id', r->>'order_id', r->>'subject_id', r->>'customer_id', r->>'channel', r->>'status', (r->>'created_at')::bigint, NULL,
+        (r->>'discount')::bigint, (r->>'cost')::bigint, (r->>'points')::bigint, r->>'body')
+      ON CONFLICT (order_id) DO NOTHING;
+      IF NOT FOUND THEN
+        res := res || jsonb_build_array('duplicate');
+        CONTINUE;
+      END IF;
+      FOR it IN SELECT * FROM jsonb_array_elements(p->'items') LOOP
+        UPDATE issuances SET status = 'redeemed' WHERE id = it->>'issuance_id' AND status = 'issued' AND expires_at > now_ms;
+        IF NOT FOUND THEN
+          SELECT status, expires_at INTO st FROM issuances WHERE id = it->>'issuance_id';
+          RAISE EXCEPTION USING ERRCODE = 'OP001', MESSAGE = json_build_object('index', (it->>'index')::int, 'code',
+            CASE WHEN st.status = 'expired' OR (st.status = 'issued' AND st.expires_at <= now_ms) THEN 'TOKEN_EXPIRED' ELSE 'TOKEN_ALREADY_REDEEMED' END)::text;
+        END IF;
+      END LOOP;
+      INSERT INTO redemption_items (redemption_id, issuance_id, offer_id, discount, cost, points)
+      SELECT redemption_id, issuance_id, offer_id, discount, cost, points
+      FROM jsonb_to_recordset(p->'items') AS x(redemption_id text, issuance_id text, offer_id text, discount bigint, cost bigint, points bigint);
+      INSERT INTO liability_ledger (id, issuance_id, offer_id, kind, day, at, liability, cost, points, redemption_id)
+      SELECT id, issuance_id, offer_id, kind, day, at, liability, cost, points, redemption_id
+      FROM jsonb_to_recordset(p->'ledger') AS x(id text, issuance_id text, offer_id text, kind text, day text, at bigint, liability bigint, cost bigint, points bigint, redemption_id text);
+      ctr := moved;
+      res := res || jsonb_build_array('applied');
     EXCEPTION
-      WHEN SQLSTATE 'OP001' THEN res := SQLERRM;
-      WHEN unique_violation THEN res := 'duplicate';
+      WHEN SQLSTATE 'OP001' THEN res := res || jsonb_build_array(SQLERRM);
+      WHEN unique_violation THEN res := res || jsonb_build_array('duplicate');
     END;
-    out := out || to_jsonb(res);
   END LOOP;
-  RETURN out;
+  IF v_keys IS NOT NULL THEN
+    UPDATE guard_counters g SET used = (ctr->>g.key)::bigint, updated_at = (ps->0->>'now')::bigint
+    WHERE g.key = ANY(v_keys) AND g.used <> (ctr->>g.key)::bigint;
+  END IF;
+  RETURN res;
 END
 $fn$`;
 

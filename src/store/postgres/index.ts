@@ -7,7 +7,7 @@ import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
 import type { DB } from '../schema.js';
 import { createOutcomeReads } from '../outcome-reads.js';
-import { BUMP, postgresOutcomes } from './outcomes.js';
+import { BUMP, groupBatcher, postgresOutcomes } from './outcomes.js';
 
 // int8 and numeric come back as strings by default; every value we store fits in 2^53.
 const INT8 = 20;
@@ -48,12 +48,20 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
   pool.on('error', () => undefined);
   const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const admin = createAdminStore(kysely);
+  // Checkout looks issuances up one redemption at a time; concurrent lookups share one query.
+  const issuanceReads = groupBatcher<string[], Array<DB['issuances']>>(256, 4, async (lists) => {
+    const ids = [...new Set(lists.flat())];
+    const rows = (await pool.query<DB['issuances']>('SELECT * FROM issuances WHERE id = ANY($1::text[])', [ids])).rows;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return lists.map((l) => l.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : [])));
+  });
 
   return {
     dialect: 'postgres',
     ...admin,
     ...createOutcomeReads(kysely),
     ...postgresOutcomes(pool),
+    issuancesByIds: (ids) => (ids.length === 0 ? Promise.resolve([]) : issuanceReads.submit(ids)),
     async migrate() {
       // Kysely's migrator takes its own lock, so processes booting together migrate one at a time.
       return migrateToLatest(kysely);

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { isUniqueViolation } from '../admin-store.js';
 import type { CounterOp } from '../commit-plan.js';
 import { COUNTER_FAILURE, type RedeemFailure, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
 import type { DB } from '../schema.js';
@@ -137,29 +136,21 @@ export function postgresOutcomes(pool: pg.Pool) {
       return { status: 'duplicate', redemption: dup };
     });
   };
-  const redeemOne = async (plan: RedemptionPlan): Promise<RedeemResult | 'duplicate'> => {
-    try {
-      const r = await pool.query<{ s: string }>('SELECT offerpilot_redeem($1::jsonb) AS s', [JSON.stringify(payload(plan))]);
-      return toResult(r.rows[0]!.s);
-    } catch (e) {
-      const err = e as { code?: string; message: string };
-      if (err.code === 'OP001') return toResult(err.message);
-      if (isUniqueViolation(e)) return 'duplicate';
-      throw e;
-    }
+  const redeemMany = async (plans: RedemptionPlan[]) => {
+    const r = await pool.query<{ r: string[] }>('SELECT offerpilot_redeem_many($1::jsonb) AS r', [JSON.stringify(plans.map(payload))]);
+    return r.rows[0]!.r.map(toResult);
   };
   // Redemptions arriving together share one transaction (group commit).
   const redeemBatcher = groupBatcher<RedemptionPlan, RedeemResult>(128, 2, async (plans) => {
     let results: Array<RedeemResult | 'duplicate'>;
     try {
-      const t0 = performance.now(); const r = await pool.query<{ r: string[] }>('SELECT offerpilot_redeem_many($1::jsonb) AS r', [JSON.stringify(plans.map(payload))]); if (process.env.DBG) console.log('batch', plans.length, (performance.now() - t0).toFixed(1));
-      results = r.rows[0]!.r.map(toResult);
+      results = await redeemMany(plans);
     } catch (e) {
-      // Two batches redeeming the same tokens in opposite orders can deadlock; PostgreSQL
-      // aborts one. Its redemptions are retried one by one, so none is lost or doubled.
+      // Should two batches still deadlock (PostgreSQL aborts one), the aborted batch's
+      // redemptions are retried one by one, so none is lost or doubled.
       if ((e as { code?: string }).code !== '40P01') throw e;
       results = [];
-      for (const p of plans) results.push(await redeemOne(p));
+      for (const p of plans) results.push(...(await redeemMany([p])));
     }
     return finish(plans, results);
   });
@@ -232,8 +223,9 @@ export function postgresOutcomes(pool: pg.Pool) {
       return tx(pool, async (c) => {
         const r = await c.query(`UPDATE redemptions SET status = 'rolled_back', rolled_back_at = $1 WHERE id = $2 AND status = 'applied'`, [plan.now, plan.redemptionId]);
         if (r.rowCount === 0) return { abort: false };
-        for (const i of plan.issuances) await c.query(`UPDATE issuances SET status = $1 WHERE id = $2 AND status = 'redeemed'`, [i.toStatus, i.id]);
+        // Counters before issuances: the order redemption batches lock them in, so the two cannot deadlock.
         for (const op of mergeOps(plan.counterOps)) await c.query(BUMP, [op.key, op.amount, plan.now, Number.MAX_SAFE_INTEGER]);
+        for (const i of plan.issuances) await c.query(`UPDATE issuances SET status = $1 WHERE id = $2 AND status = 'redeemed'`, [i.toStatus, i.id]);
         if (plan.ledger.length > 0) {
           const [lSql, lParams] = bulkInsert('liability_ledger', LEDGER_COLS, plan.ledger);
           await c.query(lSql, lParams);
@@ -246,6 +238,9 @@ export function postgresOutcomes(pool: pg.Pool) {
       if (items.length === 0) return 0;
       const now = Date.now();
       return tx(pool, async (c) => {
+        // Counters before issuances, as redemption batches lock them (no deadlock between the two).
+        const keys = [...new Set(items.flatMap((i) => i.counterOps.map((o) => o.key)))].sort();
+        if (keys.length > 0) await c.query('SELECT key FROM guard_counters WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE', [keys]);
         const r = await c.query<{ id: string }>(`UPDATE issuances SET status = 'expired' WHERE id = ANY($1::text[]) AND status = 'issued' RETURNING id`, [items.map((i) => i.issuanceId)]);
         const done = new Set(r.rows.map((x) => x.id));
         const mine = items.filter((i) => done.has(i.issuanceId));
