@@ -57,12 +57,16 @@ function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply
   return send(reply, new OfferpilotError(dbDown ? 'STORE_UNAVAILABLE' : 'INTERNAL', dbDown ? undefined : `Internal error (request ${req.id})`));
 }
 
+// NUL (PostgreSQL cannot store it) or a lone UTF-16 surrogate (not valid Unicode: JSON and
+// databases would silently replace or refuse it, and a signed token would no longer match).
+const badText = (s: string) => s.includes('\u0000') || !s.isWellFormed();
+
 function findNul(v: unknown, path: string): string | null {
-  if (typeof v === 'string') return v.includes('\u0000') ? path : null;
+  if (typeof v === 'string') return badText(v) ? path : null;
   if (v && typeof v === 'object') {
     for (const [k, x] of Object.entries(v)) {
       const sub = path ? `${path}.${k}` : k;
-      if (k.includes('\u0000')) return sub;
+      if (badText(k)) return sub;
       const found = findNul(x, sub);
       if (found !== null) return found;
     }
@@ -100,9 +104,12 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     jsonParser(req, body as string, (err: Error | null, parsed?: unknown) => {
       if (err) return done(err, undefined);
-      if ((body as string).includes('\\u0000')) {
+      if (/\\u0000|\\u[dD][89a-fA-F]/.test(body as string) || !(body as string).isWellFormed()) {
         const at = findNul(parsed, '');
-        if (at !== null) return done(new OfferpilotError('VALIDATION_FAILED', `Invalid ${at || '(body)'}: NUL characters are not allowed`, [{ path: at || '(body)', message: 'contains a NUL character' }]), undefined);
+        if (at !== null) {
+          const msg = 'contains a NUL character or a lone UTF-16 surrogate';
+          return done(new OfferpilotError('VALIDATION_FAILED', `Invalid ${at || '(body)'}: ${msg}`, [{ path: at || '(body)', message: msg }]), undefined);
+        }
       }
       done(null, parsed);
     });

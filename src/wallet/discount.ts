@@ -121,7 +121,8 @@ export function applyOffers(
       case 'amount_off': {
         const idx = cart.lines.flatMap((l, i) => (inScope(offer, l, products) ? [i] : []));
         const base = idx.reduce((s, i) => s + remaining[i]!, 0);
-        if (idx.length === 0 || base <= 0) return fail('SCOPE_NOT_IN_CART', 'no line in the cart is covered by the offer');
+        if (idx.length === 0) return fail('SCOPE_NOT_IN_CART', 'no line in the cart is covered by the offer');
+        if (base <= 0) return fail('SCOPE_NOT_IN_CART', 'earlier offers left nothing to discount on the lines this offer covers');
         const raw = offer.type === 'percent_off' ? percentOf(base, value!) : value!;
         a.lineDiscount = Math.min(cap(raw), base);
         spread(idx, idx.map((i) => remaining[i]!), a.lineDiscount);
@@ -129,13 +130,26 @@ export function applyOffers(
         break;
       }
       case 'bundle': {
-        const skus = offer.bundleSkus ?? [];
+        // A set is one unit of each listed SKU (a SKU listed twice needs two units). Complete
+        // sets count units across every line of a SKU, and each set is priced from the lines
+        // its units come from, first line first.
+        const need = new Map<string, number>();
+        for (const sku of offer.bundleSkus ?? []) need.set(sku, (need.get(sku) ?? 0) + 1);
         const qty = (sku: string) => cart.lines.reduce((s, l) => s + (l.sku === sku ? l.quantity : 0), 0);
-        const sets = Math.min(...skus.map(qty));
-        if (!(sets > 0)) return fail('BUNDLE_INCOMPLETE', `the bundle needs ${skus.join(', ')}`);
-        // One unit of each SKU per complete set, at the first line's unit price for that SKU.
-        const idx = skus.map((sku) => cart.lines.findIndex((l) => l.sku === sku));
-        const weights = idx.map((i) => Math.min(cart.lines[i]!.unitPrice * sets, remaining[i]!));
+        const sets = Math.min(...[...need].map(([sku, n]) => Math.floor(qty(sku) / n)));
+        if (!(sets > 0)) return fail('BUNDLE_INCOMPLETE', `the bundle needs ${(offer.bundleSkus ?? []).join(', ')}`);
+        const weight = new Map<number, number>();
+        for (const [sku, n] of need) {
+          let units = n * sets;
+          cart.lines.forEach((l, i) => {
+            if (l.sku !== sku || units === 0) return;
+            const u = Math.min(units, l.quantity);
+            units -= u;
+            weight.set(i, (weight.get(i) ?? 0) + u * l.unitPrice);
+          });
+        }
+        const idx = [...weight.keys()].sort((a, b) => a - b);
+        const weights = idx.map((i) => Math.min(weight.get(i)!, remaining[i]!));
         const base = weights.reduce((x, y) => x + y, 0);
         a.lineDiscount = Math.min(cap(percentOf(base, value!)), base);
         spread(idx, weights, a.lineDiscount);

@@ -299,7 +299,11 @@ export class Wallet {
   private replay(prior: DB['redemptions'], req: RedemptionRequest): RedemptionView {
     const stored = stored_(prior);
     const same = stored.offers.length === req.tokens.length && req.tokens.every((t) => this.issuanceOf(t, stored));
-    if (!same) throw new OfferpilotError('ORDER_CONFLICT', `Order ${req.orderId} was already redeemed (${stored.redemptionId}) with other tokens`);
+    if (!same) {
+      throw new OfferpilotError('ORDER_CONFLICT', `Order ${req.orderId} was already redeemed (${stored.redemptionId}) with other tokens`, [
+        { path: 'orderId', message: `already used by ${stored.redemptionId}` },
+      ]);
+    }
     return { ...stored, replayed: true };
   }
 
