@@ -756,7 +756,8 @@ for (const backend of BACKENDS) {
       const parts = tokens[t]!.split('.');
       switch (m.name) {
         case 'garbageToken': {
-          const g = m.s.replace(/\u0000/g, '').trim() || 'x';
+          // Well formed: ill-formed text is a VALIDATION_FAILED at the edge (the generic mutations cover it).
+          const g = m.s.replace(/\u0000/g, '').replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd').trim() || 'x';
           return { body: setToken(g), field: `tokens.${t}`, expect: g.length <= 2000 ? T('TOKEN_INVALID') : undefined };
         }
         case 'tamperedSignature': {
