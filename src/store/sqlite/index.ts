@@ -30,6 +30,11 @@ function open(path: string): Database.Database {
   return db;
 }
 
+/** Events per background write (well under a millisecond of work). */
+const EVENT_CHUNK = 100;
+/** How long one group commit may spend on background writes once foreground ones are done. */
+const BACKGROUND_BUDGET_MS = 10;
+
 type RefRow = { id: string; subject_id: string; campaign_id: string | null; holdout: number; created_at: number };
 const toRef = (r: RefRow) => ({ id: r.id, subjectId: r.subject_id, campaignId: r.campaign_id, holdout: r.holdout === 1, createdAt: r.created_at });
 
@@ -132,15 +137,24 @@ export function createSqliteStore(path: string): Store {
         throw e;
       }
     };
-    const batch = conn.transaction((items: Pending[]): Array<{ ok: unknown } | { error: unknown }> =>
-      items.map((it) => {
-        try {
-          return { ok: it.run() };
-        } catch (e) {
-          return { error: e };
-        }
-      }),
-    );
+    const runOne = (it: Pending): { ok: unknown } | { error: unknown } => {
+      try {
+        return { ok: it.run() };
+      } catch (e) {
+        return { error: e };
+      }
+    };
+    // Foreground writes all run; background ones (event chunks) run while time is left,
+    // at least one per commit so ingestion always progresses.
+    const batch = conn.transaction((items: Pending[], background: Pending[], taken: Pending[], deadline: number): Array<{ ok: unknown } | { error: unknown }> => {
+      const results = items.map(runOne);
+      while (background.length > 0 && (taken.length === 0 || performance.now() < deadline)) {
+        const it = background.shift()!;
+        taken.push(it);
+        results.push(runOne(it));
+      }
+      return results;
+    });
     const outcomes = prepareOutcomes(conn, s.bump);
     // Nested transactions are savepoints: an Abort rolls back that write only.
     const savepoint = <A extends unknown[], R>(f: (...a: A) => R) => {
@@ -168,24 +182,41 @@ export function createSqliteStore(path: string): Store {
     resolve: (r: any) => void;
     reject: (e: unknown) => void;
   }
+  // Two lanes: decisions and redemptions (someone is waiting at a page or checkout) commit
+  // first; event ingestion fills in with at most one chunk per group commit, so a large batch
+  // of events never holds a decision back by more than one chunk's work.
   let queue: Pending[] = [];
+  let background: Pending[] = [];
+  let scheduled = false;
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  }
   function flush(): void {
+    scheduled = false;
     const items = queue;
     queue = [];
+    if (items.length === 0 && background.length === 0) return;
     let results: Array<{ ok: unknown } | { error: unknown }>;
+    const taken: Pending[] = [];
     try {
-      results = stmts().batch.immediate(items);
+      results = stmts().batch.immediate(items, background, taken, performance.now() + BACKGROUND_BUDGET_MS);
     } catch (e) {
-      for (const it of items) it.reject(e);
+      // Nothing of this transaction was committed: every write in it fails (and is not acknowledged).
+      for (const it of [...items, ...taken]) it.reject(e);
+      if (background.length > 0) schedule();
       return;
     }
-    results.forEach((r, i) => ('error' in r ? items[i]!.reject(r.error) : items[i]!.resolve(r.ok)));
+    const all = [...items, ...taken];
+    results.forEach((r, i) => ('error' in r ? all[i]!.reject(r.error) : all[i]!.resolve(r.ok)));
+    if (background.length > 0) schedule();
   }
   /** Queues a write for the next group commit; resolves once it is durable. */
-  function submit<T>(run: () => T): Promise<T> {
+  function submit<T>(run: () => T, lane: 'foreground' | 'background' = 'foreground'): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (queue.length === 0) setImmediate(flush);
-      queue.push({ run, resolve, reject });
+      (lane === 'foreground' ? queue : background).push({ run, resolve, reject });
+      schedule();
     });
   }
 
@@ -253,9 +284,17 @@ export function createSqliteStore(path: string): Store {
       const plan = commitPlan(decision, meta);
       return submit(stmts().decisionJob(plan, decision.decidedAt));
     },
-    writeEvents(items) {
+    async writeEvents(items) {
       const now = Date.now();
-      return submit(() => stmts().out.writeEvents(items, now));
+      // Chunks commit separately: a batch interrupted by a crash is partly stored and not
+      // acknowledged, and resending it stores the rest (events are idempotent by id).
+      const parts = [];
+      for (let i = 0; i < items.length; i += EVENT_CHUNK) {
+        const chunk = items.slice(i, i + EVENT_CHUNK);
+        parts.push(submit(() => stmts().out.writeEvents(chunk, now), 'background'));
+      }
+      const rs = await Promise.all(parts);
+      return { inserted: rs.reduce((a, r) => a + r.inserted, 0), duplicates: rs.reduce((a, r) => a + r.duplicates, 0) };
     },
     redeem(plan) {
       return submit(() => stmts().out.redeem(plan));

@@ -18,6 +18,7 @@ const EVENT_ROW: DB['events'] = {
   id: '', type: '', subject_id: '', customer_id: null, session_id: null, occurred_at: 0, received_at: 0, order_id: null, offer_id: null,
   decision_id: null, campaign_id: null, holdout: null, attribution: null, amount: null, body: '',
 };
+const EVENT_KEYS = Object.keys(EVENT_ROW);
 const ORDER_ROW: DB['orders'] = {
   order_id: '', event_id: '', subject_id: '', customer_id: null, occurred_at: 0, subtotal: 0, shipping: 0, discount: 0, cogs: 0, margin: 0,
   with_offer: 0, decision_id: null, campaign_id: null, offer_id: null, holdout: null, attribution: null,
@@ -46,7 +47,8 @@ export const FEATURE_UPSERT = `INSERT INTO customer_features
 /** Outcome writes on the single SQLite writer connection; each runs inside the caller's transaction. */
 export function prepareOutcomes(conn: Database.Database, bump: Database.Statement<[string, number, number, number], { used: number }>) {
   const s = {
-    event: conn.prepare(cols('events', EVENT_ROW).replace('INSERT', 'INSERT OR IGNORE')),
+    // Positional parameters: binding by name costs a property lookup per column, per event.
+    event: conn.prepare(`INSERT OR IGNORE INTO events (${EVENT_KEYS.join(', ')}) VALUES (${EVENT_KEYS.map(() => '?').join(', ')})`),
     order: conn.prepare(cols('orders', ORDER_ROW).replace('INSERT', 'INSERT OR IGNORE')),
     feature: conn.prepare(FEATURE_UPSERT),
     redemption: conn.prepare(
@@ -69,7 +71,9 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     writeEvents(items: EventWrite[], now: number): EventWriteResult {
       let inserted = 0;
       for (const it of items) {
-        if (s.event.run(it.event).changes === 0) continue;
+        const e = it.event;
+        const r = s.event.run(e.id, e.type, e.subject_id, e.customer_id, e.session_id, e.occurred_at, e.received_at, e.order_id, e.offer_id, e.decision_id, e.campaign_id, e.holdout, e.attribution, e.amount, e.body);
+        if (r.changes === 0) continue;
         inserted++;
         if (it.order) {
           // A resent order under a new event id is recorded as an event but counted once.
