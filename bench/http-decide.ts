@@ -20,7 +20,7 @@ import { openLoop, type OpenLoopResult } from './open-loop.js';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 
-function stop(child: ChildProcess): Promise<void> {
+export function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
     child.once('exit', () => resolve());
@@ -28,7 +28,7 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-function start(script: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
+export function start(script: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';

@@ -11,6 +11,11 @@ import { importCatalog } from '../src/catalog/import.js';
 import { createEngine, openStore, seededRandom, type Engine } from '../src/index.js';
 import { benchCatalog } from './fixtures.js';
 import { fmt, measure, median, referenceWorkload } from './stats.js';
+import autocannon from 'autocannon';
+import { fileURLToPath } from 'node:url';
+import { start, stop } from './http-decide.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
 
 const PG_URL = process.env.OFFERPILOT_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export type Backend = 'sqlite' | 'postgres';
@@ -232,16 +237,48 @@ export async function runDecideUnderIngestBench(backend: Backend, opts: { decide
   }
 }
 
+/** Events/s over HTTP: POST /v1/events with batches of 500 to a server process, 4 connections. */
+export async function runHttpIngestBench(backend: Backend, opts: { batches?: number } = {}) {
+  const count = opts.batches ?? 400;
+  const db = await tempDb(backend);
+  const engine = await setupEngine(db.url);
+  const key = (await engine.keys.create(['decide'])).key;
+  await engine.close();
+  const t0 = Date.now() - 3_600_000;
+  const bodies = Array.from({ length: count }, (_, k) => JSON.stringify({ events: eventBatch(k * 500, 500, t0, new Map()) }));
+  const server = await start(join(here, '..', 'src', 'cli', 'main.js'), ['serve', '--db', db.url, '--port', '0', '--log-level', 'warn']);
+  try {
+    let n = 0;
+    const began = performance.now();
+    const r = await autocannon({
+      url: `${server.url}/v1/events`,
+      method: 'POST',
+      connections: 4,
+      amount: count,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      requests: [{ setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length] }) }],
+    });
+    const ok = r['2xx'];
+    const seconds = (performance.now() - began) / 1000;
+    return { eventsPerSec: (ok * 500) / seconds, requests: ok, non2xx: r.non2xx, errors: r.errors, p50: r.latency.p50, p99: r.latency.p99 };
+  } finally {
+    await stop(server.child);
+    await db.drop();
+  }
+}
+
 export async function runOutcomeBenches() {
   const reference = median(await measure(referenceWorkload, 200_000, 5));
   const hasPg = await pgReachable();
   const ingestSqlite = await runIngestBench('sqlite');
   const ingestPg = hasPg ? await runIngestBench('postgres') : null;
+  const httpIngestSqlite = await runHttpIngestBench('sqlite');
+  const httpIngestPg = hasPg ? await runHttpIngestBench('postgres') : null;
   const redeemSqlite = await runRedeemBench('sqlite');
   const redeemPg = hasPg ? await runRedeemBench('postgres', { inFlight: 64 }) : null;
   const decideSqlite = await runDecideUnderIngestBench('sqlite');
   const decidePg = hasPg ? await runDecideUnderIngestBench('postgres') : null;
-  return { reference, ingestSqlite, ingestPg, redeemSqlite, redeemPg, decideSqlite, decidePg };
+  return { reference, ingestSqlite, ingestPg, httpIngestSqlite, httpIngestPg, redeemSqlite, redeemPg, decideSqlite, decidePg };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -253,6 +290,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`reference (sha256 1 KiB)                     ${fmt(r.reference)} ops/s`);
     line('event ingestion, SQLite (batches of 500, 4 in flight)', r.ingestSqlite.eventsPerSec, 'events/s');
     line('event ingestion, PostgreSQL', r.ingestPg?.eventsPerSec, 'events/s');
+    line('POST /v1/events, SQLite (500/batch, 4 connections)', r.httpIngestSqlite.eventsPerSec, 'events/s');
+    line('POST /v1/events, PostgreSQL', r.httpIngestPg?.eventsPerSec, 'events/s');
     line('redemptions, SQLite (32 in flight)', r.redeemSqlite.redemptionsPerSec, 'redemptions/s');
     line('redemptions, PostgreSQL (64 in flight)', r.redeemPg?.redemptionsPerSec, 'redemptions/s');
     const lat = (name: string, x: Awaited<ReturnType<typeof runDecideUnderIngestBench>> | null) =>
