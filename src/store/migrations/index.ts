@@ -138,7 +138,8 @@ const migrations: Record<string, Migration> = {
         .addColumn('body', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('events_subject_type_time').on('events').columns(['subject_id', 'type', 'occurred_at']).execute();
-      await db.schema.createIndex('events_campaign_time').on('events').columns(['campaign_id', 'occurred_at']).execute();
+      // Partial: reports read attributed events by campaign; unattributed ones need no entry.
+      await db.schema.createIndex('events_campaign_time').on('events').columns(['campaign_id', 'occurred_at']).where(sql.ref('campaign_id'), 'is not', null).execute();
       await db.schema
         .createTable('orders')
         .addColumn('order_id', 'text', (c) => c.primaryKey())
