@@ -13,6 +13,9 @@ import { createEngine, openStore } from '../src/index.js';
 import { BACKENDS, createTestDb, type Backend, type TestDb } from './helpers/backends.js';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
+/** Shipping charged on every order and cart of the workload. */
+const SHIPPING = 499;
+
 const CUSTOMERS = 150;
 const OFFER = 'ofr_crash10';
 const ORDERS_PER_CUSTOMER = 6;
@@ -87,7 +90,7 @@ function buildWorkload(tokens: string[], base: number): Workload {
       const subtotal = lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0);
       const discount = j === 0 ? subtotal / 10 : 0;
       const at = base + j * 60_000 + i * 1000;
-      const ev: Ev = { id: `ev-${i}-o${j}`, type: 'order', customerId, occurredAt: iso(at), orderId, lines, shipping: 499, discount };
+      const ev: Ev = { id: `ev-${i}-o${j}`, type: 'order', customerId, occurredAt: iso(at), orderId, lines, shipping: SHIPPING, discount };
       // Order 0 is the redeemed one; half of them also name the token on the order event.
       if (j === 0 && i % 2 === 0) ev.tokens = [tokens[i]!];
       events.push(ev);
@@ -134,7 +137,7 @@ function buildWorkload(tokens: string[], base: number): Workload {
     customerId: cid(i),
     channel: 'web' as const,
     tokens: [token],
-    cart: { ...cartOf(i), shipping: 499 },
+    cart: { ...cartOf(i), shipping: SHIPPING },
   }));
   return { batches, schedule, eventsById: new Map(all.map((e) => [e.id, e])), orders, redemptions };
 }
@@ -300,11 +303,12 @@ function checkConsistency(s: Snapshot, w: Workload, label: string): void {
   for (const o of s.orders.values()) {
     const r = row(o.subject);
     r.orders++;
-    r.revenue += o.subtotal - o.discount;
+    // Revenue is what the shopper paid (every order in this workload charges SHIPPING).
+    r.revenue += o.subtotal + SHIPPING - o.discount;
     if (o.withOffer) {
       r.offerOrders++;
       r.offerDiscount += o.discount;
-      r.offerSubtotal += o.subtotal;
+      r.offerSubtotal += o.subtotal + SHIPPING;
     }
     r.first = r.first === null ? o.at : Math.min(r.first, o.at);
     r.last = r.last === null ? o.at : Math.max(r.last, o.at);
@@ -345,7 +349,7 @@ function expectedFinalFeatures(w: Workload): Map<string, { orders: number; reven
   for (const [orderId, o] of w.orders) {
     const r = m.get(o.subject.slice(2))!;
     r.orders++;
-    r.revenue += o.subtotal - o.discount;
+    r.revenue += o.subtotal + SHIPPING - o.discount;
     void orderId;
   }
   for (const e of w.eventsById.values()) if (e.type === 'refund') m.get(e.customerId as string)!.refunded += e.amount as number;

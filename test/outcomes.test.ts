@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
-import type { OfferpilotError } from '../src/index.js';
+import type { DecisionResponse, OfferpilotError } from '../src/index.js';
 import { BACKENDS, createTestEngine, type TestEngine } from './helpers/backends.js';
 
 const DAY = 86_400_000;
@@ -77,7 +77,8 @@ for (const backend of BACKENDS) {
         // The same order under a new event id is stored as an event but counted once.
         await e.events.ingest({ events: [{ ...order, id: 'ev4-resent' }] });
         const f = await e.features('alice');
-        expect(f).toMatchObject({ orders: 1, monetary: 9500 - 950, aov: 8550, cohort: 'engaged_30', couponAffinity: 1, discountDepthPct: 10, impressions30d: 1 });
+        // Paid: 9,500 + 499 shipping − 950 = 9,049; depth 950 / 9,999 = 9.5%.
+        expect(f).toMatchObject({ orders: 1, monetary: 9049, aov: 9049, cohort: 'engaged_30', couponAffinity: 1, discountDepthPct: 9.5, impressions30d: 1 });
 
         const counters = await t.store.readCounters(['r:ofr_p10', 'b:ofr_p10']);
         expect(counters.get('r:ofr_p10')).toBe(1);
@@ -204,7 +205,9 @@ for (const backend of BACKENDS) {
       try {
         const e = t.engine;
         await e.putCustomer('frank', { traits: { email: 'frank@example.com' }, consent: { personalization: true } });
-        await e.decide({ customerId: 'frank', placement: 'cart', channel: 'web', cart });
+        const fd = await e.decide({ customerId: 'frank', anonymousId: 'device-123', placement: 'cart', channel: 'web', cart });
+        await e.events.ingest({ events: [{ id: 'fa', type: 'order', anonymousId: 'device-123', occurredAt: new Date(t.clock.now()).toISOString(), orderId: 'fo-0', lines: [{ sku: 'MUG', quantity: 1, unitPrice: 1500 }] }] });
+        expect((await e.features('a:device-123')).orders).toBe(1);
         await e.events.ingest({ events: [{ id: 'f1', type: 'order', customerId: 'frank', occurredAt: new Date(t.clock.now()).toISOString(), orderId: 'fo-1', lines: [{ sku: 'MUG', quantity: 1, unitPrice: 1500 }] }] });
         expect((await e.features('frank')).orders).toBe(1);
         expect(await e.eraseCustomer('frank')).toEqual({ erased: true });
@@ -215,8 +218,76 @@ for (const backend of BACKENDS) {
         const decisions = await t.store.listDecisions({ limit: 10 });
         expect(decisions).toHaveLength(1);
         expect(decisions[0]!.body).not.toContain('frank');
+        expect(decisions[0]!.body).not.toContain('device-123');
+        // Tokens carry the subject they were issued to (base64): gone from the log too.
+        const logged = await e.getDecision(fd.decisionId);
+        expect(logged.offers.map((o) => o.token)).toEqual(['']);
+        // The device seen with the customer goes with it.
+        expect((await e.features('a:device-123')).orders).toBe(0);
         const rep = await e.liabilities({});
         expect(rep.totals.issued).toBe(1);
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('a retried order is answered with its first redemption even when the cap is then full', async () => {
+      const t = await setup(backend, [{ ...pct10, caps: { redemptions: 1 } }]);
+      try {
+        const e = t.engine;
+        const d = await e.decide({ customerId: 'gina', placement: 'cart', channel: 'web', cart });
+        const body = { orderId: 'g-1', customerId: 'gina', channel: 'web', tokens: [d.offers[0]!.token], cart };
+        const [a, b] = await Promise.all([e.wallet.redeem(body), e.wallet.redeem(body)]);
+        expect(a.redemptionId).toBe(b.redemptionId);
+        expect([a.replayed ?? false, b.replayed ?? false].sort()).toEqual([false, true]);
+        // Same order id, other customer: a conflict, not someone else's receipt.
+        expect(await codeOf(e.wallet.redeem({ ...body, customerId: 'mallory' }))).toBe('ORDER_CONFLICT');
+      } finally {
+        await t.close();
+      }
+    });
+
+    it("caps bind at their current value: lowering an offer's redemption cap applies to offers already issued", async () => {
+      const t = await setup(backend, [{ ...pct10, caps: { redemptions: 10 } }]);
+      try {
+        const e = t.engine;
+        const ds: DecisionResponse[] = [];
+        for (const c of ['h1', 'h2', 'h3']) ds.push(await e.decide({ customerId: c, placement: 'cart', channel: 'web', cart }));
+        const current = await e.catalog.getOffer('ofr_p10');
+        const { id: _id, status: _s, version: _v, createdAt: _c, updatedAt: _u, ...spec } = current;
+        await e.catalog.updateOffer('ofr_p10', { ...spec, caps: { redemptions: 1 } });
+        const r = (i: number) => codeOf(e.wallet.redeem({ orderId: `h-${i}`, customerId: `h${i + 1}`, channel: 'web', tokens: [ds[i]!.offers[0]!.token], cart }));
+        expect(await r(0)).toBeNull();
+        expect(await r(1)).toBe('REDEMPTION_CAP_REACHED');
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('window attribution takes the newest decision whose own campaign window covers the event', async () => {
+      const t = await createTestEngine(backend);
+      try {
+        await importCatalog(t.engine.catalog, {
+          products,
+          offers: [pct10, { ...pct10, id: 'ofr_b' }],
+          campaigns: [
+            { id: 'cmp_long', status: 'live', name: 'Long', placements: ['home'], offers: ['ofr_p10'], holdoutPct: 0, attributionWindow: '30d' },
+            { id: 'cmp_short', status: 'live', name: 'Short', placements: ['cart'], offers: ['ofr_b'], holdoutPct: 0, attributionWindow: '1d' },
+          ],
+        });
+        const e = t.engine;
+        const long = await e.decide({ customerId: 'ivy', placement: 'home', channel: 'web', cart });
+        t.clock.advance(DAY);
+        await e.decide({ customerId: 'ivy', placement: 'cart', channel: 'web', cart });
+        t.clock.advance(3 * DAY);
+        const r = await e.events.ingest({ events: [{ id: 'ivy-click', type: 'click', customerId: 'ivy', occurredAt: new Date(t.clock.now()).toISOString() }] });
+        expect(r.attributed).toBe(1);
+        // A refund is credited where its order was.
+        await e.events.ingest({ events: [{ id: 'ivy-o', type: 'order', customerId: 'ivy', occurredAt: new Date(t.clock.now()).toISOString(), orderId: 'ivy-1', lines: [{ sku: 'MUG', quantity: 1, unitPrice: 1500 }] }] });
+        t.clock.advance(40 * DAY);
+        expect((await e.events.ingest({ events: [{ id: 'ivy-r', type: 'refund', customerId: 'ivy', occurredAt: new Date(t.clock.now()).toISOString(), orderId: 'ivy-1', amount: 500 }] })).attributed).toBe(1);
+        const rows = await t.store.ordersByIds(['ivy-1']);
+        expect(rows[0]!.decision_id).toBe(long.decisionId);
       } finally {
         await t.close();
       }

@@ -256,6 +256,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     clock,
     ids,
     products: async () => (await snapshot()).products,
+    currentOffer: async (id) => (await snapshot()).offers.get(id)?.offer,
     defaults: { pointValue: config.pointValue, pointsPerMajorUnit: config.pointsPerMajorUnit, merchantFeeBpsPerMonth: config.merchantFeeBpsPerMonth },
   });
   // Breakage is booked by a periodic sweep (any process may run it: each expiry is claimed once).
@@ -372,7 +373,9 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       const scrub = (body: string) => {
         const { response, log } = unpackLog(body) as { response: DecisionResponse; log: { request?: Record<string, unknown> } };
         if (log.request) log.request = { ...log.request, traits: null, context: null, cart: null };
-        return packLog({ ...response, requestId: null }, log);
+        // Offer tokens name the subject they were issued to; codes are bearer credentials.
+        const offers = response.offers.map((o) => ({ ...o, token: '', code: null }));
+        return packLog({ ...response, requestId: null, offers }, log);
       };
       const erased = await store.eraseCustomer(id, ids('erased'), scrub);
       logger.info({ erased }, 'customer erasure');

@@ -37,7 +37,7 @@ export interface IngestDeps {
   concurrency: number;
 }
 
-type Link = { decision: DecisionRef; method: 'decision' | 'token' | 'redemption' | 'window'; offerId: string | null };
+type Link = { decision: DecisionRef; method: 'decision' | 'token' | 'redemption' | 'order' | 'window'; offerId: string | null };
 
 const subjectOf = (e: OutcomeEvent) => (e.customerId !== undefined ? `c:${e.customerId}` : `a:${e.anonymousId!}`);
 
@@ -139,12 +139,15 @@ export class Ingestor {
       }
     }
     const orderIds = events.flatMap((e) => (e.type === 'order' ? [e.orderId] : []));
-    const [decisions, bySig, byCode, redemptions] = await Promise.all([
+    const refundedIds = events.flatMap((e) => (e.type === 'refund' || e.type === 'return' ? [e.orderId] : []));
+    const [decisions, bySig, byCode, redemptions, refundedOrders] = await Promise.all([
       store.decisionRefs([...new Set(events.flatMap((e) => (e.decisionId ? [e.decisionId] : [])))]),
       store.issuancesByIds([...new Set(tokenIss.values())]),
       store.issuancesByCodes([...codes]),
       store.redemptionsByOrderIds(orderIds),
+      store.ordersByIds([...new Set(refundedIds)]),
     ]);
+    const orderRefs = new Map(refundedOrders.map((o) => [o.order_id, o]));
     const issuance = new Map<string, DB['issuances']>();
     for (const i of bySig) issuance.set(i.id, i);
     const codeIss = new Map(byCode.map((i) => [i.code!, i]));
@@ -186,6 +189,14 @@ export class Ingestor {
         const d = iss && decisionById.get(iss.decision_id);
         if (iss && d) return { decision: d, method: 'token', offerId: iss.offer_id };
       }
+      if (e.type === 'refund' || e.type === 'return') {
+        // A refund belongs to whatever its order was credited to.
+        const o = orderRefs.get(e.orderId);
+        if (o?.decision_id) {
+          const decision = { id: o.decision_id, subjectId: o.subject_id, campaignId: o.campaign_id, holdout: o.holdout === 1, createdAt: 0 };
+          return { decision, method: 'order', offerId: o.offer_id };
+        }
+      }
       if (e.type === 'order') {
         const red = redByOrder.get(e.orderId);
         const iss = red?.items[0] && issuance.get(red.items[0].issuance_id);
@@ -195,8 +206,8 @@ export class Ingestor {
       // Newest first: the last decision before the event, within its campaign's window.
       for (const d of recentBySubject.get(subjectOf(e)) ?? []) {
         if (d.createdAt > t) continue;
+        // The newest decision whose own campaign window still covers the event (windows differ per campaign).
         if (t - d.createdAt <= (windows.get(d.campaignId!) ?? DEFAULT_WINDOW_MS)) return { decision: d, method: 'window', offerId: e.offerId ?? null };
-        break;
       }
       return null;
     };
@@ -240,7 +251,9 @@ export class Ingestor {
         }
         const red = redByOrder.get(e.orderId);
         const withOffer = e.tokens.length > 0 || red !== undefined;
-        const revenue = subtotal - e.discount;
+        // Revenue is what the shopper paid; shipping is a pass-through, so the margin is the goods
+        // after every discount (a shipping discount is the shop paying the carrier) minus their cost.
+        const revenue = subtotal + e.shipping - e.discount;
         event.amount = revenue;
         const order: DB['orders'] = {
           order_id: e.orderId,
@@ -252,7 +265,7 @@ export class Ingestor {
           shipping: e.shipping,
           discount: e.discount,
           cogs: cost,
-          margin: revenue - cost,
+          margin: subtotal - e.discount - cost,
           with_offer: withOffer ? 1 : 0,
           decision_id: event.decision_id,
           campaign_id: event.campaign_id,
@@ -268,7 +281,7 @@ export class Ingestor {
           refunded: 0,
           offerOrders: withOffer ? 1 : 0,
           offerDiscount: withOffer ? e.discount : 0,
-          offerSubtotal: withOffer ? subtotal : 0,
+          offerSubtotal: withOffer ? subtotal + e.shipping : 0,
         };
         return { event, order, delta };
       }

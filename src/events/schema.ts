@@ -64,5 +64,3 @@ export const MAX_BATCH = 1000;
 
 export const EventBatchSchema = z.object({ events: z.array(EventSchema).min(1).max(MAX_BATCH) }).strict();
 
-/** Events whose outcome is credited to the decision that exposed an offer. */
-export const ATTRIBUTED = new Set<EventType>(['impression', 'click', 'add_to_cart', 'checkout_started', 'order', 'session_start']);

@@ -67,6 +67,11 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
       if (orderIds.length === 0) return [];
       return withItems(await chunked(orderIds, (part) => db.selectFrom('redemptions').selectAll().where('order_id', 'in', part).execute()));
     },
+    async ordersByIds(orderIds) {
+      if (orderIds.length === 0) return [];
+      const rows = await chunked(orderIds, (part) => db.selectFrom('orders').selectAll().where('order_id', 'in', part).execute());
+      return rows.map((r) => num(r, ['occurred_at', 'subtotal', 'shipping', 'discount', 'cogs', 'margin', 'with_offer', 'holdout']));
+    },
     async getRedemption(id) {
       const r = await db.selectFrom('redemptions').selectAll().where('id', '=', id).executeTakeFirst();
       return r ? (await withItems([r]))[0]! : null;
@@ -117,25 +122,36 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
     async eraseCustomer(customerId, pseudonym, scrubDecision) {
       const subject = `c:${customerId}`;
       return db.transaction().execute(async (trx) => {
+        // Devices seen with this customer are personal data too: their anonymous subjects go with it.
+        const devices = await trx.selectFrom('decisions').select('anonymous_id').distinct().where('customer_id', '=', customerId).where('anonymous_id', 'is not', null).execute();
+        const subjects = [subject, ...devices.map((d) => `a:${d.anonymous_id!}`)];
         const gone = await trx.deleteFrom('customers').where('id', '=', customerId).executeTakeFirst();
-        const feats = await trx.deleteFrom('customer_features').where('subject_id', '=', subject).executeTakeFirst();
-        await trx.deleteFrom('subjects').where('id', '=', subject).execute();
+        const feats = await trx.deleteFrom('customer_features').where('subject_id', 'in', subjects).executeTakeFirst();
+        await trx.deleteFrom('subjects').where('id', 'in', subjects).execute();
         const ev = await trx
           .updateTable('events')
           .set({ subject_id: pseudonym, customer_id: null, session_id: null, body: sql<string>`'{}'` })
-          .where('subject_id', '=', subject)
+          .where('subject_id', 'in', subjects)
           .executeTakeFirst();
-        await trx.updateTable('orders').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', '=', subject).execute();
+        await trx.updateTable('orders').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', 'in', subjects).execute();
         const iss = await trx
           .updateTable('issuances')
           .set({ subject_id: pseudonym, customer_id: null })
-          .where((eb) => eb.or([eb('subject_id', '=', subject), eb('customer_id', '=', customerId)]))
+          .where((eb) => eb.or([eb('subject_id', 'in', subjects), eb('customer_id', '=', customerId)]))
           .executeTakeFirst();
-        await trx.updateTable('redemptions').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', '=', subject).execute();
-        const decisions = await trx.selectFrom('decisions').select(['id', 'body']).where((eb) => eb.or([eb('subject_id', '=', subject), eb('customer_id', '=', customerId)])).execute();
+        await trx.updateTable('redemptions').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', 'in', subjects).execute();
+        const decisions = await trx
+          .selectFrom('decisions')
+          .select(['id', 'body'])
+          .where((eb) => eb.or([eb('subject_id', 'in', subjects), eb('customer_id', '=', customerId)]))
+          .execute();
         for (const d of decisions) {
           // request_id embeds the subject id (idempotency key scope); it is personal data too.
-          await trx.updateTable('decisions').set({ subject_id: pseudonym, customer_id: null, request_id: null, body: scrubDecision(d.body) }).where('id', '=', d.id).execute();
+          await trx
+            .updateTable('decisions')
+            .set({ subject_id: pseudonym, customer_id: null, anonymous_id: null, request_id: null, body: scrubDecision(d.body) })
+            .where('id', '=', d.id)
+            .execute();
         }
         return Number(gone.numDeletedRows) + Number(feats.numDeletedRows) + Number(ev.numUpdatedRows) + Number(iss.numUpdatedRows) + decisions.length > 0;
       });

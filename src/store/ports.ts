@@ -115,6 +115,7 @@ export interface OutcomeReads {
   issuancesByIds(ids: string[]): Promise<Array<DB['issuances']>>;
   issuancesByCodes(codes: string[]): Promise<Array<DB['issuances']>>;
   redemptionsByOrderIds(orderIds: string[]): Promise<Array<DB['redemptions'] & { items: Array<DB['redemption_items']> }>>;
+  ordersByIds(orderIds: string[]): Promise<Array<DB['orders']>>;
   getRedemption(id: string): Promise<(DB['redemptions'] & { items: Array<DB['redemption_items']> }) | null>;
   /** Wallet entries of a customer (issued to them or to their subject), still issued and unexpired at `now`. */
   wallet(customerId: string, now: number): Promise<Array<DB['issuances']>>;

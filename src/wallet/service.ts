@@ -81,6 +81,8 @@ export interface WalletDeps {
   clock: Clock;
   ids: IdGenerator;
   products: () => Promise<ReadonlyMap<string, Product>>;
+  /** The offer's current version, whose caps and budget bind (the issued version's terms set the discount). */
+  currentOffer: (id: string) => Promise<Offer | undefined>;
   defaults: CheckoutDefaults;
 }
 
@@ -247,15 +249,16 @@ export class Wallet {
       ...view(result),
     };
     const ops: RedemptionPlan['counterOps'] = [];
+    const limits = await Promise.all(offers.map(async (o) => (await this.d.currentOffer(o.id)) ?? o));
     result.applied.forEach((a, index) => {
       const iss = issuances[index]!;
       const o = offers[index]!;
-      ops.push({ key: counterKeys.redeemed(o.id), amount: 1, limit: o.caps.redemptions ?? UNLIMITED, offerId: o.id, reason: 'REDEMPTION_CAP', index });
-      // The issue reserved the expected cost; the redemption settles it to the actual cost.
-      const delta = a.cost - iss.reserved;
-      if (delta !== 0) {
-        ops.push({ key: counterKeys.spent(o.id), amount: delta, limit: delta > 0 ? (o.budget.total ?? UNLIMITED) : UNLIMITED, offerId: o.id, reason: 'BUDGET_EXHAUSTED', index });
-        ops.push({ key: counterKeys.daily(o.id, iss.liability_day), amount: delta, limit: delta > 0 ? (o.budget.dailyLiability ?? UNLIMITED) : UNLIMITED, offerId: o.id, reason: 'DAILY_LIABILITY', index });
+      const lim = limits[index]!;
+      ops.push({ key: counterKeys.redeemed(o.id), amount: 1, limit: lim.caps.redemptions ?? UNLIMITED, offerId: o.id, reason: 'REDEMPTION_CAP', index });
+      const extra = settle(a.cost, iss.reserved);
+      if (extra > 0) {
+        ops.push({ key: counterKeys.spent(o.id), amount: extra, limit: lim.budget.total ?? UNLIMITED, offerId: o.id, reason: 'BUDGET_EXHAUSTED', index });
+        ops.push({ key: counterKeys.daily(o.id, iss.liability_day), amount: extra, limit: lim.budget.dailyLiability ?? UNLIMITED, offerId: o.id, reason: 'DAILY_LIABILITY', index });
       }
     });
     ops.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -293,24 +296,31 @@ export class Wallet {
     const r = await this.d.store.redeem(plan);
     if (r.status === 'applied') return body;
     if (r.status === 'duplicate') return this.replay(r.redemption, req);
+    // A concurrent retry of this very order may have won the race for the token or the cap.
+    const prior = (await this.d.store.redemptionsByOrderIds([req.orderId]))[0];
+    if (prior) return this.replay(prior, req);
     throw problemsError([{ index: r.failure.index, code: r.failure.code, message: r.failure.message }]);
   }
 
-  private replay(prior: DB['redemptions'], req: RedemptionRequest): RedemptionView {
+  /** The stored answer for a retried order: same customer and the same wallet entries, else ORDER_CONFLICT. */
+  private async replay(prior: DB['redemptions'], req: RedemptionRequest): Promise<RedemptionView> {
     const stored = stored_(prior);
-    const same = stored.offers.length === req.tokens.length && req.tokens.every((t) => this.issuanceOf(t, stored));
+    const subject = req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`;
+    const codes = req.tokens.filter(isCouponCode).map(normalizeCode);
+    const byCode = codes.length > 0 ? await this.d.store.issuancesByCodes(codes) : [];
+    const ids = req.tokens.map((t) => {
+      if (isCouponCode(t)) return byCode.find((i) => i.code === normalizeCode(t))?.id;
+      const v = this.d.tokens.verify(t, null);
+      return v.ok ? v.claims.iss : undefined;
+    });
+    const storedIds = new Set(stored.offers.map((o) => o.issuanceId));
+    const same = prior.subject_id === subject && ids.length === storedIds.size && ids.every((id) => id !== undefined && storedIds.has(id));
     if (!same) {
-      throw new OfferpilotError('ORDER_CONFLICT', `Order ${req.orderId} was already redeemed (${stored.redemptionId}) with other tokens`, [
+      throw new OfferpilotError('ORDER_CONFLICT', `Order ${req.orderId} was already redeemed (${stored.redemptionId}) with other tokens or for another customer`, [
         { path: 'orderId', message: `already used by ${stored.redemptionId}` },
       ]);
     }
     return { ...stored, replayed: true };
-  }
-
-  private issuanceOf(t: string, v: RedemptionView): boolean {
-    if (isCouponCode(t)) return true; // codes resolve to issuances; the count check above suffices for a retry
-    const c = this.d.tokens.verify(t, null);
-    return c.ok && v.offers.some((o) => o.issuanceId === c.claims.iss);
   }
 
   /** The stored redemption. */
@@ -333,8 +343,9 @@ export class Wallet {
       const expired = iss.expires_at <= now;
       plan.issuances.push({ id: iss.id, toStatus: expired ? 'expired' : 'issued' });
       const ops: CounterOp[] = [{ key: counterKeys.redeemed(item.offer_id), amount: -1, limit: UNLIMITED, offerId: item.offer_id, reason: 'REDEMPTION_CAP' }];
-      // Back to the reservation made at issue, or to nothing if the offer has expired meanwhile.
-      ops.push(...releaseOps(item.offer_id, iss.liability_day, item.cost - iss.reserved + (expired ? iss.reserved : 0)));
+      // Back to the reservation made at issue (counters only go down, so no limit can be
+      // overrun), or to nothing if the offer has expired meanwhile.
+      ops.push(...releaseOps(item.offer_id, iss.liability_day, settle(item.cost, iss.reserved) + (expired ? iss.reserved : 0)));
       plan.counterOps.push(...ops);
       plan.ledger.push({
         id: `${id}:${iss.id}:rollback`,
@@ -367,6 +378,15 @@ export class Wallet {
     }
     return total;
   }
+}
+
+/**
+ * What a redemption adds to the budget and daily-liability counters: the cost beyond the
+ * reservation made at issue. A redemption cheaper than its reservation keeps the reservation
+ * (budgets count max(expected, actual)), so a later rollback only ever lowers the counters.
+ */
+function settle(cost: number, reserved: number): number {
+  return Math.max(0, cost - reserved);
 }
 
 function view(r: CheckoutResult) {

@@ -257,6 +257,11 @@ BEGIN
     r := p->'redemption';
     now_ms := (p->>'now')::bigint;
     fail := NULL;
+    -- A retried order is answered from its first redemption, before any limit is consulted.
+    IF EXISTS (SELECT 1 FROM redemptions WHERE order_id = r->>'order_id') THEN
+      res := res || jsonb_build_array('duplicate');
+      CONTINUE;
+    END IF;
     moved := ctr;
     FOR op IN SELECT * FROM jsonb_array_elements(p->'counterOps') LOOP
       v_used := (moved->>(op->>'key'))::bigint + (op->>'amount')::bigint;

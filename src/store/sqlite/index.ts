@@ -186,8 +186,8 @@ export function createSqliteStore(path: string): Store {
     reject: (e: unknown) => void;
   }
   // Two lanes: decisions and redemptions (someone is waiting at a page or checkout) commit
-  // first; event ingestion fills in with at most one chunk per group commit, so a large batch
-  // of events never holds a decision back by more than one chunk's work.
+  // first; event chunks fill the rest of a group commit up to BACKGROUND_BUDGET_MS, so a large
+  // batch of events holds a decision back by at most that much work.
   let queue: Pending[] = [];
   let background: Pending[] = [];
   let scheduled = false;
@@ -296,7 +296,11 @@ export function createSqliteStore(path: string): Store {
         const chunk = items.slice(i, i + EVENT_CHUNK);
         parts.push(submit(() => stmts().out.writeEvents(chunk, now), 'background'));
       }
-      const rs = await Promise.all(parts);
+      // Settle every chunk before answering, so in-flight accounting stays true even when one fails.
+      const settled = await Promise.allSettled(parts);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      const rs = settled.map((r) => (r as PromiseFulfilledResult<{ inserted: number; duplicates: number }>).value);
       return { inserted: rs.reduce((a, r) => a + r.inserted, 0), duplicates: rs.reduce((a, r) => a + r.duplicates, 0) };
     },
     redeem(plan) {
