@@ -193,8 +193,13 @@ for (const backend of BACKENDS) {
         const rep = await e.liabilities({});
         expect(rep.totals).toMatchObject({ outstanding: 0, breakage: reserved, expired: 1 });
         expect((await t.store.readCounters(['b:ofr_p10'])).get('b:ofr_p10')).toBe(0);
-        // A second sweep finds nothing more.
+        // A second sweep finds nothing more; one after a later expiry finds just that one.
         expect((await e.liabilities({})).totals.expired).toBe(1);
+        await e.decide({ customerId: 'erin2', placement: 'cart', channel: 'web', cart });
+        t.clock.advance(2 * DAY);
+        const later = await e.liabilities({});
+        expect(later.totals).toMatchObject({ expired: 2, outstanding: 0, issued: 2 });
+        expect(later.offers[0]!.days.map((d) => d.expired.count)).toEqual([0, 1, 0, 1]);
       } finally {
         await t.close();
       }

@@ -88,8 +88,16 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
         .execute();
       return rows.map((r) => num(r, ISS_NUM));
     },
-    async dueExpiries(now, limit) {
-      const rows = await db.selectFrom('issuances').selectAll().where('status', '=', 'issued').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();
+    async dueExpiries(now, limit, from = 0) {
+      const rows = await db
+        .selectFrom('issuances')
+        .selectAll()
+        .where('expires_at', '>=', from)
+        .where('expires_at', '<=', now)
+        .where('status', '=', 'issued')
+        .orderBy('expires_at')
+        .limit(limit)
+        .execute();
       return rows.map((r) => num(r, ISS_NUM));
     },
     async liabilityData() {

@@ -119,8 +119,8 @@ export interface OutcomeReads {
   getRedemption(id: string): Promise<(DB['redemptions'] & { items: Array<DB['redemption_items']> }) | null>;
   /** Wallet entries of a customer (issued to them or to their subject), still issued and unexpired at `now`. */
   wallet(customerId: string, now: number): Promise<Array<DB['issuances']>>;
-  /** Issued, unredeemed issuances whose expiry has passed (oldest first). */
-  dueExpiries(now: number, limit: number): Promise<Array<DB['issuances']>>;
+  /** Issued, unredeemed issuances whose expiry is in [from, now] (oldest first). */
+  dueExpiries(now: number, limit: number, from?: number): Promise<Array<DB['issuances']>>;
   /** Issue totals per offer and day (from the wallet) and every later liability move. */
   liabilityData(): Promise<{
     issued: Array<{ offer_id: string; day: string; count: number; liability: number; points: number }>;

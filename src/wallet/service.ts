@@ -366,18 +366,25 @@ export class Wallet {
     return stored_((await this.d.store.getRedemption(id))!);
   }
 
-  /** Moves issued offers whose expiry has passed to breakage, releasing their reservations. */
+  /**
+   * Moves issued offers whose expiry has passed to breakage, releasing their reservations.
+   * Everything that expired before the cursor has been swept (a rollback of an expired offer
+   * expires it at once), so each sweep reads only what expired since the last one.
+   */
   async sweep(limit = 10_000): Promise<number> {
     const now = this.d.clock.now();
     let total = 0;
     for (;;) {
-      const due = await this.d.store.dueExpiries(now, Math.min(limit - total, 1000));
+      const due = await this.d.store.dueExpiries(now, Math.min(limit - total, 1000), this.expiryCursor);
       if (due.length === 0) break;
       total += await this.d.store.expire(due.map(expiryWrite));
       if (due.length < 1000 || total >= limit) break;
     }
+    if (total < limit) this.expiryCursor = now;
     return total;
   }
+
+  private expiryCursor = 0;
 }
 
 /**

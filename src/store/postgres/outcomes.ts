@@ -82,16 +82,19 @@ async function tx<T>(pool: pg.Pool, f: (c: pg.PoolClient) => Promise<T | { abort
 }
 
 /**
- * Group commit: calls queue while up to `inFlight` batches run; each batch takes everything
- * queued (up to `max`). Under load batches grow by themselves; when idle a call goes alone.
+ * Group commit: calls queue while up to `inFlight` batches run; a free slot takes its share of
+ * what is queued (up to `max`). Under load batches grow by themselves; when idle a call goes alone.
  */
 export function groupBatcher<I, O>(max: number, inFlight: number, run: (items: I[]) => Promise<O[]>) {
   let queue: Array<{ item: I; resolve: (o: O) => void; reject: (e: unknown) => void }> = [];
   let running = 0;
   const flush = () => {
     while (queue.length > 0 && running < inFlight) {
-      const part = queue.slice(0, max);
-      queue = queue.slice(max);
+      // Split what is queued across the free slots, so that while one batch is in the database
+      // the callers of the other are already preparing their next request.
+      const size = Math.min(max, Math.ceil(queue.length / (inFlight - running)));
+      const part = queue.slice(0, size);
+      queue = queue.slice(size);
       running++;
       run(part.map((p) => p.item))
         .then(
