@@ -8,6 +8,7 @@ import type { Store } from '../store/ports.js';
 import type { DB } from '../store/schema.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { isCouponCode, normalizeCode } from '../wallet/codes.js';
+import { fastParseEvent } from './fast-validate.js';
 import { EventSchema, MAX_BATCH, type OutcomeEvent } from './schema.js';
 
 const BatchShape = z.object({ events: z.array(z.unknown()).min(1).max(MAX_BATCH) }).strict();
@@ -65,9 +66,13 @@ export class Ingestor {
     const events: OutcomeEvent[] = [];
     const issues: Array<{ path: PropertyKey[]; message: string }> = [];
     for (let i = 0; i < shape.events.length; i++) {
-      const r = EventSchema.safeParse(shape.events[i]);
-      if (r.success) events.push(r.data);
-      else for (const x of r.error.issues) if (issues.length <= 100) issues.push({ path: ['events', i, ...x.path], message: x.message });
+      const fast = fastParseEvent(shape.events[i]);
+      if (fast) events.push(fast);
+      else {
+        const r = EventSchema.safeParse(shape.events[i]);
+        if (r.success) events.push(r.data);
+        else for (const x of r.error.issues) if (issues.length <= 100) issues.push({ path: ['events', i, ...x.path], message: x.message });
+      }
       if (i % SLICE === SLICE - 1) await yieldToLoop();
     }
     if (issues.length > 0) throw validationError(issues);
