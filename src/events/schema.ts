@@ -32,8 +32,8 @@ export const OrderLineSchema = z
 
 const simple = <T extends string>(type: T) => z.object({ type: z.literal(type), ...common }).strict();
 
-export const EventSchema = z
-  .discriminatedUnion('type', [
+/** One schema per event type (the union below is built from them). */
+export const EVENT_VARIANTS = [
     simple('impression'),
     simple('click'),
     simple('session_start'),
@@ -54,7 +54,10 @@ export const EventSchema = z
       .refine((o) => o.lines.reduce((s, l) => s + l.unitPrice * l.quantity, 0) <= 900_000_000_000, { message: 'order subtotal above 900,000,000,000 minor units', path: ['lines'] }),
     z.object({ type: z.literal('refund'), ...common, orderId: Id, amount: Money.refine((a) => a > 0, 'must be positive'), reason: z.string().max(500).optional() }).strict(),
     z.object({ type: z.literal('return'), ...common, orderId: Id, amount: Money.refine((a) => a > 0, 'must be positive'), reason: z.string().max(500).optional() }).strict(),
-  ])
+] as const;
+
+export const EventSchema = z
+  .discriminatedUnion('type', EVENT_VARIANTS)
   .refine((e) => (e.customerId === undefined) !== (e.anonymousId === undefined), { message: 'give exactly one of customerId or anonymousId', path: ['customerId'] });
 export type OutcomeEvent = z.output<typeof EventSchema>;
 export type EventType = OutcomeEvent['type'];

@@ -110,7 +110,7 @@ export interface DecisionStore {
 /** Reads for attribution, wallet, redemptions and reports: written once with Kysely. */
 export interface OutcomeReads {
   decisionRefs(ids: string[]): Promise<DecisionRef[]>;
-  /** Campaign decisions of these subjects made in [from, to], newest first. */
+  /** Campaign decisions of these subjects made in [from, to], newest first within each subject. */
   recentDecisions(subjectIds: string[], from: number, to: number): Promise<DecisionRef[]>;
   issuancesByIds(ids: string[]): Promise<Array<DB['issuances']>>;
   issuancesByCodes(codes: string[]): Promise<Array<DB['issuances']>>;

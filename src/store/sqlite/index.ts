@@ -68,7 +68,7 @@ export function createSqliteStore(path: string): Store {
       history: conn.prepare<[string], { offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = ?'),
       decisionRef: conn.prepare<[string], RefRow>('SELECT id, subject_id, campaign_id, holdout, created_at FROM decisions WHERE id = ?'),
       recent: conn.prepare<[string, number, number], RefRow>(
-        'SELECT id, subject_id, campaign_id, holdout, created_at FROM decisions WHERE subject_id = ? AND created_at >= ? AND created_at <= ? AND campaign_id IS NOT NULL',
+        'SELECT id, subject_id, campaign_id, holdout, created_at FROM decisions WHERE subject_id = ? AND created_at >= ? AND created_at <= ? AND campaign_id IS NOT NULL ORDER BY created_at DESC, id DESC',
       ),
       issuanceById: conn.prepare<[string], DB['issuances']>('SELECT * FROM issuances WHERE id = ?'),
       issuanceByCode: conn.prepare<[string], DB['issuances']>('SELECT * FROM issuances WHERE code = ?'),
@@ -256,7 +256,10 @@ export function createSqliteStore(path: string): Store {
     },
     async recentDecisions(subjectIds, from, to) {
       const s = stmts();
-      return subjectIds.flatMap((id) => s.recent.all(id, from, to).map(toRef)).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+      // Newest first within each subject (what attribution needs), straight from the index.
+      const out = [];
+      for (const id of subjectIds) for (const r of s.recent.all(id, from, to)) out.push(toRef(r));
+      return out;
     },
     async issuancesByIds(ids) {
       const s = stmts();
