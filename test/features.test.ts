@@ -40,6 +40,7 @@ for (const backend of BACKENDS) {
         await e.events.ingest({ events: [events[3]!, events[1]!, events[4]!] });
         const last = await e.events.ingest({ events: [events[0]!, events[6]!, events[6]!, { ...events[1]!, id: 'B-again' }] });
         expect(last).toMatchObject({ accepted: 3, duplicates: 1 });
+        expect((await e.snapshot()).readsFeatures).toBe(false);
         const f = await e.features('cf');
         expect(f).toEqual({
           orders: 3,
@@ -77,6 +78,8 @@ for (const backend of BACKENDS) {
           campaigns: [{ id: 'cmp_w', status: 'live', name: 'W', placements: ['home'], offers: ['ofr_winback'], holdoutPct: 0 }],
         });
         const e = t.engine;
+        // Decisions read features only because a live rule does.
+        expect((await e.snapshot()).readsFeatures).toBe(true);
         await e.events.ingest({
           events: [
             { id: 'old', type: 'order', customerId: 'lapsed1', occurredAt: '2026-05-01T00:00:00Z', orderId: 'o1', lines: lines(1, 1500) },

@@ -40,6 +40,8 @@ export interface CatalogSnapshot {
   offers: ReadonlyMap<string, CompiledOffer>;
   /** Live campaigns, highest priority first. */
   campaigns: readonly CompiledCampaign[];
+  /** Whether any offer of a live campaign has a rule reading customer features. */
+  readsFeatures: boolean;
 }
 
 const time = (s: string | undefined): number | null => (s ? Date.parse(s) : null);
@@ -143,5 +145,6 @@ export function buildSnapshot(
     products: new Map(products.map((p) => [p.sku, p])),
     offers: compiled,
     campaigns: live,
+    readsFeatures: live.some((c) => c.offers.some((o) => o.rule?.readsFeatures === true)),
   };
 }

@@ -196,16 +196,17 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
 
   const subjectIdOf = (req: DecideRequest) => (req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`);
 
-  async function subjectFor(req: DecideRequest, now: number) {
+  async function subjectFor(req: DecideRequest, now: number, s: CatalogSnapshot) {
     const subjectId = subjectIdOf(req);
-    const stored = await store.loadSubject(subjectId, req.customerId ?? null, now - IMPRESSION_WINDOW_MS);
+    // Features cost two reads per decision: only when a live rule reads them.
+    const stored = await store.loadSubject(subjectId, req.customerId ?? null, s.readsFeatures ? now - IMPRESSION_WINDOW_MS : null);
     return {
       subjectId,
       customerId: req.customerId ?? null,
       anonymousId: req.anonymousId ?? null,
       traits: req.traits ? { ...stored.traits, ...req.traits } : stored.traits,
       consent: req.consent ? { ...stored.consent, ...req.consent } : stored.consent,
-      features: computeFeatures(stored.features, stored.impressions, now) as unknown as Record<string, unknown>,
+      features: s.readsFeatures ? (computeFeatures(stored.features, stored.impressions, now) as unknown as Record<string, unknown>) : {},
       issuances: stored.issuances,
     };
   }
@@ -287,7 +288,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       }
       let s = await snapshot();
       const now = clock.now();
-      const [subject, cview] = await Promise.all([subjectFor(req, now), counterView(s, now)]);
+      let [subject, cview] = await Promise.all([subjectFor(req, now, s), counterView(s, now)]);
       const exclusions = new Map<string, Reason>();
       let reloads = 0;
       const recounted = new Set<string>();
@@ -323,7 +324,10 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
         if (r.reason.code === 'OFFER_CHANGED' && reloads++ < 3) {
           // Another process edited the catalog: decide again on the fresh catalog.
           invalidate();
+          const before = s.readsFeatures;
           s = await snapshot();
+          // The fresh catalog may have a rule reading features the subject was loaded without.
+          if (s.readsFeatures && !before) subject = await subjectFor(req, now, s);
           continue;
         }
         await refreshCounters(s, now, r.offerId);
@@ -341,7 +345,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       const req = parseInput(DecideRequestSchema, raw);
       const s = await snapshot();
       const now = clock.now();
-      const [subject, cview] = await Promise.all([subjectFor(req, now), counterView(s, now)]);
+      const [subject, cview] = await Promise.all([subjectFor(req, now, s), counterView(s, now)]);
       return decide({ request: req, snapshot: s, subject, counters: cview, now, random, defaults });
     },
 

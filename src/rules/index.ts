@@ -40,6 +40,8 @@ export interface CompiledRule {
   source: string;
   /** True when the rule reads the customer's profile, so it needs personalization consent. */
   personalized: boolean;
+  /** True when the rule may read customer.features (decisions then load them; otherwise they skip that read). */
+  readsFeatures: boolean;
   /** Evaluates; returns an error message instead of throwing when the data does not fit. */
   evaluate(input: RuleInput): { ok: true; value: boolean } | { ok: false; error: string };
 }
@@ -94,6 +96,8 @@ function compileUncached(source: string, path: string): CompiledRule {
   return {
     source,
     personalized: readsCustomer(parsed.ast),
+    // A superset on purpose: any profile rule that mentions "features" gets them.
+    readsFeatures: readsCustomer(parsed.ast) && /\bfeatures\b/.test(source),
     evaluate(input) {
       try {
         const v = fn(input as unknown as Record<string, unknown>);

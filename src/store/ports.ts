@@ -25,9 +25,9 @@ export interface StoredSubject {
   traits: Record<string, unknown>;
   consent: Consent;
   issuances: Array<{ offerId: string; issuedAt: number }>;
-  /** Order aggregates kept current by event ingestion (null: no orders or refunds seen yet). */
+  /** Order aggregates kept current by event ingestion (null: none seen, or not asked for). */
   features: DB['customer_features'] | null;
-  /** Impression events in the feature window (see `impressionsSince`). */
+  /** Impression events since `impressionsSince` (0 when features were not asked for). */
   impressions: number;
 }
 
@@ -96,8 +96,11 @@ export interface AdminStore {
 
 /** The decision hot path: implemented per dialect for speed and exact concurrency semantics. */
 export interface DecisionStore {
-  /** The subject's profile, issuance history and features; impressions are counted from `impressionsSince`. */
-  loadSubject(subjectId: string, customerId: string | null, impressionsSince: number): Promise<StoredSubject>;
+  /**
+   * The subject's profile and issuance history, plus its features and the impressions since
+   * `impressionsSince` when that is given (null: no rule reads features, so the reads are skipped).
+   */
+  loadSubject(subjectId: string, customerId: string | null, impressionsSince: number | null): Promise<StoredSubject>;
   readCounters(keys: string[]): Promise<Map<string, number>>;
   /**
    * Atomically re-checks and reserves every guardrail for the chosen offers, records the

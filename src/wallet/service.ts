@@ -37,21 +37,14 @@ export const RedemptionRequestSchema = z
 export type RedemptionRequest = z.output<typeof RedemptionRequestSchema>;
 
 /** A redemption as the API returns it. */
-export interface RedemptionView {
+export interface RedemptionView extends Omit<CheckoutResult, 'applied'> {
   redemptionId: string;
   orderId: string;
   status: 'applied' | 'rolled_back';
   channel: string;
   createdAt: string;
   rolledBackAt: string | null;
-  lines: CheckoutResult['lines'];
-  giftLines: CheckoutResult['giftLines'];
-  subtotal: number;
-  shipping: number;
-  shippingDiscount: number;
-  discountTotal: number;
-  total: number;
-  points: number;
+  /** The offers applied, in order, with what each gave and cost. */
   offers: CheckoutResult['applied'];
   /** True when this is the stored answer to an earlier request for the same order. */
   replayed?: boolean;
@@ -396,18 +389,8 @@ function settle(cost: number, reserved: number): number {
   return Math.max(0, cost - reserved);
 }
 
-function view(r: CheckoutResult) {
-  return {
-    lines: r.lines,
-    giftLines: r.giftLines,
-    subtotal: r.subtotal,
-    shipping: r.shipping,
-    shippingDiscount: r.shippingDiscount,
-    discountTotal: r.discountTotal,
-    total: r.total,
-    points: r.points,
-    offers: r.applied,
-  };
+function view({ applied, ...rest }: CheckoutResult) {
+  return { ...rest, offers: applied };
 }
 
 function stored_(r: DB['redemptions']): RedemptionView {

@@ -73,21 +73,23 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
       const [cust, hist, feats] = await Promise.all([
         customerId !== null ? pool.query<{ traits: string; consent: string }>('SELECT traits, consent FROM customers WHERE id = $1', [customerId]) : null,
         pool.query<{ offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = $1', [subjectId]),
-        // One round trip for the stored features and the impression count.
-        pool.query<DB['customer_features'] & { impressions: number }>(
-          `SELECT f.*, (SELECT count(*) FROM events WHERE subject_id = $1 AND type = 'impression' AND occurred_at >= $2) AS impressions
-           FROM (SELECT 1) one LEFT JOIN customer_features f ON f.subject_id = $1`,
-          [subjectId, impressionsSince],
-        ),
+        // One round trip for the stored features and the impression count, when asked for.
+        impressionsSince === null
+          ? null
+          : pool.query<DB['customer_features'] & { impressions: number }>(
+              `SELECT f.*, (SELECT count(*) FROM events WHERE subject_id = $1 AND type = 'impression' AND occurred_at >= $2) AS impressions
+               FROM (SELECT 1) one LEFT JOIN customer_features f ON f.subject_id = $1`,
+              [subjectId, impressionsSince],
+            ),
       ]);
-      const frow = feats.rows[0]!;
+      const frow = feats?.rows[0];
       const row = cust?.rows[0];
       return {
         traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
         consent: row ? (JSON.parse(row.consent) as Consent) : {},
         issuances: hist.rows.map((r) => ({ offerId: r.offer_id, issuedAt: Number(r.issued_at) })),
-        features: frow.subject_id === null ? null : (({ impressions: _n, ...f }) => f)(frow),
-        impressions: Number(frow.impressions),
+        features: !frow || frow.subject_id === null ? null : (({ impressions: _n, ...f }) => f)(frow),
+        impressions: frow ? Number(frow.impressions) : 0,
       };
     },
     async readCounters(keys) {

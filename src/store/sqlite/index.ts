@@ -10,6 +10,7 @@ import type { CommitResult, Store } from '../ports.js';
 import type { DB } from '../schema.js';
 import { startCheckpointer } from './checkpointer.js';
 import { Abort, prepareOutcomes } from './outcomes.js';
+import type { ReasonCode } from '../../decide/reasons.js';
 import { createOutcomeReads } from '../outcome-reads.js';
 
 function open(path: string): Database.Database {
@@ -41,13 +42,7 @@ const BACKGROUND_BUDGET_MS = 10;
 type RefRow = { id: string; subject_id: string; campaign_id: string | null; holdout: number; created_at: number };
 const toRef = (r: RefRow) => ({ id: r.id, subjectId: r.subject_id, campaignId: r.campaign_id, holdout: r.holdout === 1, createdAt: r.created_at });
 
-class Rejected {
-  constructor(
-    readonly offerId: string,
-    readonly code: import('../../decide/reasons.js').ReasonCode,
-    readonly detail: string,
-  ) {}
-}
+const rejected = (offerId: string, code: ReasonCode, detail: string) => new Abort<CommitResult>({ status: 'rejected', offerId, reason: { code, detail } });
 
 /**
  * The embedded default. Admin queries go through Kysely on one connection; the decision
@@ -99,25 +94,37 @@ export function createSqliteStore(path: string): Store {
            @channel, @holdout, @personalized, @probability, @policy, @catalog_version, @body)`,
       ),
     };
-    const one = conn.transaction((plan: CommitPlan, now: number): CommitResult => {
+    // Nested transactions are savepoints: an Abort rolls back that write only and becomes its result.
+    const savepoint = <A extends unknown[], R>(f: (...a: A) => R) => {
+      const tx = conn.transaction(f);
+      return (...a: A): R => {
+        try {
+          return tx(...a);
+        } catch (e) {
+          if (e instanceof Abort) return e.result as R;
+          throw e;
+        }
+      };
+    };
+    const one = savepoint((plan: CommitPlan, now: number): CommitResult => {
       if (plan.decision.request_id !== null) {
         const dup = s.byRequest.get(plan.decision.request_id);
         if (dup) return { status: 'duplicate', decisionId: dup.id };
       }
       if (plan.versionChecks.offers.length > 0) {
         const stale = staleVersion(plan.versionChecks, (kind, id) => (kind === 'offer' ? s.offerHead : s.campaignHead).get(id));
-        if (stale) throw new Rejected(stale.offerId, 'OFFER_CHANGED', stale.detail);
+        if (stale) throw rejected(stale.offerId, 'OFFER_CHANGED', stale.detail);
       }
       if (plan.subjectChecks.length > 0) {
         const failed = failedSubjectCheck(plan.subjectChecks, s.history.all(plan.decision.subject_id), now);
-        if (failed) throw new Rejected(failed.offerId, failed.reason, failed.detail);
+        if (failed) throw rejected(failed.offerId, failed.reason, failed.detail);
       }
       const counters: Record<string, number> = {};
       for (const op of plan.counterOps) {
         const row = op.amount <= op.limit ? s.bump.get(op.key, op.amount, now, op.limit) : undefined;
         if (!row) {
           const used = s.counter.get(op.key)?.used ?? 0;
-          throw new Rejected(op.offerId, op.reason, `${used} + ${op.amount} > ${op.limit}`);
+          throw rejected(op.offerId, op.reason, `${used} + ${op.amount} > ${op.limit}`);
         }
         counters[op.key] = Number(row.used);
       }
@@ -132,7 +139,6 @@ export function createSqliteStore(path: string): Store {
       try {
         return one(plan, now);
       } catch (e) {
-        if (e instanceof Rejected) return { status: 'rejected', offerId: e.offerId, reason: { code: e.code, detail: e.detail } };
         if (isUniqueViolation(e) && plan.decision.request_id !== null) {
           const dup = s.byRequest.get(plan.decision.request_id);
           if (dup) return { status: 'duplicate', decisionId: dup.id };
@@ -159,18 +165,6 @@ export function createSqliteStore(path: string): Store {
       return results;
     });
     const outcomes = prepareOutcomes(conn, s.bump);
-    // Nested transactions are savepoints: an Abort rolls back that write only.
-    const savepoint = <A extends unknown[], R>(f: (...a: A) => R) => {
-      const tx = conn.transaction(f);
-      return (...a: A): R => {
-        try {
-          return tx(...a);
-        } catch (e) {
-          if (e instanceof Abort) return e.result as R;
-          throw e;
-        }
-      };
-    };
     const out = {
       writeEvents: savepoint(outcomes.writeEvents),
       redeem: savepoint(outcomes.redeem),
@@ -290,8 +284,8 @@ export function createSqliteStore(path: string): Store {
         traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
         consent: row ? (JSON.parse(row.consent) as Consent) : {},
         issuances: s.history.all(subjectId).map((r) => ({ offerId: r.offer_id, issuedAt: Number(r.issued_at) })),
-        features: s.features.get(subjectId) ?? null,
-        impressions: Number(s.impressions.get(subjectId, impressionsSince)?.n ?? 0),
+        features: impressionsSince === null ? null : (s.features.get(subjectId) ?? null),
+        impressions: impressionsSince === null ? 0 : Number(s.impressions.get(subjectId, impressionsSince)?.n ?? 0),
       };
     },
     async readCounters(keys) {
