@@ -112,8 +112,10 @@ export async function runIngestBench(backend: Backend, opts: { rounds?: number; 
     // The shop's side (building the batches) is prepared outside the timed rounds.
     const batches = Array.from({ length: (rounds + 1) * 40 }, (_, k) => eventBatch(k * batch, batch, t0, decisions));
     let next = 0;
+    const busy: number[] = [];
     const round = async () => {
       const start = performance.now();
+      const elu = performance.eventLoopUtilization();
       let sent = 0;
       const worker = async () => {
         while (sent < perRound) {
@@ -123,12 +125,15 @@ export async function runIngestBench(backend: Backend, opts: { rounds?: number; 
         }
       };
       await Promise.all(Array.from({ length: inFlight }, worker));
+      busy.push(performance.eventLoopUtilization(elu).utilization);
       return sent / ((performance.now() - start) / 1000);
     };
     await round(); // warm-up
+    busy.length = 0;
     const rates: number[] = [];
     for (let r = 0; r < rounds; r++) rates.push(await round());
-    return { eventsPerSec: median(rates), rounds: rates, batch, inFlight };
+    // How busy the one JavaScript thread was: near 1 means CPU-bound in this process.
+    return { eventsPerSec: median(rates), rounds: rates, batch, inFlight, mainThreadBusy: median(busy) };
   } finally {
     await engine.close();
     await db.drop();
