@@ -28,8 +28,8 @@ export function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-export function start(script: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+export function start(script: string, args: string[], env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (b: Buffer) => {
@@ -90,8 +90,13 @@ export async function runHttpBench() {
   const decideAtHalf = await open(halfRate);
   const decideAt10k = await open(10_000);
   await stop(server.child);
+  // The same server with SQLite's writes on the request thread (before the writer thread).
+  const inline = await start(join(here, '..', 'src', 'cli', 'main.js'), ['serve', '--db', db, '--port', '0', '--log-level', 'warn'], { OFFERPILOT_SQLITE_WRITER_THREAD: 'false' });
+  await load({ ...decideOpts(inline.url), duration: 2 });
+  const decideMaxInline = await load(decideOpts(inline.url));
+  await stop(inline.child);
   rmSync(dir, { recursive: true, force: true });
-  return { helloMax, decideMax, ratio: decideMax.rps / helloMax.rps, decideAt10k, decideAtHalf, decideAtLight, halfRate };
+  return { helloMax, decideMax, ratio: decideMax.rps / helloMax.rps, decideMaxInline, decideAt10k, decideAtHalf, decideAtLight, halfRate };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -102,6 +107,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     row('hello-world (max)', r.helloMax);
     row('decide (max)', r.decideMax);
     console.log(`ratio decide / hello-world: ${r.ratio.toFixed(3)}`);
+    row('decide (max), writes on main thread', r.decideMaxInline);
     const open = (name: string, l: OpenLoopResult) =>
       console.log(`${name.padEnd(34)} ${fmt(l.served).padStart(8)} req/s served   p50 ${l.p50.toFixed(1)} ms   p99 ${l.p99.toFixed(1)} ms   max ${l.max.toFixed(0)} ms   errors ${l.errors}`);
     open('decide at 10k req/s (open loop)', r.decideAt10k);

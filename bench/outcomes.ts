@@ -81,8 +81,8 @@ export function eventBatch(start: number, size: number, t0: number, decisions: M
   });
 }
 
-async function setupEngine(url: string, config: Record<string, unknown> = {}): Promise<Engine> {
-  const store = openStore(url);
+async function setupEngine(url: string, config: Record<string, unknown> = {}, writerThread = true): Promise<Engine> {
+  const store = openStore(url, { writerThread });
   await store.migrate();
   const engine = await createEngine({ store, random: seededRandom(1), config: { logLevel: 'silent', expirySweepMs: 0, ...config } });
   await importCatalog(engine.catalog, benchCatalog(50));
@@ -90,12 +90,12 @@ async function setupEngine(url: string, config: Record<string, unknown> = {}): P
 }
 
 /** Events/s through engine.events.ingest (validation, attribution, one transaction per batch). */
-export async function runIngestBench(backend: Backend, opts: { rounds?: number; batch?: number; inFlight?: number } = {}) {
+export async function runIngestBench(backend: Backend, opts: { rounds?: number; batch?: number; inFlight?: number; writerThread?: boolean } = {}) {
   const rounds = opts.rounds ?? 5;
   const batch = opts.batch ?? 500;
   const inFlight = opts.inFlight ?? 4;
   const db = await tempDb(backend);
-  const engine = await setupEngine(db.url, { pgPoolSize: 12, ingestConcurrency: inFlight });
+  const engine = await setupEngine(db.url, { pgPoolSize: 12, ingestConcurrency: inFlight }, opts.writerThread ?? true);
   try {
     // Decisions to attribute to: one per customer for the first 2,000 customers.
     const decisions = new Map<string, { decisionId: string; token: string | null }>();
@@ -195,10 +195,10 @@ export async function runRedeemBench(backend: Backend, opts: { tokens?: number; 
  * Does ingestion slow decide? Latency of one-at-a-time decides (p50/p99, ms) alone and while
  * `inFlight` event batches are being ingested flat out in the same process.
  */
-export async function runDecideUnderIngestBench(backend: Backend, opts: { decides?: number } = {}) {
+export async function runDecideUnderIngestBench(backend: Backend, opts: { decides?: number; writerThread?: boolean } = {}) {
   const n = opts.decides ?? 3000;
   const db = await tempDb(backend);
-  const engine = await setupEngine(db.url, { pgPoolSize: 12 });
+  const engine = await setupEngine(db.url, { pgPoolSize: 12 }, opts.writerThread ?? true);
   const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
   const cart = { lines: [{ sku: 'SKU-1', quantity: 1, unitPrice: 1737 }] };
   try {
@@ -276,14 +276,17 @@ export async function runOutcomeBenches() {
   const reference = median(await measure(referenceWorkload, 200_000, 5));
   const hasPg = await pgReachable();
   const ingestSqlite = await runIngestBench('sqlite');
+  // The same with SQLite's writes on the request thread (the design before the writer thread).
+  const ingestSqliteInline = await runIngestBench('sqlite', { writerThread: false });
   const ingestPg = hasPg ? await runIngestBench('postgres') : null;
   const httpIngestSqlite = await runHttpIngestBench('sqlite');
   const httpIngestPg = hasPg ? await runHttpIngestBench('postgres') : null;
   const redeemSqlite = await runRedeemBench('sqlite');
   const redeemPg = hasPg ? await runRedeemBench('postgres', { inFlight: 64 }) : null;
   const decideSqlite = await runDecideUnderIngestBench('sqlite');
+  const decideSqliteInline = await runDecideUnderIngestBench('sqlite', { writerThread: false });
   const decidePg = hasPg ? await runDecideUnderIngestBench('postgres') : null;
-  return { reference, ingestSqlite, ingestPg, httpIngestSqlite, httpIngestPg, redeemSqlite, redeemPg, decideSqlite, decidePg };
+  return { reference, ingestSqlite, ingestSqliteInline, ingestPg, httpIngestSqlite, httpIngestPg, redeemSqlite, redeemPg, decideSqlite, decideSqliteInline, decidePg };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -294,6 +297,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       console.log(`${name.padEnd(44)} ${v === undefined ? 'skipped (no PostgreSQL)' : `${fmt(v)} ${unit}  (${(v / r.reference).toFixed(4)} x reference)`}`);
     console.log(`reference (sha256 1 KiB)                     ${fmt(r.reference)} ops/s`);
     line('event ingestion, SQLite (batches of 500, 4 in flight)', r.ingestSqlite.eventsPerSec, 'events/s');
+    line('event ingestion, SQLite, writes on the main thread', r.ingestSqliteInline.eventsPerSec, 'events/s');
     line('event ingestion, PostgreSQL', r.ingestPg?.eventsPerSec, 'events/s');
     line('POST /v1/events, SQLite (500/batch, 4 connections)', r.httpIngestSqlite.eventsPerSec, 'events/s');
     line('POST /v1/events, PostgreSQL', r.httpIngestPg?.eventsPerSec, 'events/s');
@@ -302,6 +306,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const lat = (name: string, x: Awaited<ReturnType<typeof runDecideUnderIngestBench>> | null) =>
       x && console.log(`${name.padEnd(44)} alone p50 ${x.alone.p50.toFixed(2)} / p99 ${x.alone.p99.toFixed(2)} ms; while ingesting ${fmt(x.underIngest.eventsPerSec)} events/s: p50 ${x.underIngest.p50.toFixed(2)} / p99 ${x.underIngest.p99.toFixed(2)} ms`);
     lat('decide latency, SQLite', r.decideSqlite);
+    lat('decide latency, SQLite, writes on main thread', r.decideSqliteInline);
     lat('decide latency, PostgreSQL', r.decidePg);
   }
 }

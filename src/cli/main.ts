@@ -18,7 +18,7 @@ interface CommonFlags {
 
 async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (engine: Engine, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig({ db: flags.db, logLevel: flags.logLevel, host: flags.host, port: flags.port });
-  const store = openStore(config.db, { poolSize: config.pgPoolSize });
+  const store = openStore(config.db, { poolSize: config.pgPoolSize, writerThread: config.sqliteWriterThread });
   await store.migrate();
   const engine = await createEngine({ store, config });
   try {

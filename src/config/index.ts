@@ -16,6 +16,12 @@ export const ConfigSchema = z.object({
   catalogRefreshMs: int(1000).describe('How often a process checks for catalog changes made by other processes'),
   counterRefreshMs: int(250).describe('How stale the guardrail counter view may get (commit always re-checks)'),
   pgPoolSize: int(10, 1),
+  sqliteWriterThread: z
+    .enum(['true', 'false'])
+    .or(z.boolean())
+    .transform((v) => v === true || v === 'true')
+    .default(true)
+    .describe('SQLite: run decision, event and redemption writes on a worker thread (false: on the request thread)'),
   bodyLimit: int(1_048_576, 1024),
   marginFloorPct: z.coerce.number().min(0).max(100).default(0).describe('Default margin floor when neither offer nor campaign sets one'),
   shippingCost: int(500).describe('Default cost of free shipping, minor units'),
@@ -23,7 +29,7 @@ export const ConfigSchema = z.object({
   pointsPerMajorUnit: z.coerce.number().min(0).default(1),
   merchantFeeBpsPerMonth: int(50),
   ingestMaxPending: int(200_000, 1).describe('Events accepted but not yet durable before new batches get 503'),
-  ingestConcurrency: int(4, 1).describe('Event batches written at once (PostgreSQL); the rest queue'),
+  ingestConcurrency: int(4, 1).describe('PostgreSQL: event batches written at once; the rest queue (SQLite queues them at its one writer)'),
   expirySweepMs: int(60_000).describe('How often expired, unredeemed offers are moved to breakage (0: only on demand)'),
 });
 export type Config = Readonly<z.output<typeof ConfigSchema>>;

@@ -250,7 +250,15 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   }
 
   const makeCode = deps.codes ?? newCouponCode;
-  const events = new Ingestor({ store, snapshot, tokens, clock, maxPending: config.ingestMaxPending, concurrency: config.ingestConcurrency });
+  const events = new Ingestor({
+    store,
+    snapshot,
+    tokens,
+    clock,
+    maxPending: config.ingestMaxPending,
+    // SQLite has a single writer that queues batches anyway; the limit guards PostgreSQL's pool.
+    concurrency: store.dialect === 'sqlite' ? Number.MAX_SAFE_INTEGER : config.ingestConcurrency,
+  });
   const wallet = new Wallet({
     store,
     tokens,

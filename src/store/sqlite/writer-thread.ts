@@ -12,13 +12,19 @@ let writer: Writer | null = null;
 
 // Replies of one turn go out in one message.
 let replies: WriterReply[] = [];
+const flushReplies = () => {
+  if (replies.length === 0) return;
+  const out = replies;
+  replies = [];
+  port.postMessage({ replies: out } satisfies FromWriter);
+};
+// Jobs not yet answered; stopping waits for them so no committed write goes unacknowledged.
+let unanswered = 0;
+let drained: (() => void) | null = null;
 const send = (r: WriterReply) => {
-  if (replies.length === 0) queueMicrotask(() => {
-    const out = replies;
-    replies = [];
-    port.postMessage({ replies: out } satisfies FromWriter);
-  });
+  if (replies.length === 0) queueMicrotask(flushReplies);
   replies.push(r);
+  if (--unanswered === 0) drained?.();
 };
 const errorData = (e: unknown) => {
   const err = e as { name?: string; message?: string; code?: unknown };
@@ -28,6 +34,7 @@ const errorData = (e: unknown) => {
 port.on('message', (m: ToWriter) => {
   if ('jobs' in m) {
     for (const [id, job] of m.jobs as Array<[number, WriteJob]>) {
+      unanswered++;
       let w: Writer;
       try {
         w = writer ??= createWriter(conn);
@@ -43,10 +50,13 @@ port.on('message', (m: ToWriter) => {
   } else if ('rewind' in m) {
     writer?.rewind();
   } else if ('stop' in m) {
-    void (writer?.close() ?? Promise.resolve()).then(() => {
+    void (async () => {
+      await writer?.close();
+      if (unanswered > 0) await new Promise<void>((resolve) => (drained = resolve));
+      flushReplies();
       conn.close();
       port.postMessage({ stopped: true } satisfies FromWriter);
       port.close();
-    });
+    })();
   }
 });
