@@ -8,6 +8,7 @@ import { createEngine, type Engine } from '../engine/index.js';
 import { isOfferpilotError } from '../errors/index.js';
 import { buildServer } from '../http/server.js';
 import { openStore } from '../store/index.js';
+import { SHIPPED_SCENARIOS, formatReport, httpClient, inProcessClient, loadScenario, progressBar, simulate } from '../sim/index.js';
 
 const DEMO_CATALOG = new URL('../../examples/demo-catalog.json', import.meta.url);
 
@@ -132,6 +133,38 @@ keys
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
       process.stdout.write((await engine.keys.revoke(id)) ? `revoked ${id}\n` : `no live key ${id}\n`);
     });
+  });
+
+program
+  .command('simulate')
+  .description('Run a simulated shop with a known true response model against the engine and compare policies')
+  .option('--scenario <name|file>', `a shipped scenario (${SHIPPED_SCENARIOS.join(', ')}) or a .json/.yaml file`, 'apparel')
+  .option('--sessions <n>', 'sessions to simulate', '20000')
+  .option('--seed <n>', 'random seed (same seed, same run)', '1')
+  .option('--concurrency <n>', 'sessions in flight at once', '16')
+  .option('--db <path>', 'SQLite file for the in-process engine (default: a temporary one)')
+  .option('--url <url>', 'drive a running server over HTTP instead (needs --key with the admin scope)')
+  .option('--key <key>', 'API key for --url (env OFFERPILOT_API_KEY)')
+  .option('--json', 'print the report as JSON')
+  .action(async (flags: { scenario: string; sessions: string; seed: string; concurrency: string; db?: string; url?: string; key?: string; json?: boolean }) => {
+    const scenario = loadScenario(flags.scenario);
+    const seed = Number(flags.seed);
+    const key = flags.key ?? process.env.OFFERPILOT_API_KEY;
+    if (flags.url && !key) throw new Error('--url needs --key (or OFFERPILOT_API_KEY)');
+    const client = flags.url
+      ? httpClient(flags.url, key!)
+      : await inProcessClient({ start: Date.parse('2026-11-01T00:00:00Z'), seed, db: flags.db, scenario });
+    try {
+      const report = await simulate(scenario, client, {
+        sessions: Number(flags.sessions),
+        seed,
+        concurrency: Number(flags.concurrency),
+        onProgress: process.stderr.isTTY && !flags.json ? progressBar() : undefined,
+      });
+      console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    } finally {
+      await client.close();
+    }
   });
 
 program.parseAsync().catch((e: unknown) => {

@@ -1,0 +1,64 @@
+import { COHORTS } from './scenario.js';
+import type { SimReport } from './run.js';
+
+const money = (minor: number) => (minor / 100).toFixed(2);
+const signed = (minor: number) => `${minor >= 0 ? '+' : '−'}${money(Math.abs(minor))}`;
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const int = (n: number) => n.toLocaleString('en-US');
+
+function table(head: string[], rows: string[][], right: boolean[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The report as terminal tables: every policy on the same sessions, then CM/session per cohort. Money in major units. */
+export function formatReport(r: SimReport): string {
+  const out: string[] = [];
+  out.push(`Scenario ${r.scenario} · seed ${r.seed} · ${int(r.sessions)} sessions · ${r.client} · ${(r.elapsedMs / 1000).toFixed(1)} s (${int(Math.round(r.sessionsPerSec))} sessions/s)`);
+  out.push('Expected values under the true model on the same sessions; "incr." is against no offer.');
+  out.push('');
+  out.push(
+    table(
+      ['policy', 'offer rate', 'conversion', 'AOV', 'offer cost/session', 'CM/session', 'incr. CM/session'],
+      r.policies.map((p) => [p.label, pct(p.all.offerRate), pct(p.all.conversion), money(p.all.aov), money(p.all.discountCostPerSession), money(p.all.cmPerSession), signed(p.all.incrementalCmPerSession)]),
+      [false, true, true, true, true, true, true],
+    ),
+  );
+  out.push('');
+  out.push('CM/session by cohort (sessions: ' + COHORTS.map((c) => `${c} ${int(r.policies[0]!.byCohort[c].sessions)}`).join(', ') + ')');
+  out.push(
+    table(
+      ['policy', ...COHORTS],
+      r.policies.map((p) => [p.label, ...COHORTS.map((c) => money(p.byCohort[c].cmPerSession))]),
+      [false, true, true, true, true],
+    ),
+  );
+  const e = r.policies.find((p) => p.kind === 'engine');
+  if (e?.measured) {
+    const m = e.measured;
+    out.push('');
+    out.push(`Engine against its holdout (${pct(r.engine.holdoutShare)} of ${int(r.engine.decisions)} decisions), from sampled outcomes:`);
+    out.push(`  treated ${int(m.treated.sessions)} sessions, ${int(m.treated.orders)} orders, CM/session ${money(m.treated.cmPerSession)}`);
+    out.push(`  holdout ${int(m.holdout.sessions)} sessions, ${int(m.holdout.orders)} orders, CM/session ${money(m.holdout.cmPerSession)}`);
+    out.push(`  measured incremental CM/session ${signed(m.incrementalCmPerSession)} ± ${money(m.ci95)} (95%); true ${signed(m.trueIncrementalCmPerSession)}`);
+    const fails = Object.entries(r.engine.redemptionFailures).map(([k, v]) => `${k} ${v}`).join(', ');
+    out.push(`  redemptions ${int(r.engine.redemptions)}${fails ? `; refused: ${fails}` : ''}; discount mismatches ${r.engine.discountMismatches}`);
+  }
+  return out.join('\n');
+}
+
+/** A one-line progress bar for long runs (stderr, redrawn in place). */
+export function progressBar(stream: NodeJS.WriteStream = process.stderr): (done: number, total: number) => void {
+  const started = performance.now();
+  let last = 0;
+  return (done, total) => {
+    const now = performance.now();
+    if (done < total && now - last < 100) return;
+    last = now;
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    const rate = done / ((now - started) / 1000);
+    stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${int(done)}/${int(total)} sessions  ${int(Math.round(rate))}/s${done >= total ? '\n' : ''}`);
+  };
+}

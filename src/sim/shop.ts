@@ -1,0 +1,161 @@
+import type { Channel, ProductInput } from '../catalog/schemas.js';
+import { seededRandom, type Random } from '../runtime/index.js';
+import { COHORTS, SEGMENTS, type Scenario, type Segment, type SimCohort } from './scenario.js';
+
+/** A product of the simulated shop, with what the engine is told about it. */
+export interface SimProduct extends ProductInput {
+  sku: string;
+  category: string;
+  price: number;
+  unitCost: number;
+  fulfilmentCost: number;
+  /** Relative chance of landing in a cart. */
+  weight: number;
+}
+
+/** A simulated customer: what the shop knows (id, history) and what only the model knows. */
+export interface SimCustomer {
+  id: string;
+  cohort: SimCohort;
+  /** Latent: how the customer responds to offers. */
+  segment: Segment;
+  /** Latent: purchase probability of a session without an offer. */
+  baseConversion: number;
+  /** Latent: persuadables' sensitivity to an offer's relative value. */
+  sensitivity: number;
+  basketLines: [number, number];
+  device: string;
+  /** Orders before the simulation starts (imported history), days ago. */
+  history: number[];
+}
+
+export interface SimLine {
+  sku: string;
+  quantity: number;
+  unitPrice: number;
+}
+
+/** One visit: who, where, and the basket they would buy. */
+export interface SimSession {
+  index: number;
+  customer: SimCustomer;
+  placement: string;
+  channel: Channel;
+  hasCart: boolean;
+  /** Milliseconds since the simulation started. */
+  at: number;
+  lines: SimLine[];
+  /** Common random number: the session converts under an action if u < P(convert | action). */
+  u: number;
+}
+
+export interface SimShop {
+  products: SimProduct[];
+  customers: SimCustomer[];
+}
+
+const pick = <T extends string>(r: Random, weights: Partial<Record<T, number>> | Array<[T, number]>): T => {
+  const entries = (Array.isArray(weights) ? weights : (Object.entries(weights) as Array<[T, number]>)).filter(([, w]) => w > 0);
+  const total = entries.reduce((a, [, w]) => a + w, 0);
+  let x = r() * total;
+  for (const [k, w] of entries) {
+    x -= w;
+    if (x < 0) return k;
+  }
+  return entries[entries.length - 1]![0];
+};
+const uniformInt = (r: Random, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+/** Log-normal around `mean` with a spread of about ±50%: latent traits vary between customers. */
+const around = (r: Random, mean: number) => mean * Math.exp(0.5 * gaussian(r) - 0.125);
+function gaussian(r: Random): number {
+  const u = Math.max(r(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
+}
+
+/**
+ * Builds the shop of a scenario: the catalog (prices, costs, inventory — some SKUs overstocked
+ * and aged, some near stock-out, low-margin high-velocity lines where the scenario says so) and
+ * the customers with their latent segment and traits. Seeded: the same seed gives the same shop.
+ */
+export function buildShop(s: Scenario, seed: number): SimShop {
+  const r = seededRandom(seed);
+  const products: SimProduct[] = [];
+  for (const c of s.categories) {
+    for (let i = 0; i < c.skus; i++) {
+      const price = uniformInt(r, c.priceRange[0], c.priceRange[1]);
+      const stock = r();
+      const dailySalesRate = Math.round(around(r, 4) * c.popularity * 10) / 10;
+      // Days of cover: most SKUs 2–8 weeks, some overstocked (half a year or more), some nearly out.
+      const cover = stock < s.inventory.overstockShare ? 180 + r() * 180 : stock < s.inventory.overstockShare + s.inventory.lowStockShare ? r() * 3 : 14 + r() * 42;
+      products.push({
+        sku: `${c.name.toUpperCase().replace(/[^A-Z0-9]+/g, '-')}-${String(i + 1).padStart(3, '0')}`,
+        name: `${c.name} ${i + 1}`,
+        category: c.name,
+        price,
+        unitCost: Math.round(price * (1 - c.marginPct / 100)),
+        fulfilmentCost: c.fulfilment,
+        inventoryOnHand: Math.round(dailySalesRate * cover),
+        dailySalesRate,
+        weight: c.popularity / c.skus,
+      });
+    }
+  }
+  const customers: SimCustomer[] = [];
+  const cohortShares = COHORTS.map((c) => [c, s.cohorts[c].share] as [SimCohort, number]);
+  for (let i = 0; i < s.customers; i++) {
+    const cohort = pick(r, cohortShares);
+    const cs = s.cohorts[cohort];
+    const segment = pick(r, SEGMENTS.map((g) => [g, cs.segments[g] ?? 0] as [Segment, number]));
+    const base = s.segments[segment].baseConversion;
+    const orders = uniformInt(r, cs.priorOrders[0], cs.priorOrders[1]);
+    const last = cs.daysSinceLastOrder[0] + r() * (cs.daysSinceLastOrder[1] - cs.daysSinceLastOrder[0]);
+    // Earlier orders spread back from the last one, 10–60 days apart.
+    const history = Array.from({ length: orders }, (_, k) => last + k * (10 + r() * 50));
+    customers.push({
+      id: `sim-${String(i + 1).padStart(6, '0')}`,
+      cohort,
+      segment,
+      baseConversion: Math.min(0.95, around(r, base)),
+      sensitivity: around(r, cs.priceSensitivity),
+      basketLines: cs.basketLines,
+      device: pick(r, s.devices),
+      history,
+    });
+  }
+  return { products, customers };
+}
+
+/**
+ * The sessions of a run: customers drawn uniformly, placements by share, arrival times spread
+ * over the scenario's days, and the basket each would buy. Seeded separately from the shop so a
+ * longer run extends a shorter one's sessions.
+ */
+export function* sessions(s: Scenario, shop: SimShop, count: number, seed: number): Generator<SimSession> {
+  const r = seededRandom(seed ^ 0x5e55);
+  const span = s.days * 86_400_000;
+  const placements = s.placements.map((p) => [p.name, p.share] as [string, number]);
+  const weights = shop.products.map((p, i) => [String(i), p.weight] as [string, number]);
+  for (let index = 0; index < count; index++) {
+    const customer = shop.customers[Math.floor(r() * shop.customers.length)]!;
+    const placementName = pick(r, placements);
+    const placement = s.placements.find((p) => p.name === placementName)!;
+    const n = uniformInt(r, customer.basketLines[0], customer.basketLines[1]);
+    const bySku = new Map<string, SimLine>();
+    for (let k = 0; k < n; k++) {
+      const p = shop.products[Number(pick(r, weights))]!;
+      const line = bySku.get(p.sku);
+      if (line) line.quantity++;
+      else bySku.set(p.sku, { sku: p.sku, quantity: r() < 0.15 ? 2 : 1, unitPrice: p.price });
+    }
+    yield {
+      index,
+      customer,
+      placement: placement.name,
+      channel: placement.channel,
+      hasCart: placement.hasCart,
+      at: Math.floor((index / count) * span),
+      lines: [...bySku.values()],
+      u: r(),
+    };
+  }
+}
