@@ -209,7 +209,8 @@ export async function simulate(scenario: Scenario, client: ShopClient, opts: Sim
   const model = new ResponseModel(scenario, shop.products);
   const offers = scenarioOffers(scenario);
   const constants = constantPolicies(offers);
-  const campaign = CampaignSpecSchema.parse(scenarioCampaign(scenario));
+  const { id: _id, status: _status, ...campaignSpec } = scenarioCampaign(scenario);
+  const campaign = CampaignSpecSchema.parse(campaignSpec);
 
   await client.importCatalog(simCatalog(scenario, shop));
   const start = client.now();
