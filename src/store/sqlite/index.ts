@@ -10,6 +10,7 @@ import { open } from './connection.js';
 import { createOutcomeReads } from '../outcome-reads.js';
 import { createWriter, type Writer } from './writer.js';
 import { startWriterThread } from './writer-client.js';
+import { routeWrites } from './writer-router.js';
 
 type RefRow = { id: string; subject_id: string; campaign_id: string | null; holdout: number; created_at: number };
 const toRef = (r: RefRow) => ({ id: r.id, subjectId: r.subject_id, campaignId: r.campaign_id, holdout: r.holdout === 1, createdAt: r.created_at });
@@ -33,8 +34,9 @@ function inThreadWriter(make: () => Writer): Writer {
 /** How the SQLite store runs. */
 export interface SqliteOptions {
   /**
-   * Run the hot-path writes (decision commits, events, redemptions) on a worker thread with its
-   * own connection (default for files; an in-memory database has no second connection).
+   * Run the hot-path writes (event batches always; decision commits and redemptions when the
+   * store is busy) on a worker thread with its own connection. Default for files; an in-memory
+   * database has no second connection.
    */
   writerThread?: boolean;
 }
@@ -51,7 +53,8 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
   const admin = createAdminStore(kysely);
   let hot: ReturnType<typeof prepare> | null = null;
   const conn = path === ':memory:' ? adminConn : open(path);
-  const writer: Writer = path !== ':memory:' && opts.writerThread !== false ? startWriterThread(path) : inThreadWriter(() => createWriter(conn));
+  const local = inThreadWriter(() => createWriter(conn));
+  const writer: Writer = path !== ':memory:' && opts.writerThread !== false ? routeWrites(local, startWriterThread(path)) : local;
   const checkpointer = path === ':memory:' ? null : startCheckpointer(path, 1000, (msg) => process.emitWarning(`SQLite checkpoint: ${msg}`), () => writer.rewind());
 
   function prepare() {
