@@ -41,7 +41,7 @@ export function start(script: string, args: string[], env: Record<string, string
   });
 }
 
-interface Load {
+export interface Load {
   rps: number;
   p50: number;
   p99: number;

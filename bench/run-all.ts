@@ -1,14 +1,14 @@
 /**
  * Every benchmark in one run, printed as the table BENCHMARKS.md records.
- *   npm run bench
+ *   npm run bench               # prints the table and the figures
+ *   npm run bench -- --update   # also rewrites the figures block bench:check compares against
  */
 import { cpus } from 'node:os';
-import { runDecideBench } from './decide-inprocess.js';
-import { runHttpBench } from './http-decide.js';
 import { fmt } from './stats.js';
+import { runSuite, writeFigures } from './suite.js';
 
-const d = await runDecideBench();
-const h = await runHttpBench();
+const r = await runSuite();
+const { decide: d, http: h, outcomes: o, sim } = r;
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`Machine: ${cpus().length} x ${cpu}, Node ${process.version}`);
 console.log('');
@@ -19,7 +19,31 @@ console.log(`| pure decide(), 50 offers, guardrails, holdout | ${fmt(d.pureDecid
 console.log(`| engine.decide() + atomic commit, SQLite, sequential | ${fmt(d.decideAndCommitSqlite)} decisions/s | ${(d.decideAndCommitSqlite / d.reference).toFixed(4)} x reference |`);
 console.log(`| Fastify hello-world, max | ${fmt(h.helloMax.rps)} req/s, p99 ${h.helloMax.p99} ms | 1 |`);
 console.log(`| POST /v1/decide, SQLite, max | ${fmt(h.decideMax.rps)} req/s, p50 ${h.decideMax.p50} ms, p99 ${h.decideMax.p99} ms | ${h.ratio.toFixed(3)} x hello-world |`);
+console.log(`| POST /v1/decide, SQLite, max, writes on the request thread | ${fmt(h.decideMaxInline.rps)} req/s, p50 ${h.decideMaxInline.p50} ms, p99 ${h.decideMaxInline.p99} ms | ${(h.decideMaxInline.rps / h.helloMax.rps).toFixed(3)} x hello-world |`);
 const ol = (l: { served: number; p50: number; p99: number }) => `${fmt(l.served)} req/s served, p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms`;
 console.log(`| POST /v1/decide, 10k req/s offered (open loop) | ${ol(h.decideAt10k)} | |`);
 console.log(`| POST /v1/decide, ${fmt(h.halfRate)} req/s offered (half of max) | ${ol(h.decideAtHalf)} | |`);
 console.log(`| POST /v1/decide, 500 req/s offered | ${ol(h.decideAtLight)} | |`);
+console.log(`| reference workload, outcome run | ${fmt(o.reference)} ops/s | 1 |`);
+const row = (name: string, v: number | undefined, unit: string) =>
+  console.log(`| ${name} | ${v === undefined ? 'skipped (no PostgreSQL)' : `${fmt(v)} ${unit}`} | ${v === undefined ? '' : `${(v / o.reference).toFixed(4)} x reference`} |`);
+row('event ingestion in process, SQLite (500/batch, 4 in flight)', o.ingestSqlite.eventsPerSec, 'events/s');
+row('event ingestion in process, SQLite, writes on the request thread', o.ingestSqliteInline.eventsPerSec, 'events/s');
+row('event ingestion in process, PostgreSQL', o.ingestPg?.eventsPerSec, 'events/s');
+row('`POST /v1/events`, SQLite (500/batch, 4 connections)', o.httpIngestSqlite.eventsPerSec, 'events/s');
+row('`POST /v1/events`, PostgreSQL', o.httpIngestPg?.eventsPerSec, 'events/s');
+row('redemptions in process, SQLite (32 in flight)', o.redeemSqlite.redemptionsPerSec, 'redemptions/s');
+row('redemptions in process, PostgreSQL (64 in flight)', o.redeemPg?.redemptionsPerSec, 'redemptions/s');
+const lat = (name: string, x: { alone: { p50: number; p99: number }; underIngest: { p50: number; p99: number; eventsPerSec: number } } | null) =>
+  x && console.log(`| ${name} | alone p50 ${x.alone.p50.toFixed(2)} / p99 ${x.alone.p99.toFixed(2)} ms; while ingesting ${fmt(x.underIngest.eventsPerSec)} events/s: p50 ${x.underIngest.p50.toFixed(2)} / p99 ${x.underIngest.p99.toFixed(2)} ms | |`);
+lat('decide latency, SQLite', o.decideSqlite);
+lat('decide latency, SQLite, writes on the request thread', o.decideSqliteInline);
+lat('decide latency, PostgreSQL', o.decidePg);
+console.log(`| simulator, ${sim.scenario}, in process (${fmt(sim.sessions)} sessions) | ${fmt(sim.sessionsPerSec)} sessions/s | ${(sim.sessionsPerSec / d.reference).toFixed(5)} x reference |`);
+console.log('');
+console.log('Figures (bench:check compares these ratios):');
+for (const [k, f] of Object.entries(r.figures)) console.log(`  ${k.padEnd(22)} ${fmt(f.value).padStart(8)} ${f.unit.padEnd(14)} ${f.ratio.toPrecision(4)} x ${f.baseline}`);
+if (process.argv.includes('--update')) {
+  writeFigures(r.figures);
+  console.log('BENCHMARKS.md figures block updated.');
+}

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -118,13 +119,20 @@ export function parseScenario(raw: unknown): Scenario {
 /** The scenarios shipped in `scenarios/`. */
 export const SHIPPED_SCENARIOS = ['apparel', 'grocery', 'blanket-trap'] as const;
 
+/** The repository's scenarios/ folder, seen from src/sim, dist/sim or a build nested one deeper. */
+function shippedPath(name: string): string {
+  for (const up of ['../../', '../../../']) {
+    const p = fileURLToPath(new URL(`${up}scenarios/${name}.yaml`, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new OfferpilotError('VALIDATION_FAILED', `Shipped scenario ${name} not found (scenarios/${name}.yaml)`);
+}
+
 /** Loads a scenario: a shipped name, or a path to a .json / .yaml file. */
 export function loadScenario(nameOrPath: string): Scenario {
-  const path = (SHIPPED_SCENARIOS as readonly string[]).includes(nameOrPath)
-    ? new URL(`../../scenarios/${nameOrPath}.yaml`, import.meta.url)
-    : nameOrPath;
+  const path = (SHIPPED_SCENARIOS as readonly string[]).includes(nameOrPath) ? shippedPath(nameOrPath) : nameOrPath;
   const text = readFileSync(path, 'utf8');
-  const ext = extname(typeof path === 'string' ? path : path.pathname).toLowerCase();
+  const ext = extname(path).toLowerCase();
   const raw: unknown = ext === '.json' ? JSON.parse(text) : parseYaml(text);
   return parseScenario(raw);
 }

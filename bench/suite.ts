@@ -1,0 +1,79 @@
+/**
+ * Every benchmark of `npm run bench`, and the figures `npm run bench:check` guards. Each figure
+ * is a speed divided by a baseline measured in the same run (the SHA-256 reference workload, or
+ * a Fastify hello-world for HTTP), because these machines are shared and noisy.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { runDecideBench } from './decide-inprocess.js';
+import { runHttpBench } from './http-decide.js';
+import { runOutcomeBenches } from './outcomes.js';
+import { runSimBench } from './sim.js';
+
+export interface Figure {
+  label: string;
+  value: number;
+  unit: string;
+  /** value / baseline, both from the same run: what the check compares. */
+  ratio: number;
+  baseline: 'reference' | 'hello-world';
+}
+
+export type Figures = Record<string, Figure>;
+
+/** Runs the whole suite (about five minutes here) and returns the raw results and the figures. */
+export async function runSuite() {
+  const decide = await runDecideBench();
+  const http = await runHttpBench();
+  const outcomes = await runOutcomeBenches();
+  const sim = await runSimBench();
+  const ref = decide.reference;
+  const outRef = outcomes.reference;
+  const figures: Figures = {};
+  const put = (key: string, label: string, value: number | undefined, unit: string, baseline: Figure['baseline'], base: number) => {
+    if (value !== undefined) figures[key] = { label, value: Math.round(value), unit, ratio: value / base, baseline };
+  };
+  put('pure_decide', 'pure decide(), 50 offers', decide.pureDecide, 'decisions/s', 'reference', ref);
+  put('decide_commit_sqlite', 'engine.decide() + commit, SQLite, sequential', decide.decideAndCommitSqlite, 'decisions/s', 'reference', ref);
+  put('http_decide_sqlite', 'POST /v1/decide, SQLite, max', http.decideMax.rps, 'req/s', 'hello-world', http.helloMax.rps);
+  put('ingest_sqlite', 'event ingestion, SQLite, in process', outcomes.ingestSqlite.eventsPerSec, 'events/s', 'reference', outRef);
+  put('ingest_pg', 'event ingestion, PostgreSQL, in process', outcomes.ingestPg?.eventsPerSec, 'events/s', 'reference', outRef);
+  put('http_ingest_sqlite', 'POST /v1/events, SQLite', outcomes.httpIngestSqlite.eventsPerSec, 'events/s', 'reference', outRef);
+  put('http_ingest_pg', 'POST /v1/events, PostgreSQL', outcomes.httpIngestPg?.eventsPerSec, 'events/s', 'reference', outRef);
+  put('redeem_sqlite', 'redemptions, SQLite', outcomes.redeemSqlite.redemptionsPerSec, 'redemptions/s', 'reference', outRef);
+  put('redeem_pg', 'redemptions, PostgreSQL', outcomes.redeemPg?.redemptionsPerSec, 'redemptions/s', 'reference', outRef);
+  put('sim_sessions', 'simulator, apparel, in process', sim.sessionsPerSec, 'sessions/s', 'reference', ref);
+  return { decide, http, outcomes, sim, figures };
+}
+
+const START = '<!-- bench-figures:start -->';
+const END = '<!-- bench-figures:end -->';
+
+/** The figures committed in BENCHMARKS.md (the block `npm run bench -- --update` writes). */
+export function committedFigures(file = 'BENCHMARKS.md'): { measured: string; figures: Figures } {
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${file} has no ${START} … ${END} block: run \`npm run bench -- --update\` first`);
+  const body = text.slice(a + START.length, b).replace(/```(json)?/g, '');
+  return JSON.parse(body) as { measured: string; figures: Figures };
+}
+
+/** Rewrites the figures block of BENCHMARKS.md (appending one if missing). */
+export function writeFigures(figures: Figures, file = 'BENCHMARKS.md'): void {
+  const text = readFileSync(file, 'utf8');
+  const rounded = Object.fromEntries(Object.entries(figures).map(([k, f]) => [k, { ...f, ratio: Number(f.ratio.toPrecision(4)) }]));
+  const block = `${START}\n\`\`\`json\n${JSON.stringify({ measured: new Date().toISOString().slice(0, 10), figures: rounded }, null, 2)}\n\`\`\`\n${END}`;
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  writeFileSync(file, a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + END.length) : `${text.trimEnd()}\n\n${block}\n`);
+}
+
+/** How each figure compares with the committed one: a fall of more than `tolerance` fails. */
+export function compareFigures(committed: Figures, now: Figures, tolerance = 0.3) {
+  return Object.entries(committed).map(([key, was]) => {
+    const cur = now[key];
+    if (!cur) return { key, label: was.label, was: was.ratio, now: null, change: null, ok: true, note: 'not measured in this run' };
+    const change = cur.ratio / was.ratio - 1;
+    return { key, label: was.label, was: was.ratio, now: cur.ratio, change, ok: change >= -tolerance, note: '' };
+  });
+}
