@@ -288,8 +288,6 @@ export async function simulate(scenario: Scenario, client: ShopClient, opts: Sim
     });
     if (shown.length) offeredCount++;
     const t = shown.length ? model.truth(session, shown) : none;
-    record('engine', session, t, none, shown.length > 0 && t.order.applied);
-    if (!d.holdout) trueTreatedIncrement += t.ecm - none.ecm;
 
     const sid = `sim-s${session.index}`;
     outbox.push({ id: `${sid}-start`, type: 'session_start', customerId: cust.id, sessionId: sid, occurredAt: at(0), placement: session.placement, channel: session.channel });
@@ -314,12 +312,19 @@ export async function simulate(scenario: Scenario, client: ShopClient, opts: Sim
       cm = order.cm;
       outbox.push({ id: `${sid}-order`, type: 'order', customerId: cust.id, sessionId: sid, occurredAt: at(2), orderId, lines: session.lines, shipping: scenario.shippingFee, discount, tokens });
     }
-    if (d.holdout) {
-      held.push(cm);
-      if (bought) heldOrders++;
+    return { session, t, none, offered: shown.length > 0 && t.order.applied, holdout: d.holdout, bought, cm };
+  };
+  // Sessions of a chunk finish in any order; their results are added in session order so the
+  // floating-point sums (and so the report) are the same on every run with the same seed.
+  const account = (r: Awaited<ReturnType<typeof runSession>>) => {
+    record('engine', r.session, r.t, r.none, r.offered);
+    if (r.holdout) {
+      held.push(r.cm);
+      if (r.bought) heldOrders++;
     } else {
-      treated.push(cm);
-      if (bought) treatedOrders++;
+      trueTreatedIncrement += r.t.ecm - r.none.ecm;
+      treated.push(r.cm);
+      if (r.bought) treatedOrders++;
     }
   };
 
@@ -329,7 +334,7 @@ export async function simulate(scenario: Scenario, client: ShopClient, opts: Sim
   let chunk: SimSession[] = [];
   const runChunk = async () => {
     client.advanceTo(start + chunk[0]!.at);
-    await Promise.all(chunk.map(runSession));
+    for (const r of await Promise.all(chunk.map(runSession))) account(r);
     done += chunk.length;
     chunk = [];
     await flushEvents(500);

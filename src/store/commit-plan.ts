@@ -32,6 +32,11 @@ export interface CommitPlan {
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 
+/** "ofr_a@10+ofr_b": the offers (and values) a decision showed or would have shown; null for none. */
+export function offerKey(offers: Array<{ offerId: string; value: number | null }>): string | null {
+  return offers.length === 0 ? null : offers.map((o) => (o.value === null ? o.offerId : `${o.offerId}@${o.value}`)).join('+');
+}
+
 /** Turns a pure decision into the writes that commit it. */
 export function commitPlan(d: Decision, meta: CommitMeta): CommitPlan {
   const subjectChecks: SubjectCheck[] = [];
@@ -98,6 +103,7 @@ export function commitPlan(d: Decision, meta: CommitMeta): CommitPlan {
       policy: d.policy,
       catalog_version: meta.catalogVersion,
       body: meta.body,
+      offer_key: offerKey(d.holdout ? d.counterfactual : d.chosen),
     },
   };
 }

@@ -59,6 +59,14 @@ export interface DB {
     policy: string | null;
     catalog_version: number;
     body: string;
+    offer_key: string | null;
+  };
+  campaign_guard_log: {
+    id: string;
+    campaign_id: string;
+    at: number;
+    action: string;
+    evidence: string;
   };
   events: {
     id: string;

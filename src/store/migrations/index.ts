@@ -226,6 +226,24 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '20261130000000_measurement': {
+    async up(db: Kysely<any>) {
+      // What the decision showed (treatment) or would have shown (holdout): "ofr_a@10+ofr_b", null
+      // for none. Reports compare treatment and holdout sessions per offer without unpacking bodies.
+      await db.schema.alterTable('decisions').addColumn('offer_key', 'text').execute();
+      // Automatic guard actions (stop-loss pauses) with the evidence they acted on.
+      await db.schema
+        .createTable('campaign_guard_log')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('campaign_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('evidence', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('campaign_guard_log_campaign').on('campaign_guard_log').columns(['campaign_id', 'at']).execute();
+      await db.schema.createIndex('orders_decision').on('orders').column('decision_id').execute();
+    },
+  },
 };
 
 /**

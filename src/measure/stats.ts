@@ -1,0 +1,167 @@
+import chisquareCdf from '@stdlib/stats-base-dists-chisquare-cdf';
+import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
+import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
+
+/** z such that P(|Z| ≤ z) = level (two-sided). */
+export const zFor = (level: number) => normalQuantile(1 - (1 - level) / 2, 0, 1);
+
+/**
+ * One arm, aggregated per randomization unit (a customer): for each unit, its sessions (n) and
+ * outcome sums (y). Sessions of one customer are not independent, so every variance below is
+ * computed over units, not sessions.
+ */
+export class UnitSums {
+  units = 0;
+  n = 0;
+  y = 0;
+  private nn = 0;
+  private yy = 0;
+  private ny = 0;
+
+  /** Adds one unit with `n` sessions and outcome total `y`. */
+  add(n: number, y: number): void {
+    this.units++;
+    this.n += n;
+    this.y += y;
+    this.nn += n * n;
+    this.yy += y * y;
+    this.ny += n * y;
+  }
+
+  /** Ratio of sums: outcome per session (e.g. CM per session). */
+  get ratio(): number {
+    return this.n > 0 ? this.y / this.n : 0;
+  }
+
+  /**
+   * Variance of the ratio estimator by the delta method over units:
+   * Var(Ȳ/N̄) ≈ (s_y² − 2R·s_ny + R²·s_n²) / (m · N̄²), with sample (co)variances (m − 1).
+   * With one session per unit it is the plain variance of a mean, s_y²/m (Welch's per-arm term).
+   */
+  get ratioVariance(): number {
+    const m = this.units;
+    if (m < 2 || this.n === 0) return Number.NaN;
+    const mn = this.n / m;
+    const my = this.y / m;
+    const sn = (this.nn - m * mn * mn) / (m - 1);
+    const sy = (this.yy - m * my * my) / (m - 1);
+    const sny = (this.ny - m * mn * my) / (m - 1);
+    const r = this.y / this.n;
+    return Math.max(0, sy - 2 * r * sny + r * r * sn) / (m * mn * mn);
+  }
+}
+
+/** An estimate with a confidence interval. */
+export interface Interval {
+  estimate: number;
+  lower: number;
+  upper: number;
+  se: number;
+}
+
+/** Treatment − control of two ratio metrics (Welch: unequal variances, normal quantile). */
+export function difference(t: UnitSums, c: UnitSums, level = 0.95): Interval {
+  const est = t.ratio - c.ratio;
+  const se = Math.sqrt(t.ratioVariance + c.ratioVariance);
+  const z = zFor(level);
+  return { estimate: est, lower: est - z * se, upper: est + z * se, se };
+}
+
+/** Relative lift t/c − 1 with a delta-method interval (undefined when control is 0). */
+export function relativeLift(t: UnitSums, c: UnitSums, level = 0.95): Interval | null {
+  const rc = c.ratio;
+  if (rc === 0 || !Number.isFinite(c.ratioVariance)) return null;
+  const rt = t.ratio;
+  const est = rt / rc - 1;
+  const se = Math.sqrt(t.ratioVariance / (rc * rc) + (rt * rt * c.ratioVariance) / (rc * rc * rc * rc));
+  const z = zFor(level);
+  return { estimate: est, lower: est - z * se, upper: est + z * se, se };
+}
+
+/**
+ * Ratio of two outcome sums within one arm (e.g. AOV = revenue / orders), each per unit, by the
+ * delta method over units. `num` and `den` must be aggregated over the same units.
+ */
+export class PairSums {
+  units = 0;
+  a = 0;
+  b = 0;
+  private aa = 0;
+  private bb = 0;
+  private ab = 0;
+  add(a: number, b: number): void {
+    this.units++;
+    this.a += a;
+    this.b += b;
+    this.aa += a * a;
+    this.bb += b * b;
+    this.ab += a * b;
+  }
+  get ratio(): number {
+    return this.b > 0 ? this.a / this.b : 0;
+  }
+  get ratioVariance(): number {
+    const m = this.units;
+    if (m < 2 || this.b === 0) return Number.NaN;
+    const ma = this.a / m;
+    const mb = this.b / m;
+    const sa = (this.aa - m * ma * ma) / (m - 1);
+    const sb = (this.bb - m * mb * mb) / (m - 1);
+    const sab = (this.ab - m * ma * mb) / (m - 1);
+    const r = this.a / this.b;
+    return Math.max(0, sa - 2 * r * sab + r * r * sb) / (m * mb * mb);
+  }
+}
+
+/** Difference of two within-arm ratios (e.g. AOV treatment − AOV holdout). */
+export function pairDifference(t: PairSums, c: PairSums, level = 0.95): Interval {
+  const est = t.ratio - c.ratio;
+  const se = Math.sqrt(t.ratioVariance + c.ratioVariance);
+  const z = zFor(level);
+  return { estimate: est, lower: est - z * se, upper: est + z * se, se };
+}
+
+/** Sample-ratio-mismatch test: observed units per arm against the designed shares (chi-square). */
+export function srm(observed: number[], expectedShares: number[], alpha = 0.001): { chi2: number; pValue: number; mismatch: boolean; expected: number[] } {
+  const total = observed.reduce((a, b) => a + b, 0);
+  const expected = expectedShares.map((s) => s * total);
+  let chi2 = 0;
+  observed.forEach((o, i) => {
+    const e = expected[i]!;
+    if (e > 0) chi2 += ((o - e) * (o - e)) / e;
+  });
+  const df = observed.length - 1;
+  const pValue = total > 0 && df > 0 ? 1 - chisquareCdf(chi2, df) : 1;
+  return { chi2, pValue, mismatch: pValue < alpha, expected };
+}
+
+/** Two-sided p-value of an estimate with standard error `se` against 0. */
+export const pValue = (estimate: number, se: number) => (se > 0 ? 2 * (1 - normalCdf(Math.abs(estimate / se), 0, 1)) : Number.NaN);
+
+/**
+ * An always-valid interval (asymptotic confidence sequence, normal mixture; Waudby-Smith et al.
+ * 2023, "Time-uniform central limit theory"): looking at it after every new unit keeps the
+ * chance of ever excluding the truth below 1 − level. `n` is the number of units so far, `se`
+ * the usual standard error, `plannedUnits` where the sequence is tightest.
+ */
+export function confidenceSequence(estimate: number, se: number, n: number, level = 0.95, plannedUnits = 10_000): Interval {
+  const alpha = 1 - level;
+  const rho2 = (-2 * Math.log(alpha) + Math.log(-2 * Math.log(alpha) + 1)) / plannedUnits;
+  const k = n * rho2 + 1;
+  const half = se * Math.sqrt(((2 * k) / (n * rho2)) * Math.log(Math.sqrt(k) / alpha));
+  return { estimate, lower: estimate - half, upper: estimate + half, se };
+}
+
+/**
+ * Planning: the minimum detectable effect for a difference in means with per-unit standard
+ * deviation `sd`, `units` randomized with `holdoutShare` held out, or the units needed for `mde`.
+ */
+export function sampleSize(opts: { sd: number; holdoutShare: number; level?: number; power?: number; units?: number; mde?: number }): { mde: number; units: number } {
+  const z = zFor(opts.level ?? 0.95) + normalQuantile(opts.power ?? 0.8, 0, 1);
+  const h = opts.holdoutShare;
+  // Var(diff) = sd²/(N(1−h)) + sd²/(N h) = sd² / (N h (1−h)).
+  const factor = (z * opts.sd) ** 2 / (h * (1 - h));
+  if (opts.units !== undefined) return { units: opts.units, mde: Math.sqrt(factor / opts.units) };
+  if (opts.mde !== undefined) return { mde: opts.mde, units: Math.ceil(factor / (opts.mde * opts.mde)) };
+  throw new Error('give units or mde');
+}
