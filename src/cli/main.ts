@@ -8,6 +8,7 @@ import { createEngine, type Engine } from '../engine/index.js';
 import { isOfferpilotError } from '../errors/index.js';
 import { buildServer } from '../http/server.js';
 import { openStore } from '../store/index.js';
+import { csvReport, formatCsvReport, formatIncrementality, readCsv, sampleSize } from '../measure/index.js';
 import { SHIPPED_SCENARIOS, formatReport, httpClient, inProcessClient, loadScenario, progressBar, simulate } from '../sim/index.js';
 
 const DEMO_CATALOG = new URL('../../examples/demo-catalog.json', import.meta.url);
@@ -165,6 +166,75 @@ program
     } finally {
       await client.close();
     }
+  });
+
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
+program
+  .command('report')
+  .description('Incrementality: treatment against holdout in contribution margin per session, with honest intervals; or the same statistics for an external experiment in a CSV file')
+  .addOption(dbOption())
+  .option('--campaign <id>', 'one campaign (default: the whole program)')
+  .option('--from <iso>', 'window start (default: 30 days before --to)')
+  .option('--to <iso>', 'window end (default: now)')
+  .option('--sequential', 'also give always-valid intervals')
+  .option('--readout', 'the verdict rule over the last two 30-day windows instead')
+  .option('--csv <file>', 'an external randomized experiment: a .csv or .csv.gz file, one row per randomized unit')
+  .option('--arm <column>', 'CSV: the column holding the arm')
+  .option('--treatment <values>', 'CSV: arm value(s) of the treatment (repeat or comma-separate)', collect, [])
+  .option('--control <values>', 'CSV: arm value(s) of the control', collect, [])
+  .option('--outcome <columns>', 'CSV: outcome column(s) to compare', collect, [])
+  .option('--expected-share <x>', 'CSV: designed treatment share of treatment + control units, for the sample-ratio check')
+  .option('--json', 'print JSON')
+  .action(
+    async (flags: CommonFlags & { campaign?: string; from?: string; to?: string; sequential?: boolean; readout?: boolean; csv?: string; arm?: string; treatment: string[]; control: string[]; outcome: string[]; expectedShare?: string; json?: boolean }) => {
+      if (flags.csv) {
+        if (!flags.arm || flags.treatment.length === 0 || flags.control.length === 0 || flags.outcome.length === 0) {
+          throw new Error('--csv needs --arm, --treatment, --control and at least one --outcome');
+        }
+        const r = csvReport(readCsv(flags.csv), {
+          arm: flags.arm,
+          treatment: flags.treatment,
+          control: flags.control,
+          outcomes: flags.outcome,
+          expectedTreatmentShare: flags.expectedShare !== undefined ? Number(flags.expectedShare) : undefined,
+        });
+        console.log(flags.json ? JSON.stringify(r, null, 2) : formatCsvReport(r, flags.csv));
+        return;
+      }
+      await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+        if (flags.readout) {
+          const r = await engine.measure.readout({ campaignId: flags.campaign, to: flags.to });
+          console.log(flags.json ? JSON.stringify(r, null, 2) : `${r.verdict}: ${r.explanation}`);
+          return;
+        }
+        const r = await engine.measure.incrementality({ campaignId: flags.campaign, from: flags.from, to: flags.to, sequential: flags.sequential });
+        console.log(flags.json ? JSON.stringify(r, null, 2) : formatIncrementality(r));
+      });
+    },
+  );
+
+program
+  .command('plan')
+  .description('Sample size: the minimum detectable effect for a number of customers, or the customers needed for an effect')
+  .requiredOption('--sd <x>', 'standard deviation of the per-customer outcome')
+  .requiredOption('--holdout-pct <p>', 'holdout percent')
+  .option('--customers <n>', 'customers in the test')
+  .option('--mde <x>', 'smallest difference worth detecting (same unit as --sd)')
+  .option('--power <p>', 'power', '0.8')
+  .action((flags: { sd: string; holdoutPct: string; customers?: string; mde?: string; power: string }) => {
+    if ((flags.customers === undefined) === (flags.mde === undefined)) throw new Error('give exactly one of --customers or --mde');
+    const r = sampleSize({ sd: Number(flags.sd), holdoutShare: Number(flags.holdoutPct) / 100, power: Number(flags.power), units: flags.customers ? Number(flags.customers) : undefined, mde: flags.mde ? Number(flags.mde) : undefined });
+    console.log(`${r.units.toLocaleString('en-US')} customers detect a difference of ${r.mde.toPrecision(4)} (95% two-sided, ${Number(flags.power) * 100}% power, ${flags.holdoutPct}% holdout)`);
+  });
+
+program
+  .command('stop-loss')
+  .description('Pause every live campaign whose incremental contribution margin is surely below zero (also runs inside serve)')
+  .addOption(dbOption())
+  .action(async (flags: CommonFlags) => {
+    await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+      for (const r of await engine.measure.stopLoss()) console.log(`${r.campaignId}: ${r.verdict}${r.action === 'paused' ? ' — PAUSED' : ''}`);
+    });
   });
 
 program.parseAsync().catch((e: unknown) => {

@@ -30,6 +30,11 @@ export const ConfigSchema = z.object({
   merchantFeeBpsPerMonth: int(50),
   ingestMaxPending: int(200_000, 1).describe('Events accepted but not yet durable before new batches get 503'),
   ingestConcurrency: int(4, 1).describe('PostgreSQL: event batches written at once; the rest queue (SQLite queues them at its one writer)'),
+  measureMinCustomersPerArm: int(1000, 1).describe('Customers per arm before an incrementality report gives a verdict (and stop-loss may act)'),
+  measureMinDays: z.coerce.number().min(0).default(14).describe('Days of data before a verdict'),
+  measureLiftThreshold: z.coerce.number().min(0).default(0.08).describe('Readout bar: relative lift in CM per session in each of two consecutive 30-day windows'),
+  sequentialPlannedUnits: int(10_000, 1).describe('Always-valid intervals are tightest at this many customers'),
+  stopLossCheckMs: int(3_600_000).describe('How often live campaigns are checked for stop-loss (0: only on demand)'),
   expirySweepMs: int(60_000).describe('How often expired, unredeemed offers are moved to breakage (0: only on demand)'),
 });
 export type Config = Readonly<z.output<typeof ConfigSchema>>;

@@ -21,6 +21,7 @@ import { Ingestor } from '../events/index.js';
 import { liabilityReport, type LiabilityReport } from '../ledger/index.js';
 import { CODE_CHANNELS, newCouponCode } from '../wallet/codes.js';
 import { Wallet } from '../wallet/service.js';
+import { incrementalityReport, readout, stopLoss, type IncrementalityQuery, type IncrementalityReport, type Readout, type ReportDeps, type StopLossResult } from '../measure/index.js';
 
 export { packLog, unpackLog } from './log-codec.js';
 
@@ -95,6 +96,14 @@ export interface Engine {
   readonly wallet: Wallet;
   /** Liabilities per offer and day (runs the expiry sweep first). */
   liabilities(query: { from?: string; to?: string; offerId?: string }): Promise<LiabilityReport>;
+  /** Incrementality: treatment against holdout in contribution margin; readout; stop-loss. */
+  readonly measure: {
+    incrementality(query?: IncrementalityQuery): Promise<IncrementalityReport>;
+    readout(query?: { campaignId?: string | null; to?: string; level?: number }): Promise<Readout>;
+    /** Pauses live campaigns whose incremental CM is surely negative; returns what it found. */
+    stopLoss(): Promise<StopLossResult[]>;
+    guardLog(campaignId: string): Promise<Array<{ id: string; campaignId: string; at: string; action: string; evidence: unknown }>>;
+  };
   /** The catalog snapshot decisions currently read (reloaded when another process changes it). */
   snapshot(): Promise<CatalogSnapshot>;
   close(): Promise<void>;
@@ -276,15 +285,68 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
         }, config.expirySweepMs).unref()
       : null;
 
+  const catalog = new CatalogService(store, clock, ids, invalidate);
+  const measureDeps = async (): Promise<ReportDeps> => {
+    const campaigns = new Map((await catalog.listCampaigns()).map((c) => [c.id, c]));
+    return {
+      store,
+      now: clock.now(),
+      settings: {
+        minCustomersPerArm: config.measureMinCustomersPerArm,
+        minDays: config.measureMinDays,
+        liftThreshold: config.measureLiftThreshold,
+        sequentialPlannedUnits: config.sequentialPlannedUnits,
+      },
+      campaign: (id) => {
+        const c = campaigns.get(id);
+        return c ? { holdoutShare: c.holdoutPct / 100, createdAt: Date.parse(c.createdAt) } : null;
+      },
+      liabilities: (from, to) => engine.liabilities({ from, to }),
+    };
+  };
+  const measure: Engine['measure'] = {
+    async incrementality(query = {}) {
+      if (query.campaignId) await catalog.getCampaign(query.campaignId);
+      return incrementalityReport(await measureDeps(), query);
+    },
+    async readout(query = {}) {
+      if (query.campaignId) await catalog.getCampaign(query.campaignId);
+      return readout(await measureDeps(), query);
+    },
+    async stopLoss() {
+      return stopLoss({
+        ...(await measureDeps()),
+        campaigns: () => catalog.listCampaigns('live'),
+        pause: async (id) => {
+          await catalog.transitionCampaign(id, 'paused');
+          logger.warn({ campaignId: id }, 'campaign paused by stop-loss: incremental contribution margin is below zero');
+        },
+        log: (row) => store.logGuardAction(row),
+        newId: () => ids('guard'),
+      });
+    },
+    async guardLog(campaignId) {
+      await catalog.getCampaign(campaignId);
+      return (await store.guardLog(campaignId)).map((r) => ({ id: r.id, campaignId: r.campaign_id, at: new Date(r.at).toISOString(), action: r.action, evidence: JSON.parse(r.evidence) as unknown }));
+    },
+  };
+  const guard =
+    config.stopLossCheckMs > 0
+      ? setInterval(() => {
+          measure.stopLoss().catch((err: unknown) => logger.warn({ err }, 'stop-loss check failed'));
+        }, config.stopLossCheckMs).unref()
+      : null;
+
   const engine: Engine = {
     store,
+    measure,
     events,
     wallet,
     config,
     logger,
     tokens,
     keys: new ApiKeys(store, ids),
-    catalog: new CatalogService(store, clock, ids, invalidate),
+    catalog,
 
     async decide(raw) {
       const req = parseInput(DecideRequestSchema, raw);
@@ -404,6 +466,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
 
     close: async () => {
       if (sweeper) clearInterval(sweeper);
+      if (guard) clearInterval(guard);
       await store.close();
     },
   };

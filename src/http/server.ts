@@ -12,6 +12,7 @@ import { RedemptionRequestSchema } from '../wallet/service.js';
 import { ERRORS, isOfferpilotError, OfferpilotError } from '../errors/index.js';
 import { unpackLog, type Engine } from '../engine/index.js';
 import { compileRule } from '../rules/index.js';
+import { sampleSize } from '../measure/index.js';
 import { DecisionResponseSchema, ErrorBody, IdParams, Passthrough, StatusBody, StatusQuery, VersionQuery } from './schemas.js';
 
 declare module 'fastify' {
@@ -287,6 +288,79 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
       },
     },
     async (req) => engine.liabilities(req.query),
+  );
+
+  const IsoTime = z.iso.datetime({ offset: true });
+  const Flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+  app.get(
+    '/v1/reports/incrementality',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['reports'],
+        summary:
+          'Treatment against holdout over a window, per customer: sessions, conversion, AOV, revenue and CM per session, offer costs; differences and lifts with CIs; incremental CM; SRM check; verdict; breakdowns by cohort, placement, channel, offer and value; offer P&L',
+        querystring: z
+          .object({
+            campaignId: z.string().regex(/^cmp_/, 'a campaign id (cmp_…)').optional().describe('Omit for the whole program (every campaign against its own holdout)'),
+            from: IsoTime.optional().describe('Default: 30 days before `to`'),
+            to: IsoTime.optional().describe('Default: now'),
+            level: z.coerce.number().gt(0.5).lt(1).optional().describe('Confidence level, default 0.95'),
+            sequential: Flag.optional().describe('Also give always-valid intervals (safe to look every day)'),
+            breakdowns: Flag.optional().describe('Default true'),
+          })
+          .strict(),
+      },
+    },
+    async (req) => engine.measure.incrementality(req.query),
+  );
+  app.get(
+    '/v1/reports/readout',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['reports'],
+        summary: 'The verdict rule: CM-per-session lift at or above the threshold (default 8%) in each of the last two 30-day windows',
+        querystring: z.object({ campaignId: z.string().regex(/^cmp_/).optional(), to: IsoTime.optional(), level: z.coerce.number().gt(0.5).lt(1).optional() }).strict(),
+      },
+    },
+    async (req) => engine.measure.readout(req.query),
+  );
+  app.get(
+    '/v1/reports/sample-size',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['reports'],
+        summary: 'Planning: the minimum detectable effect for a number of customers, or the customers needed for an effect',
+        querystring: z
+          .object({
+            sd: z.coerce.number().positive().describe('Standard deviation of the per-customer outcome (e.g. CM per customer), minor units'),
+            holdoutPct: z.coerce.number().gt(0).lt(100),
+            customers: z.coerce.number().int().positive().optional(),
+            mde: z.coerce.number().positive().optional().describe('Smallest difference worth detecting, same unit as sd'),
+            level: z.coerce.number().gt(0.5).lt(1).optional(),
+            power: z.coerce.number().gt(0.5).lt(1).optional(),
+          })
+          .strict()
+          .refine((q) => (q.customers === undefined) !== (q.mde === undefined), { message: 'give exactly one of customers or mde', path: ['customers'] }),
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const r = sampleSize({ sd: q.sd, holdoutShare: q.holdoutPct / 100, level: q.level, power: q.power, units: q.customers, mde: q.mde });
+      return { customers: r.units, mde: r.mde, level: q.level ?? 0.95, power: q.power ?? 0.8, holdoutPct: q.holdoutPct };
+    },
+  );
+  app.post(
+    '/v1/campaigns/stop-loss',
+    { config: { scope: 'admin' }, schema: { tags: ['campaigns'], summary: 'Run the stop-loss now: pause every live campaign whose incremental CM is surely below zero (it also runs periodically)' } },
+    async () => ({ results: await engine.measure.stopLoss() }),
+  );
+  app.get(
+    '/v1/campaigns/:id/guard-log',
+    { config: { scope: 'read' }, schema: { tags: ['campaigns'], summary: 'Automatic actions on a campaign (stop-loss pauses) with their evidence', params: IdParams } },
+    async (req) => ({ entries: await engine.measure.guardLog(req.params.id) }),
   );
 
   // Catalog: offers and campaigns share one shape of routes.

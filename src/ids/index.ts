@@ -9,6 +9,7 @@ export const ID_PREFIX = {
   apiKey: 'key_',
   redemption: 'red_',
   erased: 'anon_',
+  guard: 'grd_',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -3,6 +3,7 @@ import { createSqliteStore, type SqliteOptions } from './sqlite/index.js';
 import type { Store } from './ports.js';
 
 export type * from './ports.js';
+export type * from './measure-reads.js';
 export { createPostgresStore } from './postgres/index.js';
 export { createSqliteStore } from './sqlite/index.js';
 

@@ -1,3 +1,4 @@
+import type { MeasureReads } from './measure-reads.js';
 import type { Campaign, Offer, Product, Status } from '../catalog/schemas.js';
 import type { Decision } from '../decide/decide.js';
 import type { Reason } from '../decide/reasons.js';
@@ -146,7 +147,7 @@ export interface OutcomeWrites {
 }
 
 /** A backend: SQLite (embedded default) or PostgreSQL (several processes / machines). */
-export interface Store extends AdminStore, DecisionStore, OutcomeReads, OutcomeWrites {
+export interface Store extends AdminStore, DecisionStore, OutcomeReads, OutcomeWrites, MeasureReads {
   readonly dialect: 'sqlite' | 'postgres';
   migrate(): Promise<string[]>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
 import type { DB } from '../schema.js';
 import { createOutcomeReads } from '../outcome-reads.js';
+import { createMeasureReads } from '../measure-reads.js';
 import { BUMP, groupBatcher, postgresOutcomes } from './outcomes.js';
 
 // int8 and numeric come back as strings by default; every value we store fits in 2^53.
@@ -60,6 +61,7 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
     dialect: 'postgres',
     ...admin,
     ...createOutcomeReads(kysely),
+    ...createMeasureReads(kysely),
     ...postgresOutcomes(pool),
     issuancesByIds: (ids) => (ids.length === 0 ? Promise.resolve([]) : issuanceReads.submit(ids)),
     async migrate() {

@@ -8,6 +8,7 @@ import type { DB } from '../schema.js';
 import { startCheckpointer } from './checkpointer.js';
 import { open } from './connection.js';
 import { createOutcomeReads } from '../outcome-reads.js';
+import { createMeasureReads } from '../measure-reads.js';
 import { createWriter, type Writer } from './writer.js';
 import { startWriterThread } from './writer-client.js';
 import { routeWrites } from './writer-router.js';
@@ -82,6 +83,7 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
     dialect: 'sqlite',
     ...admin,
     ...createOutcomeReads(kysely),
+    ...createMeasureReads(kysely),
     // Attribution lookups run per event batch: prepared point queries beat building IN lists.
     async decisionRefs(ids) {
       const s = stmts();

@@ -1,0 +1,363 @@
+import { cohortOf } from '../customers/features.js';
+import type { LiabilityReport } from '../ledger/index.js';
+import type { MeasureDimension, MeasureReads, UnitRow } from '../store/measure-reads.js';
+import { confidenceSequence, difference, PairSums, pairDifference, pValue, relativeLift, srm, UnitSums, zFor, type Interval } from './stats.js';
+
+const DAY = 86_400_000;
+
+/** Thresholds a report judges against. */
+export interface MeasureSettings {
+  /** Customers per arm before a report gives a verdict. */
+  minCustomersPerArm: number;
+  /** Days of data before a report gives a verdict. */
+  minDays: number;
+  /** The readout's bar: relative lift in CM per session in each of two consecutive 30-day windows. */
+  liftThreshold: number;
+  /** Where always-valid intervals are tightest, in customers per report. */
+  sequentialPlannedUnits: number;
+}
+
+export const DEFAULT_MEASURE_SETTINGS: MeasureSettings = { minCustomersPerArm: 1000, minDays: 14, liftThreshold: 0.08, sequentialPlannedUnits: 10_000 };
+
+export interface IncrementalityQuery {
+  campaignId?: string | null;
+  /** Window start and end (ISO times); default the 30 days up to now. */
+  from?: string;
+  to?: string;
+  /** Confidence level, default 0.95. */
+  level?: number;
+  /** Also give always-valid intervals (safe to look every day). */
+  sequential?: boolean;
+  /** Skip the breakdowns (cohort, placement, channel, offer): faster for guards. */
+  breakdowns?: boolean;
+}
+
+/** One arm's totals and per-session figures. */
+export interface ArmSummary {
+  customers: number;
+  sessions: number;
+  orders: number;
+  conversionRate: number;
+  aov: number;
+  revenue: number;
+  revenuePerSession: number;
+  cm: number;
+  cmPerSession: number;
+  discountCost: number;
+  /** Offer costs beyond the discount: loyalty points' value, gifts, financing fees. */
+  otherOfferCost: number;
+  pointsAwarded: number;
+  redemptions: number;
+  offersIssued: number;
+  /** Redemptions per offer issued (treatment). */
+  redemptionRate: number | null;
+}
+
+/** Treatment against holdout on one metric. */
+export interface Comparison {
+  treatment: number;
+  holdout: number;
+  difference: Interval;
+  relativeLift: Interval | null;
+  pValue: number;
+  /** Always-valid interval for the difference (with `sequential`). */
+  sequential?: Interval;
+}
+
+export type Verdict = 'insufficient_data' | 'sample_ratio_mismatch' | 'gains' | 'loses' | 'inconclusive';
+
+export interface SrmCheck {
+  campaignId: string;
+  holdoutShareDesigned: number;
+  customers: { treatment: number; holdout: number };
+  chi2: number;
+  pValue: number;
+  mismatch: boolean;
+}
+
+/** A breakdown row: the same comparison within one cohort, placement, channel or offer. */
+export interface BreakdownRow {
+  key: string;
+  treatment: { customers: number; sessions: number; orders: number; cmPerSession: number };
+  holdout: { customers: number; sessions: number; orders: number; cmPerSession: number };
+  cmPerSession: { difference: Interval; relativeLift: Interval | null };
+  incrementalCm: Interval;
+}
+
+/** Offer-level P&L: treatment sessions that showed the offer against holdout sessions that would have. */
+export interface OfferPnl {
+  offer: string;
+  issued: number;
+  redeemed: number;
+  discountCost: number;
+  otherOfferCost: number;
+  incrementalRevenue: Interval;
+  incrementalCm: Interval;
+  incrementalOrders: Interval;
+  /** Offer cost per incremental order (null when the offer added no orders). */
+  costPerIncrementalOrder: number | null;
+  breakage: number | null;
+  liabilityOutstanding: number | null;
+}
+
+export interface IncrementalityReport {
+  campaignId: string | null;
+  from: string;
+  to: string;
+  level: number;
+  arms: { treatment: ArmSummary; holdout: ArmSummary };
+  metrics: { conversionRate: Comparison; aov: Comparison; revenuePerSession: Comparison; cmPerSession: Comparison };
+  /** Treatment − holdout CM per session × treated sessions. */
+  incrementalCm: Interval;
+  /** The smallest CM-per-session difference this sample detects with 80% power. */
+  minimumDetectableEffect: number;
+  srm: { mismatch: boolean; checks: SrmCheck[] };
+  sample: { minCustomersPerArm: number; minDays: number; days: number; met: boolean };
+  verdict: Verdict;
+  warnings: string[];
+  breakdowns?: { cohort: BreakdownRow[]; placement: BreakdownRow[]; channel: BreakdownRow[]; offer: BreakdownRow[]; offerValue: BreakdownRow[] };
+  offers?: OfferPnl[];
+}
+
+/** Sums over the units of one arm. */
+class Arm {
+  readonly cm = new UnitSums();
+  readonly revenue = new UnitSums();
+  readonly orders = new UnitSums();
+  readonly aov = new PairSums();
+  discount = 0;
+  extra = 0;
+  points = 0;
+  redemptions = 0;
+  add(u: UnitRow): void {
+    this.cm.add(u.sessions, u.cm);
+    this.revenue.add(u.sessions, u.revenue);
+    this.orders.add(u.sessions, u.orders);
+    this.aov.add(u.revenue, u.orders);
+    this.discount += u.discount;
+    this.extra += u.extraCost;
+    this.points += u.points;
+    this.redemptions += u.redemptions;
+  }
+  summary(issued: number): ArmSummary {
+    return {
+      customers: this.cm.units,
+      sessions: this.cm.n,
+      orders: this.orders.y,
+      conversionRate: this.orders.ratio,
+      aov: this.aov.ratio,
+      revenue: this.revenue.y,
+      revenuePerSession: this.revenue.ratio,
+      cm: this.cm.y,
+      cmPerSession: this.cm.ratio,
+      discountCost: this.discount,
+      otherOfferCost: this.extra,
+      pointsAwarded: this.points,
+      redemptions: this.redemptions,
+      offersIssued: issued,
+      redemptionRate: issued > 0 ? this.redemptions / issued : null,
+    };
+  }
+}
+
+const split = (units: UnitRow[], keyOf: (u: UnitRow) => string) => {
+  const groups = new Map<string, { t: Arm; h: Arm }>();
+  for (const u of units) {
+    const k = keyOf(u);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { t: new Arm(), h: new Arm() }));
+    (u.holdout ? g.h : g.t).add(u);
+  }
+  return groups;
+};
+
+const scaled = (i: Interval, k: number): Interval => ({ estimate: i.estimate * k, lower: i.lower * k, upper: i.upper * k, se: i.se * k });
+
+function breakdown(units: UnitRow[], keyOf: (u: UnitRow) => string, level: number): BreakdownRow[] {
+  return [...split(units, keyOf).entries()]
+    .map(([key, { t, h }]) => {
+      const diff = difference(t.cm, h.cm, level);
+      const side = (a: Arm) => ({ customers: a.cm.units, sessions: a.cm.n, orders: a.orders.y, cmPerSession: a.cm.ratio });
+      return { key, treatment: side(t), holdout: side(h), cmPerSession: { difference: diff, relativeLift: relativeLift(t.cm, h.cm, level) }, incrementalCm: scaled(diff, t.cm.n) };
+    })
+    .sort((a, b) => b.treatment.sessions + b.holdout.sessions - (a.treatment.sessions + a.holdout.sessions));
+}
+
+const offerIdsOf = (key: string | null) => (key === null ? '(no offer)' : key.split('+').map((k) => k.split('@')[0]).join('+'));
+
+/** What a report needs from the engine. */
+export interface ReportDeps {
+  store: MeasureReads;
+  now: number;
+  settings: MeasureSettings;
+  /** Designed holdout share of a campaign (0–1), and when it started. */
+  campaign: (id: string) => { holdoutShare: number; createdAt: number } | null;
+  liabilities?: (from: string, to: string) => Promise<LiabilityReport>;
+}
+
+/**
+ * Incremental contribution margin of a campaign (or of every campaign), treatment against its
+ * randomized holdout, over a window. The unit of randomization is the customer, so every
+ * interval is computed over customers (delta method for per-session ratios), never over sessions.
+ */
+export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQuery = {}): Promise<IncrementalityReport> {
+  const level = q.level ?? 0.95;
+  const to = q.to !== undefined ? Date.parse(q.to) : deps.now;
+  const from = q.from !== undefined ? Date.parse(q.from) : to - 30 * DAY;
+  const campaignId = q.campaignId ?? null;
+  const base = { campaignId, from, to };
+  const units = await deps.store.measureUnits({ ...base, dimension: 'none' });
+  const issued = await deps.store.measureIssued({ ...base, dimension: 'none' });
+  const t = new Arm();
+  const h = new Arm();
+  for (const u of units) (u.holdout ? h : t).add(u);
+  const issuedT = issued.filter((r) => !r.holdout).reduce((a, r) => a + r.issued, 0);
+
+  const compare = (tt: UnitSums, hh: UnitSums): Comparison => {
+    const d = difference(tt, hh, level);
+    return { treatment: tt.ratio, holdout: hh.ratio, difference: d, relativeLift: relativeLift(tt, hh, level), pValue: pValue(d.estimate, d.se) };
+  };
+  const aovDiff = pairDifference(t.aov, h.aov, level);
+  const metrics = {
+    conversionRate: compare(t.orders, h.orders),
+    aov: {
+      treatment: t.aov.ratio,
+      holdout: h.aov.ratio,
+      difference: aovDiff,
+      relativeLift: h.aov.ratio > 0 ? { estimate: t.aov.ratio / h.aov.ratio - 1, lower: aovDiff.lower / h.aov.ratio, upper: aovDiff.upper / h.aov.ratio, se: aovDiff.se / h.aov.ratio } : null,
+      pValue: pValue(aovDiff.estimate, aovDiff.se),
+    },
+    revenuePerSession: compare(t.revenue, h.revenue),
+    cmPerSession: compare(t.cm, h.cm),
+  };
+  if (q.sequential) {
+    const d = metrics.cmPerSession.difference;
+    metrics.cmPerSession.sequential = confidenceSequence(d.estimate, d.se, t.cm.units + h.cm.units, level, deps.settings.sequentialPlannedUnits);
+  }
+
+  // Sample-ratio mismatch, per campaign: customers per arm against the designed holdout share.
+  const perCampaign = new Map<string, { t: Set<string>; h: Set<string> }>();
+  for (const u of units) {
+    let c = perCampaign.get(u.campaignId);
+    if (!c) perCampaign.set(u.campaignId, (c = { t: new Set(), h: new Set() }));
+    (u.holdout ? c.h : c.t).add(u.subject);
+  }
+  const checks: SrmCheck[] = [];
+  let earliest = to;
+  for (const [id, c] of perCampaign) {
+    const cmp = deps.campaign(id);
+    if (!cmp) continue;
+    earliest = Math.min(earliest, Math.max(from, cmp.createdAt));
+    if (cmp.holdoutShare <= 0 || cmp.holdoutShare >= 1) continue;
+    const r = srm([c.t.size, c.h.size], [1 - cmp.holdoutShare, cmp.holdoutShare]);
+    checks.push({ campaignId: id, holdoutShareDesigned: cmp.holdoutShare, customers: { treatment: c.t.size, holdout: c.h.size }, chi2: r.chi2, pValue: r.pValue, mismatch: r.mismatch });
+  }
+  const mismatch = checks.some((c) => c.mismatch);
+  const days = Math.max(0, (Math.min(to, deps.now) - earliest) / DAY);
+  const s = deps.settings;
+  const met = t.cm.units >= s.minCustomersPerArm && h.cm.units >= s.minCustomersPerArm && days >= s.minDays;
+  const incrementalCm = scaled(metrics.cmPerSession.difference, t.cm.n);
+  const verdict: Verdict = !met ? 'insufficient_data' : mismatch ? 'sample_ratio_mismatch' : incrementalCm.upper < 0 ? 'loses' : incrementalCm.lower > 0 ? 'gains' : 'inconclusive';
+  const warnings: string[] = [];
+  for (const c of checks.filter((x) => x.mismatch)) {
+    warnings.push(
+      `SAMPLE RATIO MISMATCH in ${c.campaignId}: ${c.customers.holdout} of ${c.customers.treatment + c.customers.holdout} customers in the holdout, designed ${(c.holdoutShareDesigned * 100).toFixed(1)}% (chi² ${c.chi2.toFixed(1)}, p ${c.pValue.toExponential(2)}): assignment or logging is broken; do not trust this report`,
+    );
+  }
+  if (!met) warnings.push(`Not enough data for a verdict: ${t.cm.units} / ${h.cm.units} customers (need ${s.minCustomersPerArm} per arm), ${days.toFixed(1)} days (need ${s.minDays})`);
+
+  const report: IncrementalityReport = {
+    campaignId,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    level,
+    arms: { treatment: t.summary(issuedT), holdout: h.summary(0) },
+    metrics,
+    incrementalCm,
+    minimumDetectableEffect: (zFor(level) + zFor(0.6)) * metrics.cmPerSession.difference.se,
+    srm: { mismatch, checks },
+    sample: { minCustomersPerArm: s.minCustomersPerArm, minDays: s.minDays, days, met },
+    verdict,
+    warnings,
+  };
+  if (q.breakdowns === false) return report;
+
+  // Cohort as of the window's start: fixed before treatment, so a fair subgroup.
+  const last = await deps.store.lastOrdersBefore(from);
+  const byPlacement = await deps.store.measureUnits({ ...base, dimension: 'placement' });
+  const byChannel = await deps.store.measureUnits({ ...base, dimension: 'channel' });
+  const byOffer = await deps.store.measureUnits({ ...base, dimension: 'offer_key' as MeasureDimension });
+  report.breakdowns = {
+    cohort: breakdown(units, (u) => cohortOf(last.get(u.subject) ?? null, from), level),
+    placement: breakdown(byPlacement, (u) => u.key ?? '(none)', level),
+    channel: breakdown(byChannel, (u) => u.key ?? '(none)', level),
+    offer: breakdown(byOffer, (u) => offerIdsOf(u.key), level),
+    offerValue: breakdown(byOffer, (u) => u.key ?? '(no offer)', level),
+  };
+
+  // Offer P&L from the same comparison: showed the offer vs would have shown it.
+  const issuedByOffer = await deps.store.measureIssued({ ...base, dimension: 'offer_key' });
+  const liab = deps.liabilities ? await deps.liabilities(report.from, report.to) : null;
+  report.offers = [...split(byOffer, (u) => offerIdsOf(u.key)).entries()]
+    .filter(([k]) => k !== '(no offer)')
+    .map(([offer, g]) => {
+      const inc = (a: UnitSums, b: UnitSums) => scaled(difference(a, b, level), g.t.cm.n);
+      const incOrders = inc(g.t.orders, g.h.orders);
+      const cost = g.t.discount + g.t.extra;
+      const ids = offer.split('+');
+      const lOffers = liab?.offers.filter((o) => ids.includes(o.offerId)) ?? null;
+      return {
+        offer,
+        issued: issuedByOffer.filter((r) => !r.holdout && offerIdsOf(r.key) === offer).reduce((a, r) => a + r.issued, 0),
+        redeemed: g.t.redemptions,
+        discountCost: g.t.discount,
+        otherOfferCost: g.t.extra,
+        incrementalRevenue: inc(g.t.revenue, g.h.revenue),
+        incrementalCm: inc(g.t.cm, g.h.cm),
+        incrementalOrders: incOrders,
+        costPerIncrementalOrder: incOrders.estimate > 0 ? cost / incOrders.estimate : null,
+        breakage: lOffers ? lOffers.reduce((a, o) => a + o.breakage, 0) : null,
+        liabilityOutstanding: lOffers ? lOffers.reduce((a, o) => a + o.outstanding + o.pointsLiability, 0) : null,
+      };
+    });
+  return report;
+}
+
+/** The verdict rule as a readout: relative lift in CM per session ≥ the threshold in each of two consecutive 30-day windows. */
+export interface Readout {
+  threshold: number;
+  windows: Array<{ from: string; to: string; relativeLift: Interval | null; incrementalCm: Interval; verdict: Verdict }>;
+  verdict: 'pays' | 'does_not_pay' | 'loses' | 'insufficient_data';
+  explanation: string;
+}
+
+/** Reads the last two 30-day windows up to `to` against the lift threshold. */
+export async function readout(deps: ReportDeps, q: { campaignId?: string | null; to?: string; level?: number } = {}): Promise<Readout> {
+  const to = q.to !== undefined ? Date.parse(q.to) : deps.now;
+  const threshold = deps.settings.liftThreshold;
+  const windows = [];
+  for (const [a, b] of [
+    [to - 60 * DAY, to - 30 * DAY],
+    [to - 30 * DAY, to],
+  ] as const) {
+    const r = await incrementalityReport(deps, { campaignId: q.campaignId ?? null, from: new Date(a).toISOString(), to: new Date(b).toISOString(), level: q.level, breakdowns: false });
+    windows.push({ from: r.from, to: r.to, relativeLift: r.metrics.cmPerSession.relativeLift, incrementalCm: r.incrementalCm, verdict: r.verdict });
+  }
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  let verdict: Readout['verdict'];
+  let explanation: string;
+  if (windows.some((w) => w.verdict === 'insufficient_data' || w.verdict === 'sample_ratio_mismatch')) {
+    verdict = 'insufficient_data';
+    explanation = 'A window lacks the minimum sample or fails the sample-ratio check.';
+  } else if (windows.some((w) => w.verdict === 'loses')) {
+    verdict = 'loses';
+    explanation = 'Incremental contribution margin is below zero (whole interval) in a window.';
+  } else if (windows.every((w) => w.relativeLift !== null && w.relativeLift.estimate >= threshold && w.verdict === 'gains')) {
+    verdict = 'pays';
+    explanation = `CM per session beats the holdout by at least ${pct(threshold)} in both windows (${windows.map((w) => pct(w.relativeLift!.estimate)).join(', ')}), each significantly.`;
+  } else {
+    verdict = 'does_not_pay';
+    explanation = `Lift below ${pct(threshold)} or not significant in a window (${windows.map((w) => (w.relativeLift ? pct(w.relativeLift.estimate) : 'n/a')).join(', ')}).`;
+  }
+  return { threshold, windows, verdict, explanation };
+}

@@ -1,0 +1,263 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { inHoldout } from '../src/decide/holdout.js';
+import { csvReport, difference, readCsv, sampleSize, srm, UnitSums } from '../src/measure/index.js';
+import { seededRandom } from '../src/runtime/index.js';
+import { buildShop, inProcessClient, loadScenario, parseScenario, ResponseModel, scenarioOffers, sessions, simulate, type Scenario } from '../src/sim/index.js';
+
+const HILLSTROM = fileURLToPath(new URL('../examples/hillstrom/hillstrom.csv.gz', import.meta.url));
+
+/** Equal to `ref` in its first `digits` significant digits (the reference's own rounding). */
+const sigEqual = (x: number, ref: number, digits = 4) => {
+  const scale = 10 ** (Math.floor(Math.log10(Math.abs(ref))) - digits + 1);
+  expect(Math.abs(x - ref), `${x} vs ${ref}`).toBeLessThanOrEqual(scale / 2 + 1e-12);
+};
+
+describe('Hillstrom e-mail experiment (examples/hillstrom, reference figures in its SOURCE.md)', () => {
+  const rows = readCsv(HILLSTROM);
+  const report = (treatment: string[], control: string[]) => csvReport(rows, { arm: 'segment', treatment, control, outcomes: ['visit', 'conversion', 'spend'], expectedTreatmentShare: treatment.length / (treatment.length + control.length) });
+  const MENS = ['Mens E-Mail'];
+  const WOMENS = ['Womens E-Mail'];
+  const NONE = ['No E-Mail'];
+
+  it('reads all 64,000 customers; per-arm sizes, conversion and spend per customer match', () => {
+    expect(rows).toHaveLength(64_000);
+    const mens = report(MENS, NONE);
+    const womens = report(WOMENS, NONE);
+    expect([mens.treatment.units, womens.treatment.units, mens.control.units]).toEqual([21_307, 21_387, 21_306]);
+    const by = (r: ReturnType<typeof report>, o: string) => r.outcomes.find((x) => x.outcome === o)!;
+    sigEqual(by(mens, 'visit').treatment.mean, 0.18276, 5);
+    sigEqual(by(mens, 'conversion').treatment.mean, 0.012531, 5);
+    sigEqual(by(mens, 'spend').treatment.mean, 1.422617, 7);
+    sigEqual(by(womens, 'visit').treatment.mean, 0.1514, 4);
+    sigEqual(by(womens, 'conversion').treatment.mean, 0.008837, 4);
+    sigEqual(by(womens, 'spend').treatment.mean, 1.077202, 7);
+    sigEqual(by(mens, 'visit').control.mean, 0.10617, 5);
+    sigEqual(by(mens, 'conversion').control.mean, 0.005726, 4);
+    sigEqual(by(mens, 'spend').control.mean, 0.652789, 6);
+  });
+
+  it('differences and 95% intervals of every contrast match to at least 4 significant digits', () => {
+    // [treatment, control, outcome, estimate, lower, upper] from SOURCE.md.
+    const ref: Array<[string[], string[], string, number, number, number]> = [
+      [MENS, NONE, 'visit', 0.07659, 0.06995, 0.08323],
+      [MENS, NONE, 'conversion', 0.006805, 0.005, 0.00861],
+      [MENS, NONE, 'spend', 0.76983, 0.48515, 1.05451],
+      [WOMENS, NONE, 'visit', 0.04523, 0.03889, 0.05157],
+      [WOMENS, NONE, 'conversion', 0.003111, 0.0015, 0.00472],
+      [WOMENS, NONE, 'spend', 0.42441, 0.16896, 0.67986],
+      [MENS, WOMENS, 'visit', 0.03136, 0.02428, 0.03843],
+      [MENS, WOMENS, 'conversion', 0.003694, 0.00174, 0.00564],
+      [MENS, WOMENS, 'spend', 0.34541, 0.03257, 0.65826],
+      [[...MENS, ...WOMENS], NONE, 'visit', 0.06088, 0.05544, 0.06633],
+      // SOURCE.md prints 0.004951; its own counts give 456/42,694 − 122/21,306 = 0.0049546 (checked below).
+      [[...MENS, ...WOMENS], NONE, 'conversion', 0.00495, 0.00355, 0.00636],
+      [[...MENS, ...WOMENS], NONE, 'spend', 0.5968, 0.37619, 0.8174],
+    ];
+    for (const [t, c, outcome, est, lo, hi] of ref) {
+      const d = report(t, c).outcomes.find((x) => x.outcome === outcome)!.difference;
+      // The reference prints 4–5 significant digits (3 for a few bounds such as 0.00500): compare at its precision, never below 3.
+      const digits = (x: number) => Math.max(3, x.toPrecision(6).replace(/^-?0\.0*/, '').replace(/\.|0+$/g, '').length);
+      sigEqual(d.estimate, est, Math.min(5, digits(est)));
+      sigEqual(d.lower, lo, Math.min(5, digits(lo)));
+      sigEqual(d.upper, hi, Math.min(5, digits(hi)));
+    }
+    const any = report([...MENS, ...WOMENS], NONE).outcomes.find((x) => x.outcome === 'conversion')!;
+    expect(any.difference.estimate).toBeCloseTo((267 + 189) / (21_307 + 21_387) - 122 / 21_306, 15);
+    // The spend z statistics the reference reports.
+    expect(report(MENS, NONE).outcomes.find((x) => x.outcome === 'spend')!.z.toFixed(2)).toBe('5.30');
+    expect(report(WOMENS, NONE).outcomes.find((x) => x.outcome === 'spend')!.z.toFixed(2)).toBe('3.26');
+  });
+
+  it('a bad column or arm value is a 4xx-style error naming it', () => {
+    expect(() => csvReport(rows, { arm: 'segmnt', treatment: MENS, control: NONE, outcomes: ['spend'] })).toThrow(/segmnt/);
+    expect(() => csvReport(rows, { arm: 'segment', treatment: ['Mens'], control: NONE, outcomes: ['spend'] })).toThrow(/--treatment/);
+    expect(() => csvReport(rows, { arm: 'segment', treatment: MENS, control: NONE, outcomes: ['zip_code'] })).toThrow(/column zip_code: "\w+" is not a number/);
+  });
+});
+
+describe('statistics', () => {
+  it('with one session per customer the clustered interval is the Welch interval; with several it is wider than the naive one', () => {
+    const r = seededRandom(3);
+    const a = new UnitSums();
+    const b = new UnitSums();
+    const xa: number[] = [];
+    const xb: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const x = r() * 10;
+      const y = r() * 12;
+      a.add(1, x);
+      b.add(1, y);
+      xa.push(x);
+      xb.push(y);
+    }
+    const welchVar = (xs: number[]) => {
+      const m = xs.reduce((s, x) => s + x, 0) / xs.length;
+      return xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1) / xs.length;
+    };
+    expect(difference(a, b).se).toBeCloseTo(Math.sqrt(welchVar(xa) + welchVar(xb)), 12);
+    // Customers whose sessions share an outcome level: the customer is the unit, not the session.
+    const c = new UnitSums();
+    const naive = new UnitSums();
+    for (let i = 0; i < 400; i++) {
+      const level = r() < 0.2 ? 100 : 0;
+      const n = 1 + Math.floor(r() * 6);
+      c.add(n, level * n);
+      for (let k = 0; k < n; k++) naive.add(1, level);
+    }
+    expect(c.ratio).toBeCloseTo(naive.ratio, 12);
+    expect(Math.sqrt(c.ratioVariance)).toBeGreaterThan(1.5 * Math.sqrt(naive.ratioVariance));
+  });
+
+  it('the sample-ratio check fires when the holdout share is skewed by 2 points, and not when it is not', () => {
+    const N = 20_000;
+    const r = seededRandom(9);
+    const count = (p: number) => {
+      let h = 0;
+      for (let i = 0; i < N; i++) if (r() < p) h++;
+      return [N - h, h];
+    };
+    expect(srm(count(0.2), [0.8, 0.2]).mismatch).toBe(false);
+    expect(srm(count(0.22), [0.8, 0.2]).mismatch).toBe(true);
+    expect(srm(count(0.18), [0.8, 0.2]).mismatch).toBe(true);
+  });
+
+  it('sample size and minimum detectable effect are each other’s inverse', () => {
+    const n = sampleSize({ sd: 2500, holdoutShare: 0.1, mde: 50 }).units;
+    // 95% two-sided, 80% power: (1.95996 + 0.84162)² × 2500² / (0.1 × 0.9 × 50²) ≈ 217,996.
+    expect(n).toBeGreaterThan(217_000);
+    expect(n).toBeLessThan(219_000);
+    expect(sampleSize({ sd: 2500, holdoutShare: 0.1, units: n }).mde).toBeCloseTo(50, 1);
+  });
+});
+
+describe('calibration on simulated campaigns with known true lift', () => {
+  it('across 200 seeded campaigns the 95% interval of CM per session covers the truth in 93–97% of them', () => {
+    const scenario = loadScenario('apparel');
+    // Campaigns of 8,000 sessions from 2,000 customers (about 1,600 holdout sessions and 150
+    // holdout orders each): large enough for the normal approximation the interval relies on.
+    const shop = buildShop({ ...scenario, customers: 2000 }, 1);
+    const model = new ResponseModel(scenario, shop.products);
+    const offer = { offer: scenarioOffers(scenario).get('ofr_pct')!, value: 15 };
+    const s2000 = { ...scenario, customers: 2000 } as Scenario;
+    // The truth: the mean over the session distribution of E[CM | offer] − E[CM | none].
+    let truth = 0;
+    const big = 300_000;
+    for (const x of sessions(s2000, shop, big, 999_999)) truth += model.truth(x, [offer]).ecm - model.truth(x, []).ecm;
+    truth /= big;
+    let covered = 0;
+    for (let seed = 1; seed <= 200; seed++) {
+      const perCustomer = new Map<string, { holdout: boolean; n: number; cm: number }>();
+      for (const x of sessions(s2000, shop, 8000, seed)) {
+        const holdout = inHoldout(`campaign-${seed}`, x.customer.id, 20);
+        const t = model.truth(x, holdout ? [] : [offer]);
+        let u = perCustomer.get(x.customer.id);
+        if (!u) perCustomer.set(x.customer.id, (u = { holdout, n: 0, cm: 0 }));
+        u.n++;
+        if (x.u < t.p) u.cm += t.order.cm;
+      }
+      const t = new UnitSums();
+      const h = new UnitSums();
+      for (const u of perCustomer.values()) (u.holdout ? h : t).add(u.n, u.cm);
+      const d = difference(t, h);
+      if (d.lower <= truth && truth <= d.upper) covered++;
+    }
+    expect(truth).toBeGreaterThan(0);
+    expect(covered / 200).toBeGreaterThanOrEqual(0.93);
+    expect(covered / 200).toBeLessThanOrEqual(0.97);
+  });
+});
+
+describe('incrementality reports and stop-loss on the engine, driven by the simulator', () => {
+  const START = Date.parse('2026-11-01T00:00:00Z');
+  const config = { measureMinCustomersPerArm: 300, measureMinDays: 7, stopLossCheckMs: 0 };
+  async function simulated(scenario: Scenario, n: number) {
+    const client = await inProcessClient({ start: START, seed: 4, scenario, config });
+    const sim = await simulate(scenario, client, { sessions: n, seed: 4 });
+    return { client, engine: client.engine, sim };
+  }
+  const window = { from: new Date(START - 1).toISOString(), to: new Date(START + 29 * 86_400_000).toISOString() };
+
+  it('counts every simulated session and order in its arm, and breaks the campaign down by cohort, placement, channel and offer', async () => {
+    const { client, engine, sim } = await simulated(loadScenario('apparel'), 4000);
+    try {
+      const r = await engine.measure.incrementality({ campaignId: 'cmp_sim', ...window });
+      const m = sim.policies.find((p) => p.id === 'engine')!.measured!;
+      expect(r.arms.treatment.sessions).toBe(m.treated.sessions);
+      expect(r.arms.holdout.sessions).toBe(m.holdout.sessions);
+      expect(r.arms.treatment.orders).toBe(m.treated.orders);
+      expect(r.arms.holdout.orders).toBe(m.holdout.orders);
+      expect(r.arms.treatment.redemptions).toBe(sim.engine.redemptions);
+      expect(r.srm.mismatch).toBe(false);
+      expect(r.sample.met).toBe(true);
+      const cohorts = r.breakdowns!.cohort.map((b) => b.key).sort();
+      expect(cohorts).toEqual(['engaged_30', 'engaged_90', 'first_time', 'lapsed']);
+      expect(r.breakdowns!.cohort.reduce((a, b) => a + b.treatment.sessions + b.holdout.sessions, 0)).toBe(4000);
+      expect(r.breakdowns!.placement.map((b) => b.key).sort()).toEqual(['cart', 'home_hero', 'product_page']);
+      expect(r.breakdowns!.channel.map((b) => b.key).sort()).toEqual(['app', 'web']);
+      // Holdout sessions are compared per offer by what treatment would have shown.
+      const pct = r.breakdowns!.offer.find((b) => b.key === 'ofr_pct')!;
+      expect(pct.holdout.sessions).toBeGreaterThan(100);
+      expect(pct.treatment.sessions).toBeGreaterThan(400);
+      const pnl = r.offers!.find((o) => o.offer === 'ofr_pct')!;
+      expect(pnl.issued).toBeGreaterThan(pnl.redeemed);
+      expect(pnl.discountCost).toBeGreaterThan(0);
+      expect(r.offers!.reduce((a, o) => a + o.redeemed, 0)).toBe(sim.engine.redemptions);
+      // The program-level report is the same campaign here.
+      const all = await engine.measure.incrementality(window);
+      expect(all.arms.treatment.sessions).toBe(r.arms.treatment.sessions);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('stop-loss pauses the money-losing campaign (grocery, 20% off for everyone) with its evidence, and not the margin-rich one', async () => {
+    const base = loadScenario('grocery');
+    const blanket = parseScenario({
+      ...structuredClone(base),
+      offers: [{ id: 'ofr_20', name: '20% off everything', type: 'percent_off', value: 20, expectedLift: 0.35 }],
+      campaign: { ...(base.campaign as object), policy: { mode: 'priority' } },
+    });
+    const losing = await simulated(blanket, 3000);
+    try {
+      const results = await losing.engine.measure.stopLoss();
+      expect(results).toEqual([expect.objectContaining({ campaignId: 'cmp_sim', action: 'paused', verdict: 'loses' })]);
+      expect((await losing.engine.catalog.getCampaign('cmp_sim')).status).toBe('paused');
+      const log = await losing.engine.measure.guardLog('cmp_sim');
+      expect(log).toHaveLength(1);
+      expect(log[0]!.action).toBe('paused_by_stop_loss');
+      const evidence = log[0]!.evidence as { incrementalCm: { upper: number }; sample: { met: boolean } };
+      expect(evidence.incrementalCm.upper).toBeLessThan(0);
+      expect(evidence.sample.met).toBe(true);
+      // Paused: the next session gets no offer.
+      const d = await losing.engine.decide({ customerId: 'sim-000001', placement: 'cart', channel: 'web', cart: { lines: [{ sku: 'PANTRY-001', quantity: 1, unitPrice: 500 }] } });
+      expect(d.offers).toEqual([]);
+    } finally {
+      await losing.client.close();
+    }
+    const rich = await simulated(loadScenario('apparel'), 3000);
+    try {
+      const results = await rich.engine.measure.stopLoss();
+      expect(results.map((r) => r.action)).toEqual(['none']);
+      expect((await rich.engine.catalog.getCampaign('cmp_sim')).status).toBe('live');
+    } finally {
+      await rich.client.close();
+    }
+  });
+
+  it('a report whose holdout no longer matches the design says so loudly', async () => {
+    const { client, engine } = await simulated(loadScenario('apparel'), 3000);
+    try {
+      // The campaign was run with a 20% holdout; its definition now says 17%.
+      const c = await engine.catalog.getCampaign('cmp_sim');
+      const { id: _i, status: _s, version: _v, createdAt: _c, updatedAt: _u, ...spec } = c;
+      await engine.catalog.updateCampaign('cmp_sim', { ...spec, holdoutPct: 17 });
+      const r = await engine.measure.incrementality({ campaignId: 'cmp_sim', ...window });
+      expect(r.srm.mismatch).toBe(true);
+      expect(r.verdict).toBe('sample_ratio_mismatch');
+      expect(r.warnings[0]).toMatch(/^SAMPLE RATIO MISMATCH in cmp_sim/);
+    } finally {
+      await client.close();
+    }
+  });
+});
