@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { inHoldout } from '../src/decide/holdout.js';
 import { csvReport, difference, readCsv, sampleSize, srm, UnitSums } from '../src/measure/index.js';
 import { seededRandom } from '../src/runtime/index.js';
+import { createTestDb, BACKENDS } from './helpers/backends.js';
+import { createApiHarness, DEMO_CATALOG, expectError, json } from './helpers/http.js';
 import { buildShop, inProcessClient, loadScenario, parseScenario, ResponseModel, scenarioOffers, sessions, simulate, type Scenario } from '../src/sim/index.js';
 
 const HILLSTROM = fileURLToPath(new URL('../examples/hillstrom/hillstrom.csv.gz', import.meta.url));
@@ -168,13 +170,15 @@ describe('calibration on simulated campaigns with known true lift', () => {
   });
 });
 
-describe('incrementality reports and stop-loss on the engine, driven by the simulator', () => {
+for (const backend of BACKENDS) describe(`incrementality reports and stop-loss on the engine, driven by the simulator [${backend}]`, () => {
   const START = Date.parse('2026-11-01T00:00:00Z');
   const config = { measureMinCustomersPerArm: 300, measureMinDays: 7, stopLossCheckMs: 0 };
   async function simulated(scenario: Scenario, n: number) {
-    const client = await inProcessClient({ start: START, seed: 4, scenario, config });
+    const db = await createTestDb(backend);
+    const client = await inProcessClient({ start: START, seed: 4, scenario, config, db: db.url });
     const sim = await simulate(scenario, client, { sessions: n, seed: 4 });
-    return { client, engine: client.engine, sim };
+    const close = client.close;
+    return { client: { close: async () => { await close(); await db.drop(); } }, engine: client.engine, sim };
   }
   const window = { from: new Date(START - 1).toISOString(), to: new Date(START + 29 * 86_400_000).toISOString() };
 
@@ -258,6 +262,47 @@ describe('incrementality reports and stop-loss on the engine, driven by the simu
       expect(r.warnings[0]).toMatch(/^SAMPLE RATIO MISMATCH in cmp_sim/);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('reports over HTTP', () => {
+  it('incrementality, readout, sample size, stop-loss and guard log: scopes, validation that names the field, and answers', async () => {
+    const h = await createApiHarness('sqlite', { config: { stopLossCheckMs: 0 } });
+    try {
+      await h.req('POST', '/v1/catalog/import', DEMO_CATALOG);
+      const read = await h.key(['read']);
+      const decideOnly = await h.key(['decide']);
+      for (let i = 0; i < 40; i++) {
+        const r = await h.req('POST', '/v1/decide', { customerId: `c${i}`, placement: 'cart', channel: 'web', consent: { personalization: true }, cart: { lines: [{ sku: 'HOOD-001', quantity: 1, unitPrice: 6000 }] } });
+        expect(r.statusCode).toBe(200);
+      }
+      const from = new Date(h.t.clock.now() - 86_400_000).toISOString();
+      const to = new Date(h.t.clock.now() + 1000).toISOString();
+      const rep = await h.req('GET', `/v1/reports/incrementality?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&sequential=true`, undefined, read);
+      expect(rep.statusCode).toBe(200);
+      const body = json(rep);
+      expect(body.arms.treatment.sessions + body.arms.holdout.sessions).toBe(40);
+      expect(body.verdict).toBe('insufficient_data');
+      expect(body.metrics.cmPerSession.sequential).toBeDefined();
+      expect(body.breakdowns.placement[0].key).toBe('cart');
+      expect((await h.req('GET', '/v1/reports/incrementality', undefined, decideOnly)).statusCode).toBe(403);
+      expectError(await h.req('GET', '/v1/reports/incrementality?from=yesterday', undefined, read), 400, 'VALIDATION_FAILED', 'query.from');
+      expectError(await h.req('GET', '/v1/reports/incrementality?campaignId=cmp_nope', undefined, read), 404, 'CAMPAIGN_NOT_FOUND');
+      expectError(await h.req('GET', '/v1/reports/incrementality?level=2', undefined, read), 400, 'VALIDATION_FAILED', 'query.level');
+      const ro = json(await h.req('GET', '/v1/reports/readout', undefined, read));
+      expect(ro.verdict).toBe('insufficient_data');
+      expect(ro.windows).toHaveLength(2);
+      const plan = json(await h.req('GET', '/v1/reports/sample-size?sd=2500&holdoutPct=10&mde=50', undefined, read));
+      expect(plan.customers).toBeGreaterThan(217_000);
+      expectError(await h.req('GET', '/v1/reports/sample-size?sd=2500&holdoutPct=10', undefined, read), 400, 'VALIDATION_FAILED', 'query.customers');
+      expect((await h.req('POST', '/v1/campaigns/stop-loss', undefined, read)).statusCode).toBe(403);
+      const sl = json(await h.req('POST', '/v1/campaigns/stop-loss'));
+      expect(sl.results.every((r: { action: string }) => r.action === 'none')).toBe(true);
+      const cid = sl.results[0].campaignId;
+      expect(json(await h.req('GET', `/v1/campaigns/${cid}/guard-log`, undefined, read))).toEqual({ entries: [] });
+    } finally {
+      await h.close();
     }
   });
 });
