@@ -21,7 +21,7 @@ const PG_URL = process.env.OFFERPILOT_BENCH_PG_URL ?? 'postgres://postgres@127.0
 export type Backend = 'sqlite' | 'postgres';
 
 /** A throwaway database for one benchmark. */
-async function tempDb(backend: Backend): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function tempDb(backend: Backend): Promise<{ url: string; drop: () => Promise<void> }> {
   if (backend === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'offerpilot-bench-'));
     return { url: join(dir, 'bench.db'), drop: async () => rmSync(dir, { recursive: true, force: true }) };

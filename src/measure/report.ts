@@ -1,6 +1,5 @@
-import { cohortOf } from '../customers/features.js';
 import type { LiabilityReport } from '../ledger/index.js';
-import type { MeasureDimension, MeasureReads, UnitRow } from '../store/measure-reads.js';
+import { FINE_SEP, type MeasureDimension, type MeasureReads, type MomentRow, type UnitRow } from '../store/measure-reads.js';
 import { confidenceSequence, difference, PairSums, pairDifference, pValue, relativeLift, srm, UnitSums, zFor, type Interval } from './stats.js';
 
 const DAY = 86_400_000;
@@ -129,11 +128,18 @@ class Arm {
   extra = 0;
   points = 0;
   redemptions = 0;
-  add(u: UnitRow): void {
-    this.cm.add(u.sessions, u.cm);
-    this.revenue.add(u.sessions, u.revenue);
-    this.orders.add(u.sessions, u.orders);
-    this.aov.add(u.revenue, u.orders);
+  /** Units known only by their session moments (their outcomes come through addOutcome). */
+  addMoments(m: MomentRow): void {
+    this.cm.addMoments(m.units, m.sessions, m.sessionsSq);
+    this.revenue.addMoments(m.units, m.sessions, m.sessionsSq);
+    this.orders.addMoments(m.units, m.sessions, m.sessionsSq);
+    this.aov.addUnits(m.units);
+  }
+  addOutcome(u: UnitRow): void {
+    this.cm.addOutcome(u.sessions, u.cm);
+    this.revenue.addOutcome(u.sessions, u.revenue);
+    this.orders.addOutcome(u.sessions, u.orders);
+    this.aov.addOutcome(u.revenue, u.orders);
     this.discount += u.discount;
     this.extra += u.extraCost;
     this.points += u.points;
@@ -160,21 +166,29 @@ class Arm {
   }
 }
 
-const split = (units: UnitRow[], keyOf: (u: UnitRow) => string) => {
+/** Groups a dimension's units by `keyOf(value)` from its moments and the units with outcomes. */
+const splitDimension = (d: { moments: MomentRow[]; outcomes: UnitRow[] }, keyOf: (key: string | null) => string) => {
   const groups = new Map<string, { t: Arm; h: Arm }>();
-  for (const u of units) {
-    const k = keyOf(u);
+  const get = (k: string) => {
     let g = groups.get(k);
     if (!g) groups.set(k, (g = { t: new Arm(), h: new Arm() }));
-    (u.holdout ? g.h : g.t).add(u);
+    return g;
+  };
+  for (const m of d.moments) {
+    const g = get(keyOf(m.key));
+    (m.holdout ? g.h : g.t).addMoments(m);
+  }
+  for (const u of d.outcomes) {
+    const g = get(keyOf(u.key));
+    (u.holdout ? g.h : g.t).addOutcome(u);
   }
   return groups;
 };
 
 const scaled = (i: Interval, k: number): Interval => ({ estimate: i.estimate * k, lower: i.lower * k, upper: i.upper * k, se: i.se * k });
 
-function breakdown(units: UnitRow[], keyOf: (u: UnitRow) => string, level: number): BreakdownRow[] {
-  return [...split(units, keyOf).entries()]
+function rows(groups: Map<string, { t: Arm; h: Arm }>, level: number): BreakdownRow[] {
+  return [...groups.entries()]
     .map(([key, { t, h }]) => {
       const diff = difference(t.cm, h.cm, level);
       const side = (a: Arm) => ({ customers: a.cm.units, sessions: a.cm.n, orders: a.orders.y, cmPerSession: a.cm.ratio });
@@ -206,11 +220,12 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   const from = q.from !== undefined ? Date.parse(q.from) : to - 30 * DAY;
   const campaignId = q.campaignId ?? null;
   const base = { campaignId, from, to };
-  const units = await deps.store.measureUnits({ ...base, dimension: 'none' });
-  const issued = await deps.store.measureIssued({ ...base, dimension: 'none' });
+  // Per customer, without a row per customer: session moments per arm, full rows only for customers with outcomes.
+  const [head, issued] = await Promise.all([deps.store.measureDimension({ ...base, dimension: 'none' }), deps.store.measureIssued({ ...base, dimension: 'none' })]);
   const t = new Arm();
   const h = new Arm();
-  for (const u of units) (u.holdout ? h : t).add(u);
+  for (const m of head.moments) (m.holdout ? h : t).addMoments(m);
+  for (const u of head.outcomes) (u.holdout ? h : t).addOutcome(u);
   const issuedT = issued.filter((r) => !r.holdout).reduce((a, r) => a + r.issued, 0);
 
   const compare = (tt: UnitSums, hh: UnitSums): Comparison => {
@@ -236,11 +251,12 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   }
 
   // Sample-ratio mismatch, per campaign: customers per arm against the designed holdout share.
-  const perCampaign = new Map<string, { t: Set<string>; h: Set<string> }>();
-  for (const u of units) {
-    let c = perCampaign.get(u.campaignId);
-    if (!c) perCampaign.set(u.campaignId, (c = { t: new Set(), h: new Set() }));
-    (u.holdout ? c.h : c.t).add(u.subject);
+  const perCampaign = new Map<string, { t: number; h: number }>();
+  for (const m of head.moments) {
+    let c = perCampaign.get(m.campaignId);
+    if (!c) perCampaign.set(m.campaignId, (c = { t: 0, h: 0 }));
+    if (m.holdout) c.h += m.units;
+    else c.t += m.units;
   }
   const checks: SrmCheck[] = [];
   let earliest = to;
@@ -249,8 +265,8 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
     if (!cmp) continue;
     earliest = Math.min(earliest, Math.max(from, cmp.createdAt));
     if (cmp.holdoutShare <= 0 || cmp.holdoutShare >= 1) continue;
-    const r = srm([c.t.size, c.h.size], [1 - cmp.holdoutShare, cmp.holdoutShare]);
-    checks.push({ campaignId: id, holdoutShareDesigned: cmp.holdoutShare, customers: { treatment: c.t.size, holdout: c.h.size }, chi2: r.chi2, pValue: r.pValue, mismatch: r.mismatch });
+    const r = srm([c.t, c.h], [1 - cmp.holdoutShare, cmp.holdoutShare]);
+    checks.push({ campaignId: id, holdoutShareDesigned: cmp.holdoutShare, customers: { treatment: c.t, holdout: c.h }, chi2: r.chi2, pValue: r.pValue, mismatch: r.mismatch });
   }
   const mismatch = checks.some((c) => c.mismatch);
   const days = Math.max(0, (Math.min(to, deps.now) - earliest) / DAY);
@@ -283,22 +299,48 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   if (q.breakdowns === false) return report;
 
   // Cohort as of the window's start: fixed before treatment, so a fair subgroup.
-  const last = await deps.store.lastOrdersBefore(from);
-  const byPlacement = await deps.store.measureUnits({ ...base, dimension: 'placement' });
-  const byChannel = await deps.store.measureUnits({ ...base, dimension: 'channel' });
-  const byOffer = await deps.store.measureUnits({ ...base, dimension: 'offer_key' as MeasureDimension });
+  const [byCohort, b, issuedByOffer, liab] = await Promise.all([
+    deps.store.measureDimension({ ...base, dimension: 'cohort' }),
+    deps.store.measureBreakdowns(base),
+    deps.store.measureIssued({ ...base, dimension: 'offer_key' }),
+    deps.liabilities ? deps.liabilities(report.from, report.to) : Promise.resolve(null),
+  ]);
+  // Outcome units come at the finest grain (placement, channel, offer); each dimension's unit is
+  // the customer within one of its values, so they are summed up to it.
+  const outcomesBy = (part: 0 | 1 | 2) => {
+    const m = new Map<string, UnitRow>();
+    for (const u of b.outcomes) {
+      const raw = (u.key ?? '').split(FINE_SEP)[part] ?? '';
+      const key = part === 2 && raw === '' ? null : raw;
+      const id = `${u.subject}\u0000${u.holdout}\u0000${u.campaignId}\u0000${key ?? ''}`;
+      const x = m.get(id);
+      if (!x) m.set(id, { ...u, key });
+      else {
+        x.sessions += u.sessions;
+        x.orders += u.orders;
+        x.revenue += u.revenue;
+        x.cm += u.cm;
+        x.discount += u.discount;
+        x.extraCost += u.extraCost;
+        x.points += u.points;
+        x.redemptions += u.redemptions;
+      }
+    }
+    return [...m.values()];
+  };
+  const byPlacement = { moments: b.moments.placement, outcomes: outcomesBy(0) };
+  const byChannel = { moments: b.moments.channel, outcomes: outcomesBy(1) };
+  const byOffer = { moments: b.moments.offer_key, outcomes: outcomesBy(2) };
   report.breakdowns = {
-    cohort: breakdown(units, (u) => cohortOf(last.get(u.subject) ?? null, from), level),
-    placement: breakdown(byPlacement, (u) => u.key ?? '(none)', level),
-    channel: breakdown(byChannel, (u) => u.key ?? '(none)', level),
-    offer: breakdown(byOffer, (u) => offerIdsOf(u.key), level),
-    offerValue: breakdown(byOffer, (u) => u.key ?? '(no offer)', level),
+    cohort: rows(splitDimension(byCohort, (k) => k ?? 'first_time'), level),
+    placement: rows(splitDimension(byPlacement, (k) => k ?? '(none)'), level),
+    channel: rows(splitDimension(byChannel, (k) => k ?? '(none)'), level),
+    offer: rows(splitDimension(byOffer, offerIdsOf), level),
+    offerValue: rows(splitDimension(byOffer, (k) => k ?? '(no offer)'), level),
   };
 
   // Offer P&L from the same comparison: showed the offer vs would have shown it.
-  const issuedByOffer = await deps.store.measureIssued({ ...base, dimension: 'offer_key' });
-  const liab = deps.liabilities ? await deps.liabilities(report.from, report.to) : null;
-  report.offers = [...split(byOffer, (u) => offerIdsOf(u.key)).entries()]
+  report.offers = [...splitDimension(byOffer, offerIdsOf).entries()]
     .filter(([k]) => k !== '(no offer)')
     .map(([offer, g]) => {
       const inc = (a: UnitSums, b: UnitSums) => scaled(difference(a, b, level), g.t.cm.n);

@@ -28,6 +28,20 @@ export class UnitSums {
     this.ny += n * y;
   }
 
+  /** Adds `units` units at once from their session moments (Σn, Σn²) with no outcome yet. */
+  addMoments(units: number, n: number, nn: number): void {
+    this.units += units;
+    this.n += n;
+    this.nn += nn;
+  }
+
+  /** Adds the outcome of a unit already counted by addMoments. */
+  addOutcome(n: number, y: number): void {
+    this.y += y;
+    this.yy += y * y;
+    this.ny += n * y;
+  }
+
   /** Ratio of sums: outcome per session (e.g. CM per session). */
   get ratio(): number {
     return this.n > 0 ? this.y / this.n : 0;
@@ -89,6 +103,18 @@ export class PairSums {
   private aa = 0;
   private bb = 0;
   private ab = 0;
+  /** Units with a = b = 0 (no order). */
+  addUnits(units: number): void {
+    this.units += units;
+  }
+  /** The sums of a unit already counted by addUnits. */
+  addOutcome(a: number, b: number): void {
+    this.a += a;
+    this.b += b;
+    this.aa += a * a;
+    this.bb += b * b;
+    this.ab += a * b;
+  }
   add(a: number, b: number): void {
     this.units++;
     this.a += a;

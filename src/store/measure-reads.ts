@@ -2,7 +2,10 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
 
 /** The dimension a measurement groups sessions by, besides customer and arm. */
-export type MeasureDimension = 'none' | 'placement' | 'channel' | 'offer_key';
+export type MeasureDimension = 'none' | 'placement' | 'channel' | 'offer_key' | 'fine' | 'cohort';
+
+/** Separates placement, channel and offer key in a 'fine' dimension key. */
+export const FINE_SEP = '\u0001';
 
 /** One randomization unit's sessions and attributed outcomes: a customer in one arm of one campaign (and one dimension value). */
 export interface UnitRow {
@@ -23,6 +26,16 @@ export interface UnitRow {
   redemptions: number;
 }
 
+/** Per arm, campaign and dimension value: units (customer × value), their sessions and sessions². */
+export interface MomentRow {
+  holdout: boolean;
+  campaignId: string;
+  key: string | null;
+  units: number;
+  sessions: number;
+  sessionsSq: number;
+}
+
 /** Offers issued per arm and dimension value (for redemption rates). */
 export interface IssuedRow {
   holdout: boolean;
@@ -41,6 +54,13 @@ export interface MeasureQuery {
 export interface MeasureReads {
   /** Sessions (decisions) in [from, to) and the outcomes attributed to them, per unit. */
   measureUnits(q: MeasureQuery): Promise<UnitRow[]>;
+  /**
+   * A dimension's units without returning one row per unit: session moments per arm and value
+   * (from the whole window), and full rows only for the units with an order or redemption.
+   */
+  measureDimension(q: MeasureQuery): Promise<{ moments: MomentRow[]; outcomes: UnitRow[] }>;
+  /** Session moments per placement, channel and offer key, and the units with outcomes at the finest grain (key: placement, channel, offer key joined by FINE_SEP). */
+  measureBreakdowns(q: Omit<MeasureQuery, 'dimension'>): Promise<{ moments: Record<'placement' | 'channel' | 'offer_key', MomentRow[]>; outcomes: UnitRow[] }>;
   /** Offers issued by decisions in [from, to), per dimension value. */
   measureIssued(q: MeasureQuery): Promise<IssuedRow[]>;
   /** Each subject's last order before `before` (for the pre-window cohort). */
@@ -54,26 +74,39 @@ const n = (x: unknown) => (x === null || x === undefined ? 0 : Number(x));
 
 /** The measurement reads over Kysely. */
 export function createMeasureReads(db: Kysely<DB>): MeasureReads {
-  const dim = (q: MeasureQuery) => (q.dimension === 'none' ? sql<string | null>`null` : sql<string | null>`d.${sql.ref(q.dimension)}`);
+  const DAY = 86_400_000;
+  /** The behavioural cohort at `at` from the last order before it (as customers/features cohortOf computes it). */
+  const cohortAt = (last: number | undefined, at: number) =>
+    last === undefined ? 'first_time' : at - last < 30 * DAY ? 'engaged_30' : at - last <= 90 * DAY ? 'engaged_90' : 'lapsed';
+  const lastOrdersBefore = async (before: number) => {
+    const rows = await db.selectFrom('orders').select(['subject_id', sql<number>`max(occurred_at)`.as('last')]).where('occurred_at', '<', before).groupBy('subject_id').execute();
+    return new Map(rows.map((r) => [r.subject_id, n(r.last)]));
+  };
+  const dim = (q: MeasureQuery) =>
+    q.dimension === 'none' || q.dimension === 'cohort'
+      ? sql<string | null>`null`
+      : q.dimension === 'fine'
+        ? sql<string | null>`d.placement || ${FINE_SEP} || d.channel || ${FINE_SEP} || coalesce(d.offer_key, '')`
+        : sql<string | null>`d.${sql.ref(q.dimension)}`;
   const scope = <T extends { where: (...a: any[]) => T }>(qb: T, q: MeasureQuery): T => {
     let b = qb.where('d.created_at', '>=', q.from).where('d.created_at', '<', q.to);
     b = q.campaignId === null ? b.where('d.campaign_id', 'is not', null) : b.where('d.campaign_id', '=', q.campaignId);
     return b;
   };
-  return {
-    async measureUnits(q) {
+  const units = async (q: MeasureQuery, onlyWithOutcomes: boolean): Promise<UnitRow[]> => {
       const k = dim(q);
-      const sessions = await scope(
-        db
-          .selectFrom('decisions as d')
+      let sq = scope(
+        db.selectFrom('decisions as d')
           .select(['d.subject_id as subject', 'd.holdout', 'd.campaign_id', k.as('k'), sql<number>`count(*)`.as('sessions')])
           .groupBy(['d.subject_id', 'd.holdout', 'd.campaign_id', sql`k` as never]),
         q,
-      ).execute();
-      const orders = await scope(
-        db
-          .selectFrom('orders as o')
-          .innerJoin('decisions as d', 'd.id', 'o.decision_id')
+      );
+      if (onlyWithOutcomes) {
+        sq = sq.where('d.subject_id', 'in', scope(db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id').select('d.subject_id'), q));
+      }
+      // Independent reads: on PostgreSQL they run on separate pooled connections at once.
+      const [sessions, orders, redemptions] = await Promise.all([sq.execute(), scope(
+        db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id')
           .select([
             'd.subject_id as subject',
             'd.holdout',
@@ -86,12 +119,9 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
           ])
           .groupBy(['d.subject_id', 'd.holdout', 'd.campaign_id', sql`k` as never]),
         q,
-      ).execute();
-      const redemptions = await scope(
-        db
-          .selectFrom('redemptions as r')
-          .innerJoin('orders as o', 'o.order_id', 'r.order_id')
-          .innerJoin('decisions as d', 'd.id', 'o.decision_id')
+      ).execute(),
+      scope(
+        db.selectFrom('redemptions as r').innerJoin('orders as o', 'o.order_id', 'r.order_id').innerJoin('decisions as d', 'd.id', 'o.decision_id')
           .where('r.status', '=', 'applied')
           .select([
             'd.subject_id as subject',
@@ -104,11 +134,12 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
           ])
           .groupBy(['d.subject_id', 'd.holdout', 'd.campaign_id', sql`k` as never]),
         q,
-      ).execute();
-      const units = new Map<string, UnitRow>();
+      ).execute(),
+      ]);
+      const byUnit = new Map<string, UnitRow>();
       const id = (r: { subject: string; holdout: unknown; campaign_id: string | null; k: string | null }) => `${r.subject}\u0000${n(r.holdout)}\u0000${r.campaign_id}\u0000${r.k ?? ''}`;
       for (const r of sessions) {
-        units.set(id(r), {
+        byUnit.set(id(r), {
           subject: r.subject,
           holdout: n(r.holdout) === 1,
           campaignId: r.campaign_id!,
@@ -124,7 +155,7 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
         });
       }
       for (const r of orders) {
-        const u = units.get(id(r));
+        const u = byUnit.get(id(r));
         if (!u) continue;
         u.orders = n(r.orders);
         u.revenue = n(r.revenue);
@@ -132,15 +163,68 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
         u.discount = n(r.discount);
       }
       for (const r of redemptions) {
-        const u = units.get(id(r));
+        const u = byUnit.get(id(r));
         if (!u) continue;
         u.redemptions = n(r.redemptions);
         u.extraCost = n(r.extra);
         u.points = n(r.points);
         u.cm -= n(r.extra);
       }
-      return [...units.values()];
+      const all = [...byUnit.values()];
+      return onlyWithOutcomes ? all.filter((u) => u.orders > 0 || u.redemptions > 0) : all;
+  };
+  const momentsOf = async (q: MeasureQuery): Promise<MomentRow[]> => {
+      const k = dim(q);
+      const inner = scope(
+        db.selectFrom('decisions as d')
+          .select(['d.subject_id', 'd.holdout', 'd.campaign_id', k.as('k'), sql<number>`count(*)`.as('n')])
+          .groupBy(['d.subject_id', 'd.holdout', 'd.campaign_id', sql`k` as never]),
+        q,
+      );
+      const moments = await db
+        .selectFrom(inner.as('u'))
+        .select(['u.holdout', 'u.campaign_id', 'u.k', sql<number>`count(*)`.as('units'), sql<number>`sum(u.n)`.as('sessions'), sql<number>`sum(u.n * u.n)`.as('sessions_sq')])
+        .groupBy(['u.holdout', 'u.campaign_id', 'u.k'])
+        .execute();
+      return moments.map((r) => ({ holdout: n(r.holdout) === 1, campaignId: r.campaign_id!, key: r.k ?? null, units: n(r.units), sessions: n(r.sessions), sessionsSq: n(r.sessions_sq) }));
+  };
+  return {
+    measureUnits: (q) => units(q, false),
+    async measureBreakdowns(q) {
+      const moments = {} as Record<'placement' | 'channel' | 'offer_key', MomentRow[]>;
+      const [placement, channel, offerKey, outcomes] = await Promise.all([
+        momentsOf({ ...q, dimension: 'placement' }),
+        momentsOf({ ...q, dimension: 'channel' }),
+        momentsOf({ ...q, dimension: 'offer_key' }),
+        units({ ...q, dimension: 'fine' }, true),
+      ]);
+      moments.placement = placement;
+      moments.channel = channel;
+      moments.offer_key = offerKey;
+      return { moments, outcomes };
     },
+    async measureDimension(q) {
+      if (q.dimension !== 'cohort') return { moments: await momentsOf(q), outcomes: await units(q, true) };
+      // Cohort at the window's start (fixed before treatment, so a fair subgroup): a customer
+      // attribute, so per-customer sessions are read once and grouped here (a join per session
+      // in SQL measured 3.5 s on 1M sessions on SQLite; this, 0.6 s).
+      const none = { ...q, dimension: 'none' as const };
+      const last = await lastOrdersBefore(q.from);
+      const perUnit = await units(none, false);
+      const moments = new Map<string, MomentRow>();
+      for (const u of perUnit) {
+        const key = cohortAt(last.get(u.subject), q.from);
+        const id = `${u.holdout}\u0000${u.campaignId}\u0000${key}`;
+        let m = moments.get(id);
+        if (!m) moments.set(id, (m = { holdout: u.holdout, campaignId: u.campaignId, key, units: 0, sessions: 0, sessionsSq: 0 }));
+        m.units++;
+        m.sessions += u.sessions;
+        m.sessionsSq += u.sessions * u.sessions;
+      }
+      const outcomes = perUnit.filter((u) => u.orders > 0 || u.redemptions > 0).map((u) => ({ ...u, key: cohortAt(last.get(u.subject), q.from) }));
+      return { moments: [...moments.values()], outcomes };
+    },
+
     async measureIssued(q) {
       const rows = await scope(
         db
@@ -152,15 +236,7 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
       ).execute();
       return rows.map((r) => ({ holdout: n(r.holdout) === 1, key: r.k ?? null, issued: n(r.issued) }));
     },
-    async lastOrdersBefore(before) {
-      const rows = await db
-        .selectFrom('orders')
-        .select(['subject_id', sql<number>`max(occurred_at)`.as('last')])
-        .where('occurred_at', '<', before)
-        .groupBy('subject_id')
-        .execute();
-      return new Map(rows.map((r) => [r.subject_id, n(r.last)]));
-    },
+    lastOrdersBefore,
     async logGuardAction(row) {
       await db.insertInto('campaign_guard_log').values(row).execute();
     },

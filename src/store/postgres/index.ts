@@ -44,7 +44,9 @@ export interface PostgresOptions {
  * one transaction, and per-customer checks run under a row lock on the subject.
  */
 export function createPostgresStore(url: string, opts: PostgresOptions = {}): Store {
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types, connectionTimeoutMillis: 10_000 });
+  // Reports group millions of sessions: 64 MB of sort / hash memory per query keeps that off
+  // disk (measured on 1M sessions with the 4 MB default: see BENCHMARKS.md).
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types, connectionTimeoutMillis: 10_000, options: '-c work_mem=64MB' });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
