@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { inHoldout } from '../src/decide/holdout.js';
 import { csvReport, difference, readCsv, sampleSize, srm, UnitSums } from '../src/measure/index.js';
 import { seededRandom } from '../src/runtime/index.js';
-import { createTestDb, BACKENDS } from './helpers/backends.js';
+import { createTestDb, createTestEngine, BACKENDS } from './helpers/backends.js';
+import { importCatalog } from '../src/catalog/import.js';
 import { createApiHarness, DEMO_CATALOG, expectError, json } from './helpers/http.js';
 import { buildShop, inProcessClient, loadScenario, parseScenario, ResponseModel, scenarioOffers, sessions, simulate, type Scenario } from '../src/sim/index.js';
 
@@ -306,3 +307,61 @@ describe('reports over HTTP', () => {
     }
   });
 });
+
+for (const backend of BACKENDS) {
+  describe(`program-level holdout [${backend}]`, () => {
+    it('holds the same customers out of every campaign, and reports against them; campaign reports leave them out', async () => {
+      const t = await createTestEngine(backend, { config: { globalHoldoutPct: 10, stopLossCheckMs: 0 } });
+      try {
+        await importCatalog(t.engine.catalog, {
+          products: [{ sku: 'TEE', category: 'tops', price: 3000, unitCost: 1000 }],
+          offers: [{ id: 'ofr_a', status: 'live', name: '10% off', type: 'percent_off', value: 10, expectedLift: 1 }],
+          campaigns: [
+            { id: 'cmp_cart', status: 'live', name: 'Cart', placements: ['cart'], offers: ['ofr_a'], holdoutPct: 20 },
+            { id: 'cmp_home', status: 'live', name: 'Home', placements: ['home'], offers: ['ofr_a'], holdoutPct: 20 },
+          ],
+        });
+        const N = 2000;
+        const cart = { lines: [{ sku: 'TEE', quantity: 1, unitPrice: 3000 }] };
+        const globalOut = new Set<string>();
+        for (let i = 0; i < N; i += 50) {
+          const batch = await Promise.all(
+            Array.from({ length: 50 }, async (_, j) => {
+              const id = `g${i + j}`;
+              const a = await t.engine.decide({ customerId: id, placement: 'cart', channel: 'web', cart });
+              const b = await t.engine.decide({ customerId: id, placement: 'home', channel: 'web', cart });
+              return { id, a, b };
+            }),
+          );
+          for (const { id, a, b } of batch) {
+            // One assignment for every campaign.
+            expect(a.globalHoldout).toBe(b.globalHoldout);
+            if (a.globalHoldout) {
+              globalOut.add(id);
+              expect(a.holdout && b.holdout).toBe(true);
+              expect(a.offers).toEqual([]);
+              expect(a.reasons.map((r) => r.detail)).toContain('program-level 10%');
+            }
+          }
+        }
+        expect(globalOut.size / N).toBeGreaterThan(0.08);
+        expect(globalOut.size / N).toBeLessThan(0.12);
+        const window = { from: new Date(t.clock.now() - 1000).toISOString(), to: new Date(t.clock.now() + 1000).toISOString() };
+        const g = await t.engine.measure.incrementality({ ...window, arm: 'global', breakdowns: false });
+        // The program-level unit is the customer across both campaigns.
+        expect(g.arms.holdout.customers).toBe(globalOut.size);
+        expect(g.arms.treatment.customers).toBe(N - globalOut.size);
+        expect(g.arms.holdout.sessions).toBe(2 * globalOut.size);
+        expect(g.srm.checks[0]!.holdoutShareDesigned).toBe(0.1);
+        expect(g.srm.mismatch).toBe(false);
+        const c = await t.engine.measure.incrementality({ ...window, campaignId: 'cmp_cart', breakdowns: false });
+        expect(c.arms.treatment.customers + c.arms.holdout.customers).toBe(N - globalOut.size);
+        expect(c.srm.mismatch).toBe(false);
+        expect(c.arms.holdout.customers / (N - globalOut.size)).toBeGreaterThan(0.16);
+        expect(c.arms.holdout.customers / (N - globalOut.size)).toBeLessThan(0.24);
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}

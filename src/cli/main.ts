@@ -177,6 +177,7 @@ program
   .option('--from <iso>', 'window start (default: 30 days before --to)')
   .option('--to <iso>', 'window end (default: now)')
   .option('--sequential', 'also give always-valid intervals')
+  .option('--global', 'the program-level holdout against everyone else (OFFERPILOT_GLOBAL_HOLDOUT_PCT)')
   .option('--readout', 'the verdict rule over the last two 30-day windows instead')
   .option('--csv <file>', 'an external randomized experiment: a .csv or .csv.gz file, one row per randomized unit')
   .option('--arm <column>', 'CSV: the column holding the arm')
@@ -186,7 +187,7 @@ program
   .option('--expected-share <x>', 'CSV: designed treatment share of treatment + control units, for the sample-ratio check')
   .option('--json', 'print JSON')
   .action(
-    async (flags: CommonFlags & { campaign?: string; from?: string; to?: string; sequential?: boolean; readout?: boolean; csv?: string; arm?: string; treatment: string[]; control: string[]; outcome: string[]; expectedShare?: string; json?: boolean }) => {
+    async (flags: CommonFlags & { campaign?: string; from?: string; to?: string; sequential?: boolean; global?: boolean; readout?: boolean; csv?: string; arm?: string; treatment: string[]; control: string[]; outcome: string[]; expectedShare?: string; json?: boolean }) => {
       if (flags.csv) {
         if (!flags.arm || flags.treatment.length === 0 || flags.control.length === 0 || flags.outcome.length === 0) {
           throw new Error('--csv needs --arm, --treatment, --control and at least one --outcome');
@@ -207,7 +208,7 @@ program
           console.log(flags.json ? JSON.stringify(r, null, 2) : `${r.verdict}: ${r.explanation}`);
           return;
         }
-        const r = await engine.measure.incrementality({ campaignId: flags.campaign, from: flags.from, to: flags.to, sequential: flags.sequential });
+        const r = await engine.measure.incrementality({ campaignId: flags.campaign, from: flags.from, to: flags.to, sequential: flags.sequential, arm: flags.global ? 'global' : 'campaign' });
         console.log(flags.json ? JSON.stringify(r, null, 2) : formatIncrementality(r));
       });
     },

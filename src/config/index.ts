@@ -30,6 +30,7 @@ export const ConfigSchema = z.object({
   merchantFeeBpsPerMonth: int(50),
   ingestMaxPending: int(200_000, 1).describe('Events accepted but not yet durable before new batches get 503'),
   ingestConcurrency: int(4, 1).describe('PostgreSQL: event batches written at once; the rest queue (SQLite queues them at its one writer)'),
+  globalHoldoutPct: z.coerce.number().min(0).max(50).default(0).describe('Program-level holdout: this share of customers gets no offer from any campaign (same value in every process)'),
   measureMinCustomersPerArm: int(1000, 1).describe('Customers per arm before an incrementality report gives a verdict (and stop-loss may act)'),
   measureMinDays: z.coerce.number().min(0).default(14).describe('Days of data before a verdict'),
   measureLiftThreshold: z.coerce.number().min(0).default(0.08).describe('Readout bar: relative lift in CM per session in each of two consecutive 30-day windows'),

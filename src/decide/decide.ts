@@ -33,7 +33,12 @@ export { counterKeys } from './counter-keys.js';
 
 export interface DecideDefaults extends EconomicsDefaults {
   marginFloorPct: number;
+  /** Program-level holdout: this share of customers gets no offer from any campaign (default 0). */
+  globalHoldoutPct?: number;
 }
+
+/** The salt of the program-level holdout: one assignment for every campaign, channel and process. */
+export const GLOBAL_HOLDOUT_SALT = 'offerpilot:global';
 
 export interface DecideInput {
   request: DecideRequest;
@@ -92,6 +97,8 @@ export interface Decision {
   placement: string;
   channel: string;
   holdout: boolean;
+  /** In the program-level holdout (then `holdout` is true too, whatever the campaign's own). */
+  globalHoldout: boolean;
   personalized: boolean;
   policy: string | null;
   probability: number;
@@ -182,7 +189,7 @@ export function decide(input: DecideInput): Decision {
   const { request: req, snapshot, subject, counters, now, defaults } = input;
   const personalized = subject.consent.personalization === true;
   // One object shape for every decision (no spreads): V8 keeps it fast.
-  const finish = (r: Pick<Decision, 'campaign' | 'holdout' | 'policy' | 'probability' | 'reasons' | 'chosen' | 'counterfactual' | 'candidates' | 'basket'>): Decision => ({
+  const finish = (r: Pick<Decision, 'campaign' | 'holdout' | 'globalHoldout' | 'policy' | 'probability' | 'reasons' | 'chosen' | 'counterfactual' | 'candidates' | 'basket'>): Decision => ({
     campaign: r.campaign,
     subjectId: subject.subjectId,
     customerId: subject.customerId,
@@ -190,6 +197,7 @@ export function decide(input: DecideInput): Decision {
     placement: req.placement,
     channel: req.channel,
     holdout: r.holdout,
+    globalHoldout: r.globalHoldout,
     personalized,
     policy: r.policy,
     probability: r.probability,
@@ -205,6 +213,7 @@ export function decide(input: DecideInput): Decision {
     return finish({
       campaign: null,
       holdout: false,
+      globalHoldout: false,
       policy: null,
       probability: 1,
       reasons: [reason('NO_CAMPAIGN', `${req.placement} on ${req.channel}`)],
@@ -218,7 +227,9 @@ export function decide(input: DecideInput): Decision {
   const model = cmp.model;
   const basket = priceBasket(req.cart?.lines, req.cart?.shipping, snapshot.products, model);
   const holdoutUnit = subject.customerId ?? subject.anonymousId ?? subject.subjectId;
-  const holdout = inHoldout(campaign.salt, holdoutUnit, cmp.holdoutPct);
+  const globalPct = defaults.globalHoldoutPct ?? 0;
+  const globalHoldout = globalPct > 0 && inHoldout(GLOBAL_HOLDOUT_SALT, holdoutUnit, globalPct);
+  const holdout = globalHoldout || inHoldout(campaign.salt, holdoutUnit, cmp.holdoutPct);
   const channelConsent = !MARKETING_CHANNELS.has(req.channel) || subject.consent[req.channel as 'email' | 'sms' | 'push'] === true;
   let rules: RuleInput | null = null; // built on first use: many requests meet no rule
   const day = utcDay(now);
@@ -370,11 +381,12 @@ export function decide(input: DecideInput): Decision {
   });
   const reasons: Reason[] = [];
   if (!channelConsent) reasons.push(reason('CONSENT_CHANNEL', req.channel));
-  if (holdout) reasons.push(reason('HOLDOUT', `${cmp.holdoutPct}%`));
+  if (holdout) reasons.push(reason('HOLDOUT', globalHoldout ? `program-level ${globalPct}%` : `${cmp.holdoutPct}%`));
   else if (chosen.length === 0 && channelConsent) reasons.push(reason('NO_ELIGIBLE_OFFER'));
   return finish({
     campaign: { id: cmp.id, version: cmp.version },
     holdout,
+    globalHoldout,
     policy: campaign.policy.id,
     probability: picks.length > 0 || holdout ? probability : 1,
     reasons,

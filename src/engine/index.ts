@@ -21,6 +21,7 @@ import { Ingestor } from '../events/index.js';
 import { liabilityReport, type LiabilityReport } from '../ledger/index.js';
 import { CODE_CHANNELS, newCouponCode } from '../wallet/codes.js';
 import { Wallet } from '../wallet/service.js';
+import { PROGRAM } from '../store/measure-reads.js';
 import { incrementalityReport, readout, stopLoss, type IncrementalityQuery, type IncrementalityReport, type Readout, type ReportDeps, type StopLossResult } from '../measure/index.js';
 
 export { packLog, unpackLog } from './log-codec.js';
@@ -50,6 +51,8 @@ export interface DecisionResponse {
   campaignVersion: number | null;
   catalogVersion: number;
   holdout: boolean;
+  /** In the program-level holdout (no campaign shows this customer anything). */
+  globalHoldout: boolean;
   personalized: boolean;
   policy: string | null;
   probability: number;
@@ -133,6 +136,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     pointValue: config.pointValue,
     pointsPerMajorUnit: config.pointsPerMajorUnit,
     merchantFeeBpsPerMonth: config.merchantFeeBpsPerMonth,
+    globalHoldoutPct: config.globalHoldoutPct,
   };
   // Without configured keys, one generated secret is kept in the database so every process shares it.
   const tokenKeys = config.tokenKeys ? parseTokenKeys(config.tokenKeys) : [{ kid: 'db1', secret: await store.getOrCreateSetting('token_key.db1', newTokenSecret) }];
@@ -228,6 +232,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       campaignVersion: d.campaign?.version ?? null,
       catalogVersion,
       holdout: d.holdout,
+      globalHoldout: d.globalHoldout,
       personalized: d.personalized,
       policy: d.policy,
       probability: d.probability,
@@ -298,7 +303,9 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
         sequentialPlannedUnits: config.sequentialPlannedUnits,
       },
       campaign: (id) => {
+        if (id === PROGRAM) return { holdoutShare: config.globalHoldoutPct / 100, createdAt: 0 };
         const c = campaigns.get(id);
+        // Campaign holdouts are drawn among customers outside the program-level holdout.
         return c ? { holdoutShare: c.holdoutPct / 100, createdAt: Date.parse(c.createdAt) } : null;
       },
       liabilities: (from, to) => engine.liabilities({ from, to }),

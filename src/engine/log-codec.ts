@@ -43,5 +43,6 @@ export function packLog(response: DecisionResponse, log: unknown): string {
 /** Reads a logged decision back into the API's shape. */
 export function unpackLog(body: string): { response: DecisionResponse; log: unknown } {
   const b = JSON.parse(body) as { response: Omit<DecisionResponse, 'candidates'>; candidates: PackedCandidate[]; log: unknown };
-  return { response: { ...b.response, candidates: unpackCandidates(b.candidates) } as DecisionResponse, log: b.log };
+  // Decisions logged before the program-level holdout existed were never in it.
+  return { response: { ...b.response, globalHoldout: b.response.globalHoldout ?? false, candidates: unpackCandidates(b.candidates) } as DecisionResponse, log: b.log };
 }

@@ -23,6 +23,7 @@ export const DecisionResponseSchema = z
     campaignVersion: z.number().int().nullable(),
     catalogVersion: z.number().int(),
     holdout: z.boolean().describe('The customer is in the campaign holdout: no offer, logged like everyone else'),
+    globalHoldout: z.boolean().describe('The customer is in the program-level holdout (no campaign shows them anything); holdout is then true too'),
     personalized: z.boolean().describe('Profile data was used (the customer consented to personalization)'),
     policy: z.string().nullable(),
     probability: z.number().describe('Probability with which the policy chose this action (1 for deterministic policies)'),

@@ -303,6 +303,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
         querystring: z
           .object({
             campaignId: z.string().regex(/^cmp_/, 'a campaign id (cmp_…)').optional().describe('Omit for the whole program (every campaign against its own holdout)'),
+            arm: z.enum(['campaign', 'global']).optional().describe('global: the program-level holdout (OFFERPILOT_GLOBAL_HOLDOUT_PCT) against everyone else'),
             from: IsoTime.optional().describe('Default: 30 days before `to`'),
             to: IsoTime.optional().describe('Default: now'),
             level: z.coerce.number().gt(0.5).lt(1).optional().describe('Confidence level, default 0.95'),

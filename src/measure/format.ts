@@ -17,7 +17,7 @@ function table(head: string[], rows: string[][]): string {
 /** An incrementality report as terminal text (money in major units). */
 export function formatIncrementality(r: IncrementalityReport): string {
   const out: string[] = [];
-  out.push(`Incrementality ${r.campaignId ?? '(whole program)'} · ${r.from} → ${r.to} · ${pct(r.level, 0)} intervals over customers`);
+  out.push(`Incrementality ${r.arm === 'global' ? 'program-level holdout' : (r.campaignId ?? '(whole program)')} · ${r.from} → ${r.to} · ${pct(r.level, 0)} intervals over customers`);
   for (const w of r.warnings) out.push(`!! ${w}`);
   out.push('');
   const t = r.arms.treatment;

@@ -20,6 +20,8 @@ export const DEFAULT_MEASURE_SETTINGS: MeasureSettings = { minCustomersPerArm: 1
 
 export interface IncrementalityQuery {
   campaignId?: string | null;
+  /** `global`: the program-level holdout against everyone else, across campaigns (default: each campaign's own holdout). */
+  arm?: 'campaign' | 'global';
   /** Window start and end (ISO times); default the 30 days up to now. */
   from?: string;
   to?: string;
@@ -101,6 +103,7 @@ export interface OfferPnl {
 
 export interface IncrementalityReport {
   campaignId: string | null;
+  arm: 'campaign' | 'global';
   from: string;
   to: string;
   level: number;
@@ -219,7 +222,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   const to = q.to !== undefined ? Date.parse(q.to) : deps.now;
   const from = q.from !== undefined ? Date.parse(q.from) : to - 30 * DAY;
   const campaignId = q.campaignId ?? null;
-  const base = { campaignId, from, to };
+  const base = { campaignId, from, to, arm: q.arm ?? 'campaign' };
   // Per customer, without a row per customer: session moments per arm, full rows only for customers with outcomes.
   const [head, issued] = await Promise.all([deps.store.measureDimension({ ...base, dimension: 'none' }), deps.store.measureIssued({ ...base, dimension: 'none' })]);
   const t = new Arm();
@@ -284,6 +287,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
 
   const report: IncrementalityReport = {
     campaignId,
+    arm: base.arm,
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
     level,

@@ -104,6 +104,7 @@ export function commitPlan(d: Decision, meta: CommitMeta): CommitPlan {
       catalog_version: meta.catalogVersion,
       body: meta.body,
       offer_key: offerKey(d.holdout ? d.counterfactual : d.chosen),
+      global_holdout: d.globalHoldout ? 1 : 0,
     },
   };
 }

@@ -7,6 +7,9 @@ export type MeasureDimension = 'none' | 'placement' | 'channel' | 'offer_key' | 
 /** Separates placement, channel and offer key in a 'fine' dimension key. */
 export const FINE_SEP = '\u0001';
 
+/** The campaign id a program-level (global holdout) comparison reports its units under. */
+export const PROGRAM = '(program)';
+
 /** One randomization unit's sessions and attributed outcomes: a customer in one arm of one campaign (and one dimension value). */
 export interface UnitRow {
   subject: string;
@@ -45,6 +48,11 @@ export interface IssuedRow {
 
 export interface MeasureQuery {
   campaignId: string | null;
+  /**
+   * Which randomization the arms come from: each campaign's holdout (sessions of customers in
+   * the program-level holdout are left out), or the program-level holdout against everyone else.
+   */
+  arm?: 'campaign' | 'global';
   from: number;
   to: number;
   dimension: MeasureDimension;
@@ -88,8 +96,14 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
       : q.dimension === 'fine'
         ? sql<string | null>`d.placement || ${FINE_SEP} || d.channel || ${FINE_SEP} || coalesce(d.offer_key, '')`
         : sql<string | null>`d.${sql.ref(q.dimension)}`;
+  /** The program-level comparison pools every campaign: its unit is the customer, whichever campaigns they saw. */
+  const cmp = (q: MeasureQuery) => (q.arm === 'global' ? sql<string>`${sql.lit(PROGRAM)}` : sql<string>`d.campaign_id`);
+  // A constant cannot be a GROUP BY term on PostgreSQL: the program-level grouping leaves it out.
+  const unitGroups = (q: MeasureQuery) => (q.arm === 'global' ? ['d.subject_id', arm(q), sql`k`] : ['d.subject_id', arm(q), 'd.campaign_id', sql`k`]) as never[];
+  const arm = (q: MeasureQuery) => (q.arm === 'global' ? sql<number>`d.global_holdout` : sql<number>`d.holdout`);
   const scope = <T extends { where: (...a: any[]) => T }>(qb: T, q: MeasureQuery): T => {
     let b = qb.where('d.created_at', '>=', q.from).where('d.created_at', '<', q.to);
+    if (q.arm !== 'global') b = b.where('d.global_holdout', '=', 0);
     b = q.campaignId === null ? b.where('d.campaign_id', 'is not', null) : b.where('d.campaign_id', '=', q.campaignId);
     return b;
   };
@@ -97,8 +111,8 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
       const k = dim(q);
       let sq = scope(
         db.selectFrom('decisions as d')
-          .select(['d.subject_id as subject', 'd.holdout', 'd.campaign_id', k.as('k'), sql<number>`count(*)`.as('sessions')])
-          .groupBy(['d.subject_id', 'd.holdout', 'd.campaign_id', sql`k` as never]),
+          .select(['d.subject_id as subject', arm(q).as('holdout'), cmp(q).as('campaign_id'), k.as('k'), sql<number>`count(*)`.as('sessions')])
+          .groupBy(unitGroups(q)),
         q,
       );
       if (onlyWithOutcomes) {
@@ -109,15 +123,15 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
         db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id')
           .select([
             'd.subject_id as subject',
-            'd.holdout',
-            'd.campaign_id',
+            arm(q).as('holdout'),
+            cmp(q).as('campaign_id'),
             k.as('k'),
             sql<number>`count(*)`.as('orders'),
             sql<number>`sum(o.subtotal + o.shipping - o.discount)`.as('revenue'),
             sql<number>`sum(o.margin)`.as('margin'),
             sql<number>`sum(o.discount)`.as('discount'),
           ])
-          .groupBy(['d.subject_id', 'd.holdout', 'd.campaign_id', sql`k` as never]),
+          .groupBy(unitGroups(q)),
         q,
       ).execute(),
       scope(
@@ -125,14 +139,14 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
           .where('r.status', '=', 'applied')
           .select([
             'd.subject_id as subject',
-            'd.holdout',
-            'd.campaign_id',
+            arm(q).as('holdout'),
+            cmp(q).as('campaign_id'),
             k.as('k'),
             sql<number>`count(*)`.as('redemptions'),
             sql<number>`sum(r.cost - r.discount)`.as('extra'),
             sql<number>`sum(r.points)`.as('points'),
           ])
-          .groupBy(['d.subject_id', 'd.holdout', 'd.campaign_id', sql`k` as never]),
+          .groupBy(unitGroups(q)),
         q,
       ).execute(),
       ]);
@@ -177,8 +191,8 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
       const k = dim(q);
       const inner = scope(
         db.selectFrom('decisions as d')
-          .select(['d.subject_id', 'd.holdout', 'd.campaign_id', k.as('k'), sql<number>`count(*)`.as('n')])
-          .groupBy(['d.subject_id', 'd.holdout', 'd.campaign_id', sql`k` as never]),
+          .select(['d.subject_id', arm(q).as('holdout'), cmp(q).as('campaign_id'), k.as('k'), sql<number>`count(*)`.as('n')])
+          .groupBy(unitGroups(q)),
         q,
       );
       const moments = await db
@@ -230,8 +244,8 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
         db
           .selectFrom('issuances as i')
           .innerJoin('decisions as d', 'd.id', 'i.decision_id')
-          .select(['d.holdout', dim(q).as('k'), sql<number>`count(*)`.as('issued')])
-          .groupBy(['d.holdout', sql`k` as never]),
+          .select([arm(q).as('holdout'), dim(q).as('k'), sql<number>`count(*)`.as('issued')])
+          .groupBy([arm(q) as never, sql`k` as never]),
         q,
       ).execute();
       return rows.map((r) => ({ holdout: n(r.holdout) === 1, key: r.k ?? null, issued: n(r.issued) }));

@@ -60,6 +60,7 @@ export interface DB {
     catalog_version: number;
     body: string;
     offer_key: string | null;
+    global_holdout: number;
   };
   campaign_guard_log: {
     id: string;

@@ -231,6 +231,8 @@ const migrations: Record<string, Migration> = {
       // What the decision showed (treatment) or would have shown (holdout): "ofr_a@10+ofr_b", null
       // for none. Reports compare treatment and holdout sessions per offer without unpacking bodies.
       await db.schema.alterTable('decisions').addColumn('offer_key', 'text').execute();
+      // In the program-level holdout (1), which campaign holdouts are drawn outside of.
+      await db.schema.alterTable('decisions').addColumn('global_holdout', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       // Automatic guard actions (stop-loss pauses) with the evidence they acted on.
       await db.schema
         .createTable('campaign_guard_log')
@@ -250,7 +252,7 @@ const migrations: Record<string, Migration> = {
       await db.schema
         .createIndex('decisions_measure')
         .on('decisions')
-        .columns(['campaign_id', 'subject_id', 'holdout', 'created_at', 'placement', 'channel', 'offer_key'])
+        .columns(['campaign_id', 'subject_id', 'holdout', 'created_at', 'placement', 'channel', 'offer_key', 'global_holdout'])
         .execute();
     },
   },

@@ -26,7 +26,7 @@ const ISSUANCE_COLUMNS = [
 ] as const;
 const DECISION_COLUMNS = [
   'id', 'request_id', 'created_at', 'campaign_id', 'campaign_version', 'subject_id', 'customer_id', 'anonymous_id', 'placement',
-  'channel', 'holdout', 'personalized', 'probability', 'policy', 'catalog_version', 'body', 'offer_key',
+  'channel', 'holdout', 'personalized', 'probability', 'policy', 'catalog_version', 'body', 'offer_key', 'global_holdout',
 ] as const;
 const insertSql = (table: string, cols: readonly string[]) =>
   `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`;

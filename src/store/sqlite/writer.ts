@@ -77,9 +77,9 @@ export function createWriter(conn: Database.Database): Writer {
     ),
     decision: conn.prepare(
       `INSERT INTO decisions (id, request_id, created_at, campaign_id, campaign_version, subject_id, customer_id, anonymous_id, placement,
-         channel, holdout, personalized, probability, policy, catalog_version, body, offer_key)
+         channel, holdout, personalized, probability, policy, catalog_version, body, offer_key, global_holdout)
        VALUES (@id, @request_id, @created_at, @campaign_id, @campaign_version, @subject_id, @customer_id, @anonymous_id, @placement,
-         @channel, @holdout, @personalized, @probability, @policy, @catalog_version, @body, @offer_key)`,
+         @channel, @holdout, @personalized, @probability, @policy, @catalog_version, @body, @offer_key, @global_holdout)`,
     ),
   };
   // Nested transactions are savepoints: an Abort rolls back that write only and becomes its result.
