@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { inHoldout } from '../src/decide/holdout.js';
-import { csvReport, difference, readCsv, sampleSize, srm, UnitSums } from '../src/measure/index.js';
+import { confidenceSequence, csvReport, difference, readCsv, sampleSize, srm, UnitSums } from '../src/measure/index.js';
 import { seededRandom } from '../src/runtime/index.js';
 import { createTestDb, createTestEngine, BACKENDS } from './helpers/backends.js';
 import { importCatalog } from '../src/catalog/import.js';
@@ -131,6 +131,38 @@ describe('statistics', () => {
     expect(n).toBeGreaterThan(217_000);
     expect(n).toBeLessThan(219_000);
     expect(sampleSize({ sd: 2500, holdoutShare: 0.1, units: n }).mde).toBeCloseTo(50, 1);
+  });
+});
+
+describe('always-valid intervals', () => {
+  it('looking every day: with no true effect the confidence sequence ever excludes zero in at most ~5% of experiments; the fixed interval in far more', () => {
+    const r = seededRandom(21);
+    const gauss = () => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+    let everFixed = 0;
+    let everSequential = 0;
+    const experiments = 200;
+    for (let e = 0; e < experiments; e++) {
+      const t = new UnitSums();
+      const h = new UnitSums();
+      let fixedHit = false;
+      let seqHit = false;
+      for (let day = 0; day < 30; day++) {
+        // 100 customers a day, 20% held out; a skewed outcome (most customers buy nothing).
+        for (let k = 0; k < 100; k++) {
+          const y = r() < 0.1 ? 3000 + 1000 * gauss() : 0;
+          (r() < 0.2 ? h : t).add(1, y);
+        }
+        if (t.units < 20 || h.units < 20) continue;
+        const d = difference(t, h);
+        if (d.lower > 0 || d.upper < 0) fixedHit = true;
+        const cs = confidenceSequence(d.estimate, d.se, t.units + h.units, 0.95, 3000);
+        if (cs.lower > 0 || cs.upper < 0) seqHit = true;
+      }
+      if (fixedHit) everFixed++;
+      if (seqHit) everSequential++;
+    }
+    expect(everSequential / experiments).toBeLessThanOrEqual(0.06);
+    expect(everFixed / experiments).toBeGreaterThan(0.12);
   });
 });
 
