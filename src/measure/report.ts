@@ -1,3 +1,4 @@
+import { cohortOf } from '../customers/features.js';
 import type { LiabilityReport } from '../ledger/index.js';
 import { FINE_SEP, type MeasureDimension, type MeasureReads, type MomentRow, type UnitRow } from '../store/measure-reads.js';
 import { confidenceSequence, difference, PairSums, pairDifference, pValue, relativeLift, srm, UnitSums, zFor, type Interval } from './stats.js';
@@ -169,6 +170,21 @@ class Arm {
   }
 }
 
+/** Session moments per arm, campaign and key from one row per customer. */
+function momentsFrom(rows: Array<{ subject: string; holdout: boolean; campaignId: string; sessions: number }>, keyOf: (u: { subject: string }) => string | null): MomentRow[] {
+  const out = new Map<string, MomentRow>();
+  for (const u of rows) {
+    const key = keyOf(u);
+    const id = `${u.holdout}\u0000${u.campaignId}\u0000${key ?? ''}`;
+    let m = out.get(id);
+    if (!m) out.set(id, (m = { holdout: u.holdout, campaignId: u.campaignId, key, units: 0, sessions: 0, sessionsSq: 0 }));
+    m.units++;
+    m.sessions += u.sessions;
+    m.sessionsSq += u.sessions * u.sessions;
+  }
+  return [...out.values()];
+}
+
 /** Groups a dimension's units by `keyOf(value)` from its moments and the units with outcomes. */
 const splitDimension = (d: { moments: MomentRow[]; outcomes: UnitRow[] }, keyOf: (key: string | null) => string) => {
   const groups = new Map<string, { t: Arm; h: Arm }>();
@@ -223,13 +239,20 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   const from = q.from !== undefined ? Date.parse(q.from) : to - 30 * DAY;
   const campaignId = q.campaignId ?? null;
   const base = { campaignId, from, to, arm: q.arm ?? 'campaign' };
-  // Per customer, without a row per customer: session moments per arm, full rows only for customers with outcomes.
-  const [head, issued] = await Promise.all([deps.store.measureDimension({ ...base, dimension: 'none' }), deps.store.measureIssued({ ...base, dimension: 'none' })]);
+  const wantBreakdowns = q.breakdowns !== false;
+  // Per customer, without returning a row per customer unless the breakdowns need one anyway
+  // (the cohort is a customer attribute): session moments per arm, full rows only for customers
+  // with outcomes.
+  const [outcomes, perCustomer, shown] = await Promise.all([
+    deps.store.measureOutcomes({ ...base, dimension: 'none' }),
+    wantBreakdowns ? deps.store.measureSessions(base) : Promise.resolve(null),
+    wantBreakdowns ? Promise.resolve(null) : deps.store.measureOffersShown(base),
+  ]);
+  const head = { moments: perCustomer ? momentsFrom(perCustomer, () => null) : await deps.store.measureMoments({ ...base, dimension: 'none' }), outcomes };
   const t = new Arm();
   const h = new Arm();
   for (const m of head.moments) (m.holdout ? h : t).addMoments(m);
   for (const u of head.outcomes) (u.holdout ? h : t).addOutcome(u);
-  const issuedT = issued.filter((r) => !r.holdout).reduce((a, r) => a + r.issued, 0);
 
   const compare = (tt: UnitSums, hh: UnitSums): Comparison => {
     const d = difference(tt, hh, level);
@@ -291,7 +314,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
     level,
-    arms: { treatment: t.summary(issuedT), holdout: h.summary(0) },
+    arms: { treatment: t.summary(shown?.treatment ?? 0), holdout: h.summary(0) },
     metrics,
     incrementalCm,
     minimumDetectableEffect: (zFor(level) + zFor(0.6)) * metrics.cmPerSession.difference.se,
@@ -303,12 +326,14 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   if (q.breakdowns === false) return report;
 
   // Cohort as of the window's start: fixed before treatment, so a fair subgroup.
-  const [byCohort, b, issuedByOffer, liab] = await Promise.all([
-    deps.store.measureDimension({ ...base, dimension: 'cohort' }),
+  const [lastOrders, b, liab] = await Promise.all([
+    deps.store.lastOrdersBefore(from),
     deps.store.measureBreakdowns(base),
-    deps.store.measureIssued({ ...base, dimension: 'offer_key' }),
     deps.liabilities ? deps.liabilities(report.from, report.to) : Promise.resolve(null),
   ]);
+  // Cohort: a customer attribute, so its moments come from one row per customer; outcomes are the headline's.
+  const cohortKey = (subject: string) => cohortOf(lastOrders.get(subject) ?? null, from);
+  const byCohort = { moments: momentsFrom(perCustomer!, (u) => cohortKey(u.subject)), outcomes: head.outcomes.map((u) => ({ ...u, key: cohortKey(u.subject) })) };
   // Outcome units come at the finest grain (placement, channel, offer); each dimension's unit is
   // the customer within one of its values, so they are summed up to it.
   const outcomesBy = (part: 0 | 1 | 2) => {
@@ -344,6 +369,9 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   };
 
   // Offer P&L from the same comparison: showed the offer vs would have shown it.
+  // Offers shown in treatment: every session of an offer key issued each of its offers.
+  const issued = byOffer.moments.filter((m) => !m.holdout && m.key !== null).reduce((a, m) => a + m.sessions * m.key!.split('+').length, 0);
+  report.arms.treatment = t.summary(issued);
   report.offers = [...splitDimension(byOffer, offerIdsOf).entries()]
     .filter(([k]) => k !== '(no offer)')
     .map(([offer, g]) => {
@@ -354,7 +382,8 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
       const lOffers = liab?.offers.filter((o) => ids.includes(o.offerId)) ?? null;
       return {
         offer,
-        issued: issuedByOffer.filter((r) => !r.holdout && offerIdsOf(r.key) === offer).reduce((a, r) => a + r.issued, 0),
+        // Each treatment session of this offer issued it once.
+        issued: g.t.cm.n,
         redeemed: g.t.redemptions,
         discountCost: g.t.discount,
         otherOfferCost: g.t.extra,
