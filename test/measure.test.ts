@@ -397,3 +397,43 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+for (const backend of BACKENDS) {
+  describe(`refunds and returns in reports [${backend}]`, () => {
+    it('a refund takes its amount off revenue and CM; a return takes it off revenue and its share of the margin off CM', async () => {
+      const t = await createTestEngine(backend, { config: { stopLossCheckMs: 0 } });
+      try {
+        await importCatalog(t.engine.catalog, {
+          products: [{ sku: 'TEE', category: 'tops', price: 4000, unitCost: 1000 }],
+          offers: [{ id: 'ofr_a', status: 'live', name: '10% off', type: 'percent_off', value: 10, expectedLift: 1 }],
+          campaigns: [{ id: 'cmp_r', status: 'live', name: 'R', placements: ['cart'], offers: ['ofr_a'], holdoutPct: 0 }],
+        });
+        const cart = { lines: [{ sku: 'TEE', quantity: 1, unitPrice: 4000 }] };
+        const at = (ms: number) => new Date(t.clock.now() + ms).toISOString();
+        const order = (c: string, d: string) => ({ id: `ord-${c}`, type: 'order', customerId: c, occurredAt: at(10), orderId: `o-${c}`, decisionId: d, lines: cart.lines, shipping: 500, discount: 0 });
+        const a = await t.engine.decide({ customerId: 'a', placement: 'cart', channel: 'web', cart });
+        const b = await t.engine.decide({ customerId: 'b', placement: 'cart', channel: 'web', cart });
+        const c = await t.engine.decide({ customerId: 'c', placement: 'cart', channel: 'web', cart });
+        await t.engine.events.ingest({ events: [order('a', a.decisionId), order('b', b.decisionId), order('c', c.decisionId)] });
+        const window = { campaignId: 'cmp_r', from: at(-1000), to: at(1000), breakdowns: false };
+        const before = (await t.engine.measure.incrementality(window)).arms.treatment;
+        // Each order: revenue 4000 + 500 shipping, margin 4000 − 1000 = 3000.
+        expect(before.revenue).toBe(3 * 4500);
+        expect(before.cm).toBe(3 * 3000);
+        await t.engine.events.ingest({
+          events: [
+            { id: 'ref-a', type: 'refund', customerId: 'a', occurredAt: at(20), orderId: 'o-a', amount: 1000 },
+            { id: 'ret-b', type: 'return', customerId: 'b', occurredAt: at(20), orderId: 'o-b', amount: 2000 },
+          ],
+        });
+        const after = (await t.engine.measure.incrementality(window)).arms.treatment;
+        expect(after.refunded).toBe(3000);
+        expect(after.revenue).toBe(3 * 4500 - 3000);
+        // Refund: the whole 1000. Return of half the goods: half the margin, 1500.
+        expect(after.cm).toBe(3 * 3000 - 1000 - 1500);
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}

@@ -41,7 +41,9 @@ export interface ArmSummary {
   orders: number;
   conversionRate: number;
   aov: number;
+  /** Revenue net of refunds and returns; this is what was taken off. */
   revenue: number;
+  refunded: number;
   revenuePerSession: number;
   cm: number;
   cmPerSession: number;
@@ -130,6 +132,7 @@ class Arm {
   readonly aov = new PairSums();
   discount = 0;
   extra = 0;
+  refunded = 0;
   points = 0;
   redemptions = 0;
   /** Units known only by their session moments (their outcomes come through addOutcome). */
@@ -144,6 +147,7 @@ class Arm {
     this.revenue.addOutcome(u.sessions, u.revenue);
     this.orders.addOutcome(u.sessions, u.orders);
     this.aov.addOutcome(u.revenue, u.orders);
+    this.refunded += u.refunded;
     this.discount += u.discount;
     this.extra += u.extraCost;
     this.points += u.points;
@@ -157,6 +161,7 @@ class Arm {
       conversionRate: this.orders.ratio,
       aov: this.aov.ratio,
       revenue: this.revenue.y,
+      refunded: this.refunded,
       revenuePerSession: this.revenue.ratio,
       cm: this.cm.y,
       cmPerSession: this.cm.ratio,
@@ -353,6 +358,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
         x.extraCost += u.extraCost;
         x.points += u.points;
         x.redemptions += u.redemptions;
+        x.refunded += u.refunded;
       }
     }
     return [...m.values()];

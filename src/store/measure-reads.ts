@@ -20,8 +20,14 @@ export interface UnitRow {
   orders: number;
   /** What the shoppers paid: goods after discounts + shipping. */
   revenue: number;
-  /** Order margin (subtotal − discount − cost of goods) minus offer costs beyond the discount (points, gifts, financing fees). */
+  /**
+   * Order margin (subtotal − discount − cost of goods) minus offer costs beyond the discount
+   * (points, gifts, financing fees), net of refunds (the whole amount) and returns (their share
+   * of the order's margin: the goods come back).
+   */
   cm: number;
+  /** Refunded and returned amounts (already taken off revenue and cm). */
+  refunded: number;
   discount: number;
   /** Offer costs beyond the discount, and loyalty points awarded. */
   extraCost: number;
@@ -108,7 +114,7 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
         sq = sq.where('d.subject_id', 'in', scope(db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id').select('d.subject_id'), q));
       }
       // Independent reads: on PostgreSQL they run on separate pooled connections at once.
-      const [sessions, orders, redemptions] = await Promise.all([sq.execute(), scope(
+      const [sessions, orders, redemptions, refunds] = await Promise.all([sq.execute(), scope(
         db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id')
           .select([
             'd.subject_id as subject',
@@ -138,6 +144,23 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
           .groupBy(unitGroups(q)),
         q,
       ).execute(),
+        scope(
+          db
+            .selectFrom('events as e')
+            .innerJoin('orders as o', 'o.order_id', 'e.order_id')
+            .innerJoin('decisions as d', 'd.id', 'o.decision_id')
+            .where('e.type', 'in', ['refund', 'return'])
+            .select([
+              'd.subject_id as subject',
+              arm(q).as('holdout'),
+              cmp(q).as('campaign_id'),
+              k.as('k'),
+              sql<number>`sum(e.amount)`.as('refunded'),
+              sql<number>`sum(case when e.type = 'refund' then e.amount else e.amount * o.margin * 1.0 / (case when o.subtotal - o.discount > 0 then o.subtotal - o.discount else 1 end) end)`.as('cm_lost'),
+            ])
+            .groupBy(unitGroups(q)),
+          q,
+        ).execute(),
       ]);
       const byUnit = new Map<string, UnitRow>();
       const id = (r: { subject: string; holdout: unknown; campaign_id: string | null; k: string | null }) => `${r.subject}\u0000${n(r.holdout)}\u0000${r.campaign_id}\u0000${r.k ?? ''}`;
@@ -155,6 +178,7 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
           extraCost: 0,
           points: 0,
           redemptions: 0,
+          refunded: 0,
         });
       }
       for (const r of orders) {
@@ -172,6 +196,13 @@ export function createMeasureReads(db: Kysely<DB>): MeasureReads {
         u.extraCost = n(r.extra);
         u.points = n(r.points);
         u.cm -= n(r.extra);
+      }
+      for (const r of refunds) {
+        const u = byUnit.get(id(r));
+        if (!u) continue;
+        u.refunded = n(r.refunded);
+        u.revenue -= u.refunded;
+        u.cm -= Math.round(n(r.cm_lost));
       }
       const all = [...byUnit.values()];
       return onlyWithOutcomes ? all.filter((u) => u.orders > 0 || u.redemptions > 0) : all;
