@@ -175,6 +175,29 @@ class Arm {
   }
 }
 
+/** Sums units that share (customer, arm, campaign, keyOf(key)): finest-grain outcomes up to a dimension. */
+function rollUp(units: UnitRow[], keyOf: (key: string | null) => string | null): UnitRow[] {
+  const m = new Map<string, UnitRow>();
+  for (const u of units) {
+    const key = keyOf(u.key);
+    const id = `${u.subject}\u0000${u.holdout}\u0000${u.campaignId}\u0000${key ?? ''}`;
+    const x = m.get(id);
+    if (!x) m.set(id, { ...u, key });
+    else {
+      x.sessions += u.sessions;
+      x.orders += u.orders;
+      x.revenue += u.revenue;
+      x.cm += u.cm;
+      x.discount += u.discount;
+      x.extraCost += u.extraCost;
+      x.points += u.points;
+      x.redemptions += u.redemptions;
+      x.refunded += u.refunded;
+    }
+  }
+  return [...m.values()];
+}
+
 /** Session moments per arm, campaign and key from one row per customer. */
 function momentsFrom(rows: Array<{ subject: string; holdout: boolean; campaignId: string; sessions: number }>, keyOf: (u: { subject: string }) => string | null): MomentRow[] {
   const out = new Map<string, MomentRow>();
@@ -247,13 +270,30 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   const wantBreakdowns = q.breakdowns !== false;
   // Per customer, without returning a row per customer unless the breakdowns need one anyway
   // (the cohort is a customer attribute): session moments per arm, full rows only for customers
-  // with outcomes.
-  const [outcomes, perCustomer, shown] = await Promise.all([
-    deps.store.measureOutcomes({ ...base, dimension: 'none' }),
-    wantBreakdowns ? deps.store.measureSessions(base) : Promise.resolve(null),
-    wantBreakdowns ? Promise.resolve(null) : deps.store.measureOffersShown(base),
-  ]);
-  const head = { moments: perCustomer ? momentsFrom(perCustomer, () => null) : await deps.store.measureMoments({ ...base, dimension: 'none' }), outcomes };
+  // with outcomes. With breakdowns, every read they need starts at once and the headline's
+  // outcomes are the finest-grain outcomes summed up (one read fewer).
+  const breakdownReads = wantBreakdowns
+    ? Promise.all([
+        deps.store.measureSessions(base),
+        deps.store.measureBreakdowns(base),
+        deps.store.lastOrdersBefore(from),
+        deps.liabilities ? deps.liabilities(new Date(from).toISOString(), new Date(to).toISOString()) : Promise.resolve(null),
+      ])
+    : null;
+  let head: { moments: MomentRow[]; outcomes: UnitRow[] };
+  let shown: { treatment: number; holdout: number } | null = null;
+  if (breakdownReads) {
+    const [perCustomer, b] = await breakdownReads;
+    head = { moments: momentsFrom(perCustomer, () => null), outcomes: rollUp(b.outcomes, () => null) };
+  } else {
+    const [moments, outcomes, s] = await Promise.all([
+      deps.store.measureMoments({ ...base, dimension: 'none' }),
+      deps.store.measureOutcomes({ ...base, dimension: 'none' }),
+      deps.store.measureOffersShown(base),
+    ]);
+    head = { moments, outcomes };
+    shown = s;
+  }
   const t = new Arm();
   const h = new Arm();
   for (const m of head.moments) (m.holdout ? h : t).addMoments(m);
@@ -331,38 +371,17 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   if (q.breakdowns === false) return report;
 
   // Cohort as of the window's start: fixed before treatment, so a fair subgroup.
-  const [lastOrders, b, liab] = await Promise.all([
-    deps.store.lastOrdersBefore(from),
-    deps.store.measureBreakdowns(base),
-    deps.liabilities ? deps.liabilities(report.from, report.to) : Promise.resolve(null),
-  ]);
+  const [perCustomer, b, lastOrders, liab] = await breakdownReads!;
   // Cohort: a customer attribute, so its moments come from one row per customer; outcomes are the headline's.
   const cohortKey = (subject: string) => cohortOf(lastOrders.get(subject) ?? null, from);
   const byCohort = { moments: momentsFrom(perCustomer!, (u) => cohortKey(u.subject)), outcomes: head.outcomes.map((u) => ({ ...u, key: cohortKey(u.subject) })) };
   // Outcome units come at the finest grain (placement, channel, offer); each dimension's unit is
   // the customer within one of its values, so they are summed up to it.
-  const outcomesBy = (part: 0 | 1 | 2) => {
-    const m = new Map<string, UnitRow>();
-    for (const u of b.outcomes) {
-      const raw = (u.key ?? '').split(FINE_SEP)[part] ?? '';
-      const key = part === 2 && raw === '' ? null : raw;
-      const id = `${u.subject}\u0000${u.holdout}\u0000${u.campaignId}\u0000${key ?? ''}`;
-      const x = m.get(id);
-      if (!x) m.set(id, { ...u, key });
-      else {
-        x.sessions += u.sessions;
-        x.orders += u.orders;
-        x.revenue += u.revenue;
-        x.cm += u.cm;
-        x.discount += u.discount;
-        x.extraCost += u.extraCost;
-        x.points += u.points;
-        x.redemptions += u.redemptions;
-        x.refunded += u.refunded;
-      }
-    }
-    return [...m.values()];
-  };
+  const outcomesBy = (part: 0 | 1 | 2) =>
+    rollUp(b.outcomes, (key) => {
+      const raw = (key ?? '').split(FINE_SEP)[part] ?? '';
+      return part === 2 && raw === '' ? null : raw;
+    });
   const byPlacement = { moments: b.moments.placement, outcomes: outcomesBy(0) };
   const byChannel = { moments: b.moments.channel, outcomes: outcomesBy(1) };
   const byOffer = { moments: b.moments.offer_key, outcomes: outcomesBy(2) };
