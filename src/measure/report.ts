@@ -274,7 +274,6 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   // outcomes are the finest-grain outcomes summed up (one read fewer).
   const breakdownReads = wantBreakdowns
     ? Promise.all([
-        deps.store.measureSessions(base),
         deps.store.measureBreakdowns(base),
         deps.store.lastOrdersBefore(from),
         deps.liabilities ? deps.liabilities(new Date(from).toISOString(), new Date(to).toISOString()) : Promise.resolve(null),
@@ -283,8 +282,8 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   let head: { moments: MomentRow[]; outcomes: UnitRow[] };
   let shown: { treatment: number; holdout: number } | null = null;
   if (breakdownReads) {
-    const [perCustomer, b] = await breakdownReads;
-    head = { moments: momentsFrom(perCustomer, () => null), outcomes: rollUp(b.outcomes, () => null) };
+    const [b] = await breakdownReads;
+    head = { moments: momentsFrom(b.perCustomer, () => null), outcomes: rollUp(b.outcomes, () => null) };
   } else {
     const [moments, outcomes, s] = await Promise.all([
       deps.store.measureMoments({ ...base, dimension: 'none' }),
@@ -371,7 +370,8 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   if (q.breakdowns === false) return report;
 
   // Cohort as of the window's start: fixed before treatment, so a fair subgroup.
-  const [perCustomer, b, lastOrders, liab] = await breakdownReads!;
+  const [b, lastOrders, liab] = await breakdownReads!;
+  const perCustomer = b.perCustomer;
   // Cohort: a customer attribute, so its moments come from one row per customer; outcomes are the headline's.
   const cohortKey = (subject: string) => cohortOf(lastOrders.get(subject) ?? null, from);
   const byCohort = { moments: momentsFrom(perCustomer!, (u) => cohortKey(u.subject)), outcomes: head.outcomes.map((u) => ({ ...u, key: cohortKey(u.subject) })) };

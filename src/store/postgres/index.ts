@@ -63,7 +63,7 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
     dialect: 'postgres',
     ...admin,
     ...createOutcomeReads(kysely),
-    ...createMeasureReads(kysely),
+    ...createMeasureReads(kysely, 'postgres'),
     ...postgresOutcomes(pool),
     issuancesByIds: (ids) => (ids.length === 0 ? Promise.resolve([]) : issuanceReads.submit(ids)),
     async migrate() {

@@ -83,7 +83,7 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
     dialect: 'sqlite',
     ...admin,
     ...createOutcomeReads(kysely),
-    ...createMeasureReads(kysely),
+    ...createMeasureReads(kysely, 'sqlite'),
     // Attribution lookups run per event batch: prepared point queries beat building IN lists.
     async decisionRefs(ids) {
       const s = stmts();
