@@ -289,20 +289,27 @@ export async function runOutcomeBenches() {
   return { reference, ingestSqlite, ingestSqliteInline, ingestPg, httpIngestSqlite, httpIngestPg, redeemSqlite, redeemPg, decideSqlite, decideSqliteInline, decidePg };
 }
 
+/** The throughput rows of an outcome run: label, value (undefined when PostgreSQL is absent), unit. */
+export function outcomeRows(r: Awaited<ReturnType<typeof runOutcomeBenches>>): Array<[string, number | undefined, string]> {
+  return [
+    ['event ingestion in process, SQLite (500/batch, 4 in flight)', r.ingestSqlite.eventsPerSec, 'events/s'],
+    ['event ingestion in process, SQLite, writes on the request thread', r.ingestSqliteInline.eventsPerSec, 'events/s'],
+    ['event ingestion in process, PostgreSQL', r.ingestPg?.eventsPerSec, 'events/s'],
+    ['`POST /v1/events`, SQLite (500/batch, 4 connections)', r.httpIngestSqlite.eventsPerSec, 'events/s'],
+    ['`POST /v1/events`, PostgreSQL', r.httpIngestPg?.eventsPerSec, 'events/s'],
+    ['redemptions in process, SQLite (32 in flight)', r.redeemSqlite.redemptionsPerSec, 'redemptions/s'],
+    ['redemptions in process, PostgreSQL (64 in flight)', r.redeemPg?.redemptionsPerSec, 'redemptions/s'],
+  ];
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await runOutcomeBenches();
   if (process.argv.includes('--json')) console.log(JSON.stringify(r));
   else {
     const line = (name: string, v: number | undefined, unit: string) =>
-      console.log(`${name.padEnd(44)} ${v === undefined ? 'skipped (no PostgreSQL)' : `${fmt(v)} ${unit}  (${(v / r.reference).toFixed(4)} x reference)`}`);
+      console.log(`${name.padEnd(66)} ${v === undefined ? 'skipped (no PostgreSQL)' : `${fmt(v)} ${unit}  (${(v / r.reference).toFixed(4)} x reference)`}`);
     console.log(`reference (sha256 1 KiB)                     ${fmt(r.reference)} ops/s`);
-    line('event ingestion, SQLite (batches of 500, 4 in flight)', r.ingestSqlite.eventsPerSec, 'events/s');
-    line('event ingestion, SQLite, writes on the main thread', r.ingestSqliteInline.eventsPerSec, 'events/s');
-    line('event ingestion, PostgreSQL', r.ingestPg?.eventsPerSec, 'events/s');
-    line('POST /v1/events, SQLite (500/batch, 4 connections)', r.httpIngestSqlite.eventsPerSec, 'events/s');
-    line('POST /v1/events, PostgreSQL', r.httpIngestPg?.eventsPerSec, 'events/s');
-    line('redemptions, SQLite (32 in flight)', r.redeemSqlite.redemptionsPerSec, 'redemptions/s');
-    line('redemptions, PostgreSQL (64 in flight)', r.redeemPg?.redemptionsPerSec, 'redemptions/s');
+    for (const [name, v, unit] of outcomeRows(r)) line(name, v, unit);
     const lat = (name: string, x: Awaited<ReturnType<typeof runDecideUnderIngestBench>> | null) =>
       x && console.log(`${name.padEnd(44)} alone p50 ${x.alone.p50.toFixed(2)} / p99 ${x.alone.p99.toFixed(2)} ms; while ingesting ${fmt(x.underIngest.eventsPerSec)} events/s: p50 ${x.underIngest.p50.toFixed(2)} / p99 ${x.underIngest.p99.toFixed(2)} ms`);
     lat('decide latency, SQLite', r.decideSqlite);

@@ -5,6 +5,7 @@
  */
 import { cpus } from 'node:os';
 import { fmt } from './stats.js';
+import { outcomeRows } from './outcomes.js';
 import { runSuite, writeFigures } from './suite.js';
 
 const r = await runSuite();
@@ -27,13 +28,7 @@ console.log(`| POST /v1/decide, 500 req/s offered | ${ol(h.decideAtLight)} | |`)
 console.log(`| reference workload, outcome run | ${fmt(o.reference)} ops/s | 1 |`);
 const row = (name: string, v: number | undefined, unit: string) =>
   console.log(`| ${name} | ${v === undefined ? 'skipped (no PostgreSQL)' : `${fmt(v)} ${unit}`} | ${v === undefined ? '' : `${(v / o.reference).toFixed(4)} x reference`} |`);
-row('event ingestion in process, SQLite (500/batch, 4 in flight)', o.ingestSqlite.eventsPerSec, 'events/s');
-row('event ingestion in process, SQLite, writes on the request thread', o.ingestSqliteInline.eventsPerSec, 'events/s');
-row('event ingestion in process, PostgreSQL', o.ingestPg?.eventsPerSec, 'events/s');
-row('`POST /v1/events`, SQLite (500/batch, 4 connections)', o.httpIngestSqlite.eventsPerSec, 'events/s');
-row('`POST /v1/events`, PostgreSQL', o.httpIngestPg?.eventsPerSec, 'events/s');
-row('redemptions in process, SQLite (32 in flight)', o.redeemSqlite.redemptionsPerSec, 'redemptions/s');
-row('redemptions in process, PostgreSQL (64 in flight)', o.redeemPg?.redemptionsPerSec, 'redemptions/s');
+for (const [name, v, unit] of outcomeRows(o)) row(name, v, unit);
 const lat = (name: string, x: { alone: { p50: number; p99: number }; underIngest: { p50: number; p99: number; eventsPerSec: number } } | null) =>
   x && console.log(`| ${name} | alone p50 ${x.alone.p50.toFixed(2)} / p99 ${x.alone.p99.toFixed(2)} ms; while ingesting ${fmt(x.underIngest.eventsPerSec)} events/s: p50 ${x.underIngest.p50.toFixed(2)} / p99 ${x.underIngest.p99.toFixed(2)} ms | |`);
 lat('decide latency, SQLite', o.decideSqlite);
