@@ -260,6 +260,8 @@ for (const backend of BACKENDS) describe(`incrementality reports and stop-loss o
       const results = await losing.engine.measure.stopLoss();
       expect(results).toEqual([expect.objectContaining({ campaignId: 'cmp_sim', action: 'paused', verdict: 'loses' })]);
       expect((await losing.engine.catalog.getCampaign('cmp_sim')).status).toBe('paused');
+      // A second check (another process, the next hour) finds nothing live and logs nothing more.
+      expect(await losing.engine.measure.stopLoss()).toEqual([]);
       const log = await losing.engine.measure.guardLog('cmp_sim');
       expect(log).toHaveLength(1);
       expect(log[0]!.action).toBe('paused_by_stop_loss');

@@ -325,8 +325,16 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
         ...(await measureDeps()),
         campaigns: () => catalog.listCampaigns('live'),
         pause: async (id) => {
-          await catalog.transitionCampaign(id, 'paused');
+          // Every process runs the stop-loss: the first to pause wins, the others see it paused.
+          if ((await catalog.getCampaign(id)).status !== 'live') return false;
+          try {
+            await catalog.transitionCampaign(id, 'paused');
+          } catch (err) {
+            if ((await catalog.getCampaign(id)).status !== 'live') return false;
+            throw err;
+          }
           logger.warn({ campaignId: id }, 'campaign paused by stop-loss: incremental contribution margin is below zero');
+          return true;
         },
         log: (row) => store.logGuardAction(row),
         newId: () => ids('guard'),

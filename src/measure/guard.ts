@@ -21,7 +21,8 @@ export interface StopLossResult {
 export async function stopLoss(
   deps: ReportDeps & {
     campaigns: () => Promise<Campaign[]>;
-    pause: (campaignId: string) => Promise<void>;
+    /** Pauses the campaign; false if it was no longer live (another process got there first). */
+    pause: (campaignId: string) => Promise<boolean>;
     log: (row: DB['campaign_guard_log']) => Promise<void>;
     newId: () => string;
   },
@@ -32,8 +33,7 @@ export async function stopLoss(
     const from = Math.max(Date.parse(c.createdAt), deps.now - STOP_LOSS_LOOKBACK_MS);
     const r = await incrementalityReport(deps, { campaignId: c.id, from: new Date(from).toISOString(), to: new Date(deps.now).toISOString(), breakdowns: false });
     const result: StopLossResult = { campaignId: c.id, action: 'none', verdict: r.verdict, incrementalCm: r.incrementalCm };
-    if (r.verdict === 'loses') {
-      await deps.pause(c.id);
+    if (r.verdict === 'loses' && (await deps.pause(c.id))) {
       await deps.log({
         id: deps.newId(),
         campaign_id: c.id,
