@@ -240,6 +240,17 @@ for (const backend of BACKENDS) describe(`incrementality reports and stop-loss o
       expect(pnl.issued).toBeGreaterThan(pnl.redeemed);
       expect(pnl.discountCost).toBeGreaterThan(0);
       expect(r.offers!.reduce((a, o) => a + o.redeemed, 0)).toBe(sim.engine.redemptions);
+      // The headline is the same whether or not breakdowns are asked for (they share outcome rows).
+      const bare = await engine.measure.incrementality({ campaignId: 'cmp_sim', ...window, breakdowns: false });
+      expect(bare.metrics.cmPerSession.difference.se).toBeCloseTo(r.metrics.cmPerSession.difference.se, 9);
+      expect(bare.incrementalCm.estimate).toBeCloseTo(r.incrementalCm.estimate, 6);
+      expect(bare.metrics.aov.difference.se).toBeCloseTo(r.metrics.aov.difference.se, 9);
+      // By offer, a customer who saw several values of one offer is one customer.
+      const byValue = r.breakdowns!.offerValue.filter((b) => b.key.startsWith('ofr_pct@'));
+      expect(byValue.length).toBeGreaterThan(1);
+      expect(pct.treatment.customers).toBeLessThan(byValue.reduce((a, b) => a + b.treatment.customers, 0));
+      expect(pct.treatment.sessions).toBe(byValue.reduce((a, b) => a + b.treatment.sessions, 0));
+      expect(pct.treatment.customers).toBeLessThanOrEqual(r.arms.treatment.customers);
       // The program-level report is the same campaign here.
       const all = await engine.measure.incrementality(window);
       expect(all.arms.treatment.sessions).toBe(r.arms.treatment.sessions);

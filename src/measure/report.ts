@@ -1,6 +1,6 @@
 import { cohortOf } from '../customers/features.js';
 import type { LiabilityReport } from '../ledger/index.js';
-import { FINE_SEP, type MeasureDimension, type MeasureReads, type MomentRow, type UnitRow } from '../store/measure-reads.js';
+import { FINE_SEP, offerIdsOfKey, type MeasureDimension, type MeasureReads, type MomentRow, type UnitRow } from '../store/measure-reads.js';
 import { confidenceSequence, difference, PairSums, pairDifference, pValue, relativeLift, srm, UnitSums, zFor, type Interval } from './stats.js';
 
 const DAY = 86_400_000;
@@ -175,6 +175,17 @@ class Arm {
   }
 }
 
+/** Relative lift of a within-arm ratio (e.g. AOV), delta method over both arms' variances. */
+function ratioLift(t: PairSums, h: PairSums, level: number): Interval | null {
+  const rh = h.ratio;
+  if (rh === 0 || !Number.isFinite(h.ratioVariance) || !Number.isFinite(t.ratioVariance)) return null;
+  const rt = t.ratio;
+  const est = rt / rh - 1;
+  const se = Math.sqrt(t.ratioVariance / (rh * rh) + (rt * rt * h.ratioVariance) / (rh * rh * rh * rh));
+  const z = zFor(level);
+  return { estimate: est, lower: est - z * se, upper: est + z * se, se };
+}
+
 /** Sums units that share (customer, arm, campaign, keyOf(key)): finest-grain outcomes up to a dimension. */
 function rollUp(units: UnitRow[], keyOf: (key: string | null) => string | null): UnitRow[] {
   const m = new Map<string, UnitRow>();
@@ -244,7 +255,6 @@ function rows(groups: Map<string, { t: Arm; h: Arm }>, level: number): Breakdown
     .sort((a, b) => b.treatment.sessions + b.holdout.sessions - (a.treatment.sessions + a.holdout.sessions));
 }
 
-const offerIdsOf = (key: string | null) => (key === null ? '(no offer)' : key.split('+').map((k) => k.split('@')[0]).join('+'));
 
 /** What a report needs from the engine. */
 export interface ReportDeps {
@@ -309,7 +319,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
       treatment: t.aov.ratio,
       holdout: h.aov.ratio,
       difference: aovDiff,
-      relativeLift: h.aov.ratio > 0 ? { estimate: t.aov.ratio / h.aov.ratio - 1, lower: aovDiff.lower / h.aov.ratio, upper: aovDiff.upper / h.aov.ratio, se: aovDiff.se / h.aov.ratio } : null,
+      relativeLift: ratioLift(t.aov, h.aov, level),
       pValue: pValue(aovDiff.estimate, aovDiff.se),
     },
     revenuePerSession: compare(t.revenue, h.revenue),
@@ -385,11 +395,12 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   const byPlacement = { moments: b.moments.placement, outcomes: outcomesBy(0) };
   const byChannel = { moments: b.moments.channel, outcomes: outcomesBy(1) };
   const byOffer = { moments: b.moments.offer_key, outcomes: outcomesBy(2) };
+  const byOfferId = { moments: b.moments.offer, outcomes: rollUp(byOffer.outcomes, (k) => (k === null ? null : offerIdsOfKey(k))) };
   report.breakdowns = {
     cohort: rows(splitDimension(byCohort, (k) => k ?? 'first_time'), level),
     placement: rows(splitDimension(byPlacement, (k) => k ?? '(none)'), level),
     channel: rows(splitDimension(byChannel, (k) => k ?? '(none)'), level),
-    offer: rows(splitDimension(byOffer, offerIdsOf), level),
+    offer: rows(splitDimension(byOfferId, (k) => k ?? '(no offer)'), level),
     offerValue: rows(splitDimension(byOffer, (k) => k ?? '(no offer)'), level),
   };
 
@@ -397,14 +408,15 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   // Offers shown in treatment: every session of an offer key issued each of its offers.
   const issued = byOffer.moments.filter((m) => !m.holdout && m.key !== null).reduce((a, m) => a + m.sessions * m.key!.split('+').length, 0);
   report.arms.treatment = t.summary(issued);
-  report.offers = [...splitDimension(byOffer, offerIdsOf).entries()]
+  report.offers = [...splitDimension(byOfferId, (k) => k ?? '(no offer)').entries()]
     .filter(([k]) => k !== '(no offer)')
     .map(([offer, g]) => {
       const inc = (a: UnitSums, b: UnitSums) => scaled(difference(a, b, level), g.t.cm.n);
       const incOrders = inc(g.t.orders, g.h.orders);
       const cost = g.t.discount + g.t.extra;
       const ids = offer.split('+');
-      const lOffers = liab?.offers.filter((o) => ids.includes(o.offerId)) ?? null;
+      // Liabilities are per offer: shown on an offer's own row, not again on the rows of its stacks.
+      const lOffers = liab && ids.length === 1 ? liab.offers.filter((o) => o.offerId === ids[0]) : null;
       return {
         offer,
         // Each treatment session of this offer issued it once.

@@ -7,6 +7,9 @@ export type MeasureDimension = 'none' | 'placement' | 'channel' | 'offer_key' | 
 /** Separates placement, channel and offer key in a 'fine' dimension key. */
 export const FINE_SEP = '\u0001';
 
+/** "ofr_a@10+ofr_b" → "ofr_a+ofr_b": an offer key without its values ('' stays ''). */
+export const offerIdsOfKey = (key: string) => key.split('+').map((k) => k.split('@')[0]).join('+');
+
 /** The campaign id a program-level (global holdout) comparison reports its units under. */
 export const PROGRAM = '(program)';
 
@@ -74,7 +77,7 @@ export interface MeasureReads {
   /** Offers shown per arm (holdout: would have been shown), counting each offer of a stacked decision. */
   measureOffersShown(q: Omit<MeasureQuery, 'dimension'>): Promise<{ treatment: number; holdout: number }>;
   /** Session moments per placement, channel and offer key, and the units with outcomes at the finest grain (key: placement, channel, offer key joined by FINE_SEP). */
-  measureBreakdowns(q: Omit<MeasureQuery, 'dimension'>): Promise<{ moments: Record<'placement' | 'channel' | 'offer_key', MomentRow[]>; outcomes: UnitRow[]; perCustomer: CustomerSessions[] }>;
+  measureBreakdowns(q: Omit<MeasureQuery, 'dimension'>): Promise<{ moments: Record<'placement' | 'channel' | 'offer_key' | 'offer', MomentRow[]>; outcomes: UnitRow[]; perCustomer: CustomerSessions[] }>;
   /** Each subject's last order before `before` (for the pre-window cohort). */
   lastOrdersBefore(before: number): Promise<Map<string, number>>;
   /** Records an automatic guard action (a stop-loss pause) with its evidence. */
@@ -211,7 +214,9 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
         u.cm -= Math.round(n(r.cm_lost));
       }
       const all = [...byUnit.values()];
-      return onlyWithOutcomes ? all.filter((u) => u.orders > 0 || u.redemptions > 0) : all;
+      // At the finest grain every cell of a customer with an order stays: summed up to a coarser
+      // unit, its sessions must all count, not only those of the cells where the order fell.
+      return onlyWithOutcomes && q.dimension !== 'fine' ? all.filter((u) => u.orders > 0 || u.redemptions > 0) : all;
   };
   const momentsOf = async (q: MeasureQuery): Promise<MomentRow[]> => {
       const k = dim(q);
@@ -255,7 +260,7 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
         units({ ...q, dimension: 'fine' }, true),
       ]);
       const perCustomer: CustomerSessions[] = [];
-      const acc = { placement: new Map<string, MomentRow>(), channel: new Map<string, MomentRow>(), offer_key: new Map<string, MomentRow>() };
+      const acc = { placement: new Map<string, MomentRow>(), channel: new Map<string, MomentRow>(), offer_key: new Map<string, MomentRow>(), offer: new Map<string, MomentRow>() };
       const counts = new Map<string, number>();
       const tally = (into: Map<string, MomentRow>, holdout: boolean, campaignId: string, joined: string, emptyIsNull: boolean) => {
         counts.clear();
@@ -277,9 +282,11 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
         tally(acc.placement, holdout, campaignId, r.placements, false);
         tally(acc.channel, holdout, campaignId, r.channels, false);
         tally(acc.offer_key, holdout, campaignId, r.offers, true);
+        // By offer whatever its value: one unit per customer and offer, not per value.
+        tally(acc.offer, holdout, campaignId, r.offers.split(FINE_SEP).map(offerIdsOfKey).join(FINE_SEP), true);
       }
       return {
-        moments: { placement: [...acc.placement.values()], channel: [...acc.channel.values()], offer_key: [...acc.offer_key.values()] },
+        moments: { placement: [...acc.placement.values()], channel: [...acc.channel.values()], offer_key: [...acc.offer_key.values()], offer: [...acc.offer.values()] },
         outcomes,
         perCustomer,
       };

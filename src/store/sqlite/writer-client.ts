@@ -44,13 +44,18 @@ function revive(e: { name: string; message: string; code: string | undefined }):
 export function startWriterThread(path: string): Writer {
   let worker: Worker | null = null;
   let nextId = 1;
-  const waiting = new Map<number, { resolve: (v: any) => void; reject: (e: unknown) => void }>();
+  // Each job remembers the thread it went to: a dying thread fails its own jobs, never those of
+  // the thread that replaced it.
+  const waiting = new Map<number, { resolve: (v: any) => void; reject: (e: unknown) => void; worker: Worker | null }>();
   let outbox: Array<[number, WriteJob]> = [];
   let stopped: Promise<void> | null = null;
 
-  const failAll = (e: Error) => {
-    for (const w of waiting.values()) w.reject(e);
-    waiting.clear();
+  const failAll = (of: Worker, e: Error) => {
+    for (const [id, j] of waiting) {
+      if (j.worker !== of) continue;
+      waiting.delete(id);
+      j.reject(e);
+    }
   };
   const spawn = (): Worker => {
     const entry = workerEntry();
@@ -69,11 +74,11 @@ export function startWriterThread(path: string): Writer {
     });
     w.on('error', (e) => {
       if (worker === w) worker = null;
-      failAll(Object.assign(new Error(`SQLite writer thread failed: ${e.message}`), { code: 'SQLITE_WRITER_DOWN' }));
+      failAll(w, Object.assign(new Error(`SQLite writer thread failed: ${e.message}`), { code: 'SQLITE_WRITER_DOWN' }));
     });
     w.on('exit', () => {
       if (worker === w) worker = null;
-      if (waiting.size > 0) failAll(Object.assign(new Error('SQLite writer thread exited'), { code: 'SQLITE_WRITER_DOWN' }));
+      failAll(w, Object.assign(new Error('SQLite writer thread exited'), { code: 'SQLITE_WRITER_DOWN' }));
     });
     return w;
   };
@@ -84,6 +89,10 @@ export function startWriterThread(path: string): Writer {
     const jobs = outbox;
     outbox = [];
     const w = (worker ??= spawn());
+    for (const [id] of jobs) {
+      const j = waiting.get(id);
+      if (j) j.worker = w;
+    }
     w.ref();
     w.postMessage({ jobs } satisfies ToWriter);
   };
@@ -93,7 +102,7 @@ export function startWriterThread(path: string): Writer {
       if (stopped) return Promise.reject(new Error('The store is closed'));
       return new Promise<WriteResult<J>>((resolve, reject) => {
         const id = nextId++;
-        waiting.set(id, { resolve, reject });
+        waiting.set(id, { resolve, reject, worker: null });
         if (outbox.length === 0) queueMicrotask(post);
         outbox.push([id, job]);
       });
@@ -109,7 +118,9 @@ export function startWriterThread(path: string): Writer {
         w.ref();
         const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
         w.postMessage({ stop: true } satisfies ToWriter);
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
+        // The thread answers every queued job before it exits; only a thread that stopped
+        // responding altogether is terminated (its unanswered jobs then fail, unacknowledged).
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000).unref())]);
         await w.terminate();
       })());
     },
