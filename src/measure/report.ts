@@ -1,6 +1,6 @@
 import { cohortOf } from '../customers/features.js';
 import type { LiabilityReport } from '../ledger/index.js';
-import { FINE_SEP, offerIdsOfKey, type MeasureDimension, type MeasureReads, type MomentRow, type UnitRow } from '../store/measure-reads.js';
+import { type MeasureDimension, type MeasureReads, type MomentRow, type UnitRow } from '../store/measure-reads.js';
 import { confidenceSequence, difference, PairSums, pairDifference, pValue, relativeLift, srm, UnitSums, zFor, type Interval } from './stats.js';
 
 const DAY = 86_400_000;
@@ -186,29 +186,6 @@ function ratioLift(t: PairSums, h: PairSums, level: number): Interval | null {
   return { estimate: est, lower: est - z * se, upper: est + z * se, se };
 }
 
-/** Sums units that share (customer, arm, campaign, keyOf(key)): finest-grain outcomes up to a dimension. */
-function rollUp(units: UnitRow[], keyOf: (key: string | null) => string | null): UnitRow[] {
-  const m = new Map<string, UnitRow>();
-  for (const u of units) {
-    const key = keyOf(u.key);
-    const id = `${u.subject}\u0000${u.holdout}\u0000${u.campaignId}\u0000${key ?? ''}`;
-    const x = m.get(id);
-    if (!x) m.set(id, { ...u, key });
-    else {
-      x.sessions += u.sessions;
-      x.orders += u.orders;
-      x.revenue += u.revenue;
-      x.cm += u.cm;
-      x.discount += u.discount;
-      x.extraCost += u.extraCost;
-      x.points += u.points;
-      x.redemptions += u.redemptions;
-      x.refunded += u.refunded;
-    }
-  }
-  return [...m.values()];
-}
-
 /** Session moments per arm, campaign and key from one row per customer. */
 function momentsFrom(rows: Array<{ subject: string; holdout: boolean; campaignId: string; sessions: number }>, keyOf: (u: { subject: string }) => string | null): MomentRow[] {
   const out = new Map<string, MomentRow>();
@@ -293,7 +270,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   let shown: { treatment: number; holdout: number } | null = null;
   if (breakdownReads) {
     const [b] = await breakdownReads;
-    head = { moments: momentsFrom(b.perCustomer, () => null), outcomes: rollUp(b.outcomes, () => null) };
+    head = { moments: momentsFrom(b.perCustomer, () => null), outcomes: b.outcomes.none };
   } else {
     const [moments, outcomes, s] = await Promise.all([
       deps.store.measureMoments({ ...base, dimension: 'none' }),
@@ -387,15 +364,10 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   const byCohort = { moments: momentsFrom(perCustomer!, (u) => cohortKey(u.subject)), outcomes: head.outcomes.map((u) => ({ ...u, key: cohortKey(u.subject) })) };
   // Outcome units come at the finest grain (placement, channel, offer); each dimension's unit is
   // the customer within one of its values, so they are summed up to it.
-  const outcomesBy = (part: 0 | 1 | 2) =>
-    rollUp(b.outcomes, (key) => {
-      const raw = (key ?? '').split(FINE_SEP)[part] ?? '';
-      return part === 2 && raw === '' ? null : raw;
-    });
-  const byPlacement = { moments: b.moments.placement, outcomes: outcomesBy(0) };
-  const byChannel = { moments: b.moments.channel, outcomes: outcomesBy(1) };
-  const byOffer = { moments: b.moments.offer_key, outcomes: outcomesBy(2) };
-  const byOfferId = { moments: b.moments.offer, outcomes: rollUp(byOffer.outcomes, (k) => (k === null ? null : offerIdsOfKey(k))) };
+  const byPlacement = { moments: b.moments.placement, outcomes: b.outcomes.placement };
+  const byChannel = { moments: b.moments.channel, outcomes: b.outcomes.channel };
+  const byOffer = { moments: b.moments.offer_key, outcomes: b.outcomes.offer_key };
+  const byOfferId = { moments: b.moments.offer, outcomes: b.outcomes.offer };
   report.breakdowns = {
     cohort: rows(splitDimension(byCohort, (k) => k ?? 'first_time'), level),
     placement: rows(splitDimension(byPlacement, (k) => k ?? '(none)'), level),

@@ -7,6 +7,9 @@ export type MeasureDimension = 'none' | 'placement' | 'channel' | 'offer_key' | 
 /** Separates placement, channel and offer key in a 'fine' dimension key. */
 export const FINE_SEP = '\u0001';
 
+/** Separates placement, channel and offer key within one session's cell in the breakdown read. */
+const CELL_SEP = '\u0002';
+
 /** "ofr_a@10+ofr_b" → "ofr_a+ofr_b": an offer key without its values ('' stays ''). */
 export const offerIdsOfKey = (key: string) => key.split('+').map((k) => k.split('@')[0]).join('+');
 
@@ -60,6 +63,9 @@ export interface MeasureQuery {
   dimension: MeasureDimension;
 }
 
+/** The breakdowns read in one pass: by placement, channel, offer and value, and offer whatever its value. */
+export type BreakdownDim = 'placement' | 'channel' | 'offer_key' | 'offer';
+
 /** One customer's sessions in one arm (and campaign): for customer attributes such as the cohort. */
 export interface CustomerSessions {
   subject: string;
@@ -77,7 +83,12 @@ export interface MeasureReads {
   /** Offers shown per arm (holdout: would have been shown), counting each offer of a stacked decision. */
   measureOffersShown(q: Omit<MeasureQuery, 'dimension'>): Promise<{ treatment: number; holdout: number }>;
   /** Session moments per placement, channel and offer key, and the units with outcomes at the finest grain (key: placement, channel, offer key joined by FINE_SEP). */
-  measureBreakdowns(q: Omit<MeasureQuery, 'dimension'>): Promise<{ moments: Record<'placement' | 'channel' | 'offer_key' | 'offer', MomentRow[]>; outcomes: UnitRow[]; perCustomer: CustomerSessions[] }>;
+  measureBreakdowns(q: Omit<MeasureQuery, 'dimension'>): Promise<{
+    moments: Record<BreakdownDim, MomentRow[]>;
+    /** Units with outcomes per breakdown ('none': per customer), each with all of its sessions. */
+    outcomes: Record<BreakdownDim | 'none', UnitRow[]>;
+    perCustomer: CustomerSessions[];
+  }>;
   /** Each subject's last order before `before` (for the pre-window cohort). */
   lastOrdersBefore(before: number): Promise<Map<string, number>>;
   /** Records an automatic guard action (a stop-loss pause) with its evidence. */
@@ -214,9 +225,7 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
         u.cm -= Math.round(n(r.cm_lost));
       }
       const all = [...byUnit.values()];
-      // At the finest grain every cell of a customer with an order stays: summed up to a coarser
-      // unit, its sessions must all count, not only those of the cells where the order fell.
-      return onlyWithOutcomes && q.dimension !== 'fine' ? all.filter((u) => u.orders > 0 || u.redemptions > 0) : all;
+      return onlyWithOutcomes ? all.filter((u) => u.orders > 0 || u.redemptions > 0) : all;
   };
   const momentsOf = async (q: MeasureQuery): Promise<MomentRow[]> => {
       const k = dim(q);
@@ -250,21 +259,24 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
               arm(q).as('holdout'),
               cmp(q).as('campaign_id'),
               sql<number>`count(*)`.as('sessions'),
-              agg(sql<string>`d.placement`).as('placements'),
-              agg(sql<string>`d.channel`).as('channels'),
-              agg(sql<string>`coalesce(d.offer_key, '')`).as('offers'),
+              // One aggregate of the session's cell (placement, channel, offer) rather than three.
+              agg(sql<string>`d.placement || ${sql.lit(CELL_SEP)} || d.channel || ${sql.lit(CELL_SEP)} || coalesce(d.offer_key, '')`).as('cells'),
             ])
             .groupBy(unitGroups(q).slice(0, -1)),
           q,
         ).execute(),
         units({ ...q, dimension: 'fine' }, true),
       ]);
+      // Buyers' session counts per value, so each outcome unit carries all of its sessions (the
+      // outcome rows hold only the cells where something was bought).
+      const customerId = (subject: string, holdout: boolean, campaignId: string) => `${subject}\u0000${holdout}\u0000${campaignId}`;
+      const buyers = new Set(outcomes.map((u) => customerId(u.subject, u.holdout, u.campaignId)));
+      const buyerCounts = new Map<string, Record<BreakdownDim, Map<string, number>>>();
       const perCustomer: CustomerSessions[] = [];
-      const acc = { placement: new Map<string, MomentRow>(), channel: new Map<string, MomentRow>(), offer_key: new Map<string, MomentRow>(), offer: new Map<string, MomentRow>() };
-      const counts = new Map<string, number>();
-      const tally = (into: Map<string, MomentRow>, holdout: boolean, campaignId: string, joined: string, emptyIsNull: boolean) => {
-        counts.clear();
-        for (const v of joined.split(FINE_SEP)) counts.set(v, (counts.get(v) ?? 0) + 1);
+      const acc: Record<BreakdownDim, Map<string, MomentRow>> = { placement: new Map(), channel: new Map(), offer_key: new Map(), offer: new Map() };
+      const tally = (into: Map<string, MomentRow>, holdout: boolean, campaignId: string, values: string[], emptyIsNull: boolean) => {
+        const counts = new Map<string, number>();
+        for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
         for (const [v, c] of counts) {
           const key = emptyIsNull && v === '' ? null : v;
           const id = `${holdout}\u0000${campaignId}\u0000${v}`;
@@ -274,20 +286,55 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
           m.sessions += c;
           m.sessionsSq += c * c;
         }
+        return counts;
       };
       for (const r of rows) {
         const holdout = n(r.holdout) === 1;
         const campaignId = r.campaign_id;
         perCustomer.push({ subject: r.subject, holdout, campaignId, sessions: n(r.sessions) });
-        tally(acc.placement, holdout, campaignId, r.placements, false);
-        tally(acc.channel, holdout, campaignId, r.channels, false);
-        tally(acc.offer_key, holdout, campaignId, r.offers, true);
-        // By offer whatever its value: one unit per customer and offer, not per value.
-        tally(acc.offer, holdout, campaignId, r.offers.split(FINE_SEP).map(offerIdsOfKey).join(FINE_SEP), true);
+        const cells = r.cells.split(FINE_SEP).map((x) => x.split(CELL_SEP));
+        const offers = cells.map((x) => x[2] ?? '');
+        const c = {
+          placement: tally(acc.placement, holdout, campaignId, cells.map((x) => x[0]!), false),
+          channel: tally(acc.channel, holdout, campaignId, cells.map((x) => x[1]!), false),
+          offer_key: tally(acc.offer_key, holdout, campaignId, offers, true),
+          // By offer whatever its value: one unit per customer and offer, not per value.
+          offer: tally(acc.offer, holdout, campaignId, offers.map(offerIdsOfKey), true),
+        };
+        const cid = customerId(r.subject, holdout, campaignId);
+        if (buyers.has(cid)) buyerCounts.set(cid, c);
       }
+      const sessionsOf = new Map(perCustomer.map((u) => [customerId(u.subject, u.holdout, u.campaignId), u.sessions]));
+      // Outcome cells (placement, channel, offer key) summed up to each breakdown's unit.
+      const rollUp = (part: number | null, dimKey: BreakdownDim | null): UnitRow[] => {
+        const m = new Map<string, UnitRow>();
+        for (const u of outcomes) {
+          const parts = (u.key ?? '').split(FINE_SEP);
+          const raw = part === null ? '' : (parts[part] ?? '');
+          const value = dimKey === 'offer' ? offerIdsOfKey(raw) : raw;
+          const cid = customerId(u.subject, u.holdout, u.campaignId);
+          const id = `${cid}\u0000${value}`;
+          const x = m.get(id);
+          if (!x) {
+            const sessions = dimKey === null ? (sessionsOf.get(cid) ?? u.sessions) : (buyerCounts.get(cid)?.[dimKey].get(value) ?? u.sessions);
+            const key = dimKey === null ? null : (dimKey === 'offer_key' || dimKey === 'offer') && value === '' ? null : value;
+            m.set(id, { ...u, key, sessions });
+          } else {
+            x.orders += u.orders;
+            x.revenue += u.revenue;
+            x.cm += u.cm;
+            x.discount += u.discount;
+            x.extraCost += u.extraCost;
+            x.points += u.points;
+            x.redemptions += u.redemptions;
+            x.refunded += u.refunded;
+          }
+        }
+        return [...m.values()];
+      };
       return {
         moments: { placement: [...acc.placement.values()], channel: [...acc.channel.values()], offer_key: [...acc.offer_key.values()], offer: [...acc.offer.values()] },
-        outcomes,
+        outcomes: { none: rollUp(null, null), placement: rollUp(0, 'placement'), channel: rollUp(1, 'channel'), offer_key: rollUp(2, 'offer_key'), offer: rollUp(2, 'offer') },
         perCustomer,
       };
     },
