@@ -1,7 +1,7 @@
 import { cohortOf } from '../customers/features.js';
 import type { LiabilityReport } from '../ledger/index.js';
-import { type MeasureDimension, type MeasureReads, type MomentRow, type UnitRow } from '../store/measure-reads.js';
-import { confidenceSequence, difference, PairSums, pairDifference, pValue, relativeLift, srm, UnitSums, zFor, type Interval } from './stats.js';
+import type { MeasureReads, MomentRow, UnitRow } from '../store/measure-reads.js';
+import { confidenceSequence, difference, pValue, relativeLift, srm, UnitSums, zFor, type Interval } from './stats.js';
 
 const DAY = 86_400_000;
 
@@ -129,7 +129,8 @@ class Arm {
   readonly cm = new UnitSums();
   readonly revenue = new UnitSums();
   readonly orders = new UnitSums();
-  readonly aov = new PairSums();
+  /** Revenue per order: the same per-unit ratio, with orders in place of sessions. */
+  readonly aov = new UnitSums();
   discount = 0;
   extra = 0;
   refunded = 0;
@@ -140,13 +141,14 @@ class Arm {
     this.cm.addMoments(m.units, m.sessions, m.sessionsSq);
     this.revenue.addMoments(m.units, m.sessions, m.sessionsSq);
     this.orders.addMoments(m.units, m.sessions, m.sessionsSq);
-    this.aov.addUnits(m.units);
+    this.aov.addMoments(m.units, 0, 0);
   }
   addOutcome(u: UnitRow): void {
     this.cm.addOutcome(u.sessions, u.cm);
     this.revenue.addOutcome(u.sessions, u.revenue);
     this.orders.addOutcome(u.sessions, u.orders);
-    this.aov.addOutcome(u.revenue, u.orders);
+    this.aov.addMoments(0, u.orders, u.orders * u.orders);
+    this.aov.addOutcome(u.orders, u.revenue);
     this.refunded += u.refunded;
     this.discount += u.discount;
     this.extra += u.extraCost;
@@ -173,17 +175,6 @@ class Arm {
       redemptionRate: issued > 0 ? this.redemptions / issued : null,
     };
   }
-}
-
-/** Relative lift of a within-arm ratio (e.g. AOV), delta method over both arms' variances. */
-function ratioLift(t: PairSums, h: PairSums, level: number): Interval | null {
-  const rh = h.ratio;
-  if (rh === 0 || !Number.isFinite(h.ratioVariance) || !Number.isFinite(t.ratioVariance)) return null;
-  const rt = t.ratio;
-  const est = rt / rh - 1;
-  const se = Math.sqrt(t.ratioVariance / (rh * rh) + (rt * rt * h.ratioVariance) / (rh * rh * rh * rh));
-  const z = zFor(level);
-  return { estimate: est, lower: est - z * se, upper: est + z * se, se };
 }
 
 /** Session moments per arm, campaign and key from one row per customer. */
@@ -289,16 +280,9 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
     const d = difference(tt, hh, level);
     return { treatment: tt.ratio, holdout: hh.ratio, difference: d, relativeLift: relativeLift(tt, hh, level), pValue: pValue(d.estimate, d.se) };
   };
-  const aovDiff = pairDifference(t.aov, h.aov, level);
   const metrics = {
     conversionRate: compare(t.orders, h.orders),
-    aov: {
-      treatment: t.aov.ratio,
-      holdout: h.aov.ratio,
-      difference: aovDiff,
-      relativeLift: ratioLift(t.aov, h.aov, level),
-      pValue: pValue(aovDiff.estimate, aovDiff.se),
-    },
+    aov: compare(t.aov, h.aov),
     revenuePerSession: compare(t.revenue, h.revenue),
     cmPerSession: compare(t.cm, h.cm),
   };

@@ -92,61 +92,6 @@ export function relativeLift(t: UnitSums, c: UnitSums, level = 0.95): Interval |
   return { estimate: est, lower: est - z * se, upper: est + z * se, se };
 }
 
-/**
- * Ratio of two outcome sums within one arm (e.g. AOV = revenue / orders), each per unit, by the
- * delta method over units. `num` and `den` must be aggregated over the same units.
- */
-export class PairSums {
-  units = 0;
-  a = 0;
-  b = 0;
-  private aa = 0;
-  private bb = 0;
-  private ab = 0;
-  /** Units with a = b = 0 (no order). */
-  addUnits(units: number): void {
-    this.units += units;
-  }
-  /** The sums of a unit already counted by addUnits. */
-  addOutcome(a: number, b: number): void {
-    this.a += a;
-    this.b += b;
-    this.aa += a * a;
-    this.bb += b * b;
-    this.ab += a * b;
-  }
-  add(a: number, b: number): void {
-    this.units++;
-    this.a += a;
-    this.b += b;
-    this.aa += a * a;
-    this.bb += b * b;
-    this.ab += a * b;
-  }
-  get ratio(): number {
-    return this.b > 0 ? this.a / this.b : 0;
-  }
-  get ratioVariance(): number {
-    const m = this.units;
-    if (m < 2 || this.b === 0) return Number.NaN;
-    const ma = this.a / m;
-    const mb = this.b / m;
-    const sa = (this.aa - m * ma * ma) / (m - 1);
-    const sb = (this.bb - m * mb * mb) / (m - 1);
-    const sab = (this.ab - m * ma * mb) / (m - 1);
-    const r = this.a / this.b;
-    return Math.max(0, sa - 2 * r * sab + r * r * sb) / (m * mb * mb);
-  }
-}
-
-/** Difference of two within-arm ratios (e.g. AOV treatment − AOV holdout). */
-export function pairDifference(t: PairSums, c: PairSums, level = 0.95): Interval {
-  const est = t.ratio - c.ratio;
-  const se = Math.sqrt(t.ratioVariance + c.ratioVariance);
-  const z = zFor(level);
-  return { estimate: est, lower: est - z * se, upper: est + z * se, se };
-}
-
 /** Sample-ratio-mismatch test: observed units per arm against the designed shares (chi-square). */
 export function srm(observed: number[], expectedShares: number[], alpha = 0.001): { chi2: number; pValue: number; mismatch: boolean; expected: number[] } {
   const total = observed.reduce((a, b) => a + b, 0);
