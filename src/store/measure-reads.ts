@@ -7,8 +7,11 @@ export type MeasureDimension = 'none' | 'placement' | 'channel' | 'offer_key' | 
 /** Separates placement, channel and offer key in a 'fine' dimension key. */
 export const FINE_SEP = '\u0001';
 
-/** Separates placement, channel and offer key within one session's cell in the breakdown read. */
+/** Separates the sessions' cells (placement, channel and offer key joined by FINE_SEP) in the breakdown read. */
 const CELL_SEP = '\u0002';
+
+/** The breakdowns of the one-pass read, in the order of a cell's values. */
+const DIMS: BreakdownDim[] = ['placement', 'channel', 'offer_key', 'offer'];
 
 /** "ofr_a@10+ofr_b" → "ofr_a+ofr_b": an offer key without its values ('' stays ''). */
 export const offerIdsOfKey = (key: string) => key.split('+').map((k) => k.split('@')[0]).join('+');
@@ -74,6 +77,17 @@ export interface CustomerSessions {
   sessions: number;
 }
 
+/** A customer (in one arm and campaign) with outcomes, while the breakdowns are read. */
+interface Buyer {
+  holdout: boolean;
+  campaignId: string;
+  sessions: number;
+  /** Per breakdown (DIMS order): value → the customer's sessions there. */
+  counts: Array<Map<string, number>>;
+  /** Per breakdown, then the customer as a whole: value → the unit its outcomes are summed into. */
+  units: Array<Map<string, UnitRow>>;
+}
+
 /** Reads for incrementality reports, shared by both dialects. */
 export interface MeasureReads {
   /** Session moments per arm, campaign and dimension value. */
@@ -122,7 +136,12 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
     b = q.campaignId === null ? b.where('d.campaign_id', 'is not', null) : b.where('d.campaign_id', '=', q.campaignId);
     return b;
   };
-  const units = async (q: MeasureQuery, onlyWithOutcomes: boolean): Promise<UnitRow[]> => {
+  /**
+   * Units per customer, arm, campaign and dimension value. `sessions: false` skips counting
+   * their sessions (the caller has them from another read): the units then come from the
+   * outcome rows alone, with 0 sessions.
+   */
+  const units = async (q: MeasureQuery, onlyWithOutcomes: boolean, opts: { sessions?: boolean } = {}): Promise<UnitRow[]> => {
       const k = dim(q);
       let sq = scope(
         db.selectFrom('decisions as d')
@@ -134,7 +153,7 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
         sq = sq.where('d.subject_id', 'in', scope(db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id').select('d.subject_id'), q));
       }
       // Independent reads: on PostgreSQL they run on separate pooled connections at once.
-      const [sessions, orders, redemptions, refunds] = await Promise.all([sq.execute(), scope(
+      const [sessions, orders, redemptions, refunds] = await Promise.all([opts.sessions === false ? Promise.resolve([]) : sq.execute(), scope(
         db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id')
           .select([
             'd.subject_id as subject',
@@ -184,42 +203,32 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
       ]);
       const byUnit = new Map<string, UnitRow>();
       const id = (r: { subject: string; holdout: unknown; campaign_id: string | null; k: string | null }) => `${r.subject}\u0000${n(r.holdout)}\u0000${r.campaign_id}\u0000${r.k ?? ''}`;
-      for (const r of sessions) {
-        byUnit.set(id(r), {
-          subject: r.subject,
-          holdout: n(r.holdout) === 1,
-          campaignId: r.campaign_id!,
-          key: r.k ?? null,
-          sessions: n(r.sessions),
-          orders: 0,
-          revenue: 0,
-          cm: 0,
-          discount: 0,
-          extraCost: 0,
-          points: 0,
-          redemptions: 0,
-          refunded: 0,
-        });
-      }
+      // Every outcome row's decision is in scope, so its unit is among the session rows when they are read.
+      const unit = (r: { subject: string; holdout: unknown; campaign_id: string | null; k: string | null }) => {
+        const key = id(r);
+        let u = byUnit.get(key);
+        if (!u) {
+          byUnit.set(key, (u = { subject: r.subject, holdout: n(r.holdout) === 1, campaignId: r.campaign_id!, key: r.k ?? null, sessions: 0, orders: 0, revenue: 0, cm: 0, discount: 0, extraCost: 0, points: 0, redemptions: 0, refunded: 0 }));
+        }
+        return u;
+      };
+      for (const r of sessions) unit(r).sessions = n(r.sessions);
       for (const r of orders) {
-        const u = byUnit.get(id(r));
-        if (!u) continue;
+        const u = unit(r);
         u.orders = n(r.orders);
         u.revenue = n(r.revenue);
         u.cm += n(r.margin);
         u.discount = n(r.discount);
       }
       for (const r of redemptions) {
-        const u = byUnit.get(id(r));
-        if (!u) continue;
+        const u = unit(r);
         u.redemptions = n(r.redemptions);
         u.extraCost = n(r.extra);
         u.points = n(r.points);
         u.cm -= n(r.extra);
       }
       for (const r of refunds) {
-        const u = byUnit.get(id(r));
-        if (!u) continue;
+        const u = unit(r);
         u.refunded = n(r.refunded);
         u.revenue -= u.refunded;
         u.cm -= Math.round(n(r.cm_lost));
@@ -249,7 +258,7 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
       // moments are counted from it here instead of three more groupings of every session
       // (measured on 1M sessions on SQLite: 2.2 s → see BENCHMARKS.md).
       const q: MeasureQuery = { ...query, dimension: 'none' };
-      const agg = (col: RawBuilder<string>) => (dialect === 'postgres' ? sql<string>`string_agg(${col}, chr(1))` : sql<string>`group_concat(${col}, char(1))`);
+      const agg = (col: RawBuilder<string>) => (dialect === 'postgres' ? sql<string>`string_agg(${col}, chr(2))` : sql<string>`group_concat(${col}, char(2))`);
       const [rows, outcomes] = await Promise.all([
         scope(
           db
@@ -260,65 +269,99 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
               cmp(q).as('campaign_id'),
               sql<number>`count(*)`.as('sessions'),
               // One aggregate of the session's cell (placement, channel, offer) rather than three.
-              agg(sql<string>`d.placement || ${sql.lit(CELL_SEP)} || d.channel || ${sql.lit(CELL_SEP)} || coalesce(d.offer_key, '')`).as('cells'),
+              agg(sql<string>`d.placement || ${sql.lit(FINE_SEP)} || d.channel || ${sql.lit(FINE_SEP)} || coalesce(d.offer_key, '')`).as('cells'),
             ])
             .groupBy(unitGroups(q).slice(0, -1)),
           q,
         ).execute(),
-        units({ ...q, dimension: 'fine' }, true),
+        // Buyers' sessions per value come from the aggregate above, not from a second grouping.
+        units({ ...q, dimension: 'fine' }, true, { sessions: false }),
       ]);
       // Buyers' session counts per value, so each outcome unit carries all of its sessions (the
       // outcome rows hold only the cells where something was bought).
-      const customerId = (subject: string, holdout: boolean, campaignId: string) => `${subject}\u0000${holdout}\u0000${campaignId}`;
-      const buyers = new Set(outcomes.map((u) => customerId(u.subject, u.holdout, u.campaignId)));
-      const buyerCounts = new Map<string, Record<BreakdownDim, Map<string, number>>>();
-      const perCustomer: CustomerSessions[] = [];
-      const acc: Record<BreakdownDim, Map<string, MomentRow>> = { placement: new Map(), channel: new Map(), offer_key: new Map(), offer: new Map() };
-      const tally = (into: Map<string, MomentRow>, holdout: boolean, campaignId: string, values: string[], emptyIsNull: boolean) => {
-        const counts = new Map<string, number>();
-        for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-        for (const [v, c] of counts) {
-          const key = emptyIsNull && v === '' ? null : v;
-          const id = `${holdout}\u0000${campaignId}\u0000${v}`;
-          let m = into.get(id);
-          if (!m) into.set(id, (m = { holdout, campaignId, key, units: 0, sessions: 0, sessionsSq: 0 }));
-          m.units++;
-          m.sessions += c;
-          m.sessionsSq += c * c;
+      // Looked up by subject (flat strings from the driver) rather than by a composed key.
+      const buyers = new Map<string, Buyer[]>();
+      const buyerOf = (subject: string, holdout: boolean, campaignId: string) => buyers.get(subject)?.find((b) => b.holdout === holdout && b.campaignId === campaignId);
+      const prepared = outcomes.map((u) => {
+        let b = buyerOf(u.subject, u.holdout, u.campaignId);
+        if (!b) {
+          b = { holdout: u.holdout, campaignId: u.campaignId, sessions: 0, counts: [], units: [] };
+          buyers.set(u.subject, [...(buyers.get(u.subject) ?? []), b]);
         }
-        return counts;
+        return { u, buyer: b, values: null as string[] | null };
+      });
+      // A cell's value in each breakdown (DIMS order), worked out once per distinct cell: a
+      // million sessions hold only as many cells as placements × channels × offer keys.
+      const cellValues = new Map<string, string[]>();
+      const valuesOf = (cell: string) => {
+        let v = cellValues.get(cell);
+        if (!v) {
+          const [placement = '', channel = '', offerKey = ''] = cell.split(FINE_SEP);
+          // By offer whatever its value: one unit per customer and offer, not per value.
+          cellValues.set(cell, (v = [placement, channel, offerKey, offerIdsOfKey(offerKey)]));
+        }
+        return v;
       };
+      const keyOf = (d: number, value: string) => (d >= 2 && value === '' ? null : value);
+      const perCustomer: CustomerSessions[] = [];
+      // Per arm and campaign (rows arrive grouped by them): per breakdown, value → moments.
+      const groups = new Map<string, Array<Map<string, MomentRow>>>();
+      let groupKey: string | null = null;
+      let group: Array<Map<string, MomentRow>> = [];
+      // One customer's distinct values in one breakdown and their session counts (a handful: a
+      // linear scan beats a map).
+      const values: string[] = [];
+      const counts: number[] = [];
+      let cells: string[][] = [];
       for (const r of rows) {
         const holdout = n(r.holdout) === 1;
         const campaignId = r.campaign_id;
-        perCustomer.push({ subject: r.subject, holdout, campaignId, sessions: n(r.sessions) });
-        const cells = r.cells.split(FINE_SEP).map((x) => x.split(CELL_SEP));
-        const offers = cells.map((x) => x[2] ?? '');
-        const c = {
-          placement: tally(acc.placement, holdout, campaignId, cells.map((x) => x[0]!), false),
-          channel: tally(acc.channel, holdout, campaignId, cells.map((x) => x[1]!), false),
-          offer_key: tally(acc.offer_key, holdout, campaignId, offers, true),
-          // By offer whatever its value: one unit per customer and offer, not per value.
-          offer: tally(acc.offer, holdout, campaignId, offers.map(offerIdsOfKey), true),
-        };
-        const cid = customerId(r.subject, holdout, campaignId);
-        if (buyers.has(cid)) buyerCounts.set(cid, c);
+        const sessions = n(r.sessions);
+        perCustomer.push({ subject: r.subject, holdout, campaignId, sessions });
+        const buyer = buyers.size > 0 ? buyerOf(r.subject, holdout, campaignId) : undefined;
+        if (buyer) buyer.sessions = sessions;
+        cells = r.cells.split(CELL_SEP).map(valuesOf);
+        if (groupKey !== `${holdout}\u0000${campaignId}`) {
+          groupKey = `${holdout}\u0000${campaignId}`;
+          group = groups.get(groupKey) ?? DIMS.map(() => new Map());
+          groups.set(groupKey, group);
+        }
+        for (let d = 0; d < DIMS.length; d++) {
+          values.length = 0;
+          counts.length = 0;
+          for (const cell of cells) {
+            const i = values.indexOf(cell[d]!);
+            if (i < 0) {
+              values.push(cell[d]!);
+              counts.push(1);
+            } else counts[i]!++;
+          }
+          for (let i = 0; i < values.length; i++) {
+            let m = group[d]!.get(values[i]!);
+            if (!m) group[d]!.set(values[i]!, (m = { holdout, campaignId, key: keyOf(d, values[i]!), units: 0, sessions: 0, sessionsSq: 0 }));
+            const c = counts[i]!;
+            m.units++;
+            m.sessions += c;
+            m.sessionsSq += c * c;
+          }
+          if (buyer) buyer.counts[d] = new Map(values.map((v, i) => [v, counts[i]!]));
+        }
       }
-      const sessionsOf = new Map(perCustomer.map((u) => [customerId(u.subject, u.holdout, u.campaignId), u.sessions]));
-      // Outcome cells (placement, channel, offer key) summed up to each breakdown's unit.
-      const rollUp = (part: number | null, dimKey: BreakdownDim | null): UnitRow[] => {
-        const m = new Map<string, UnitRow>();
-        for (const u of outcomes) {
-          const parts = (u.key ?? '').split(FINE_SEP);
-          const raw = part === null ? '' : (parts[part] ?? '');
-          const value = dimKey === 'offer' ? offerIdsOfKey(raw) : raw;
-          const cid = customerId(u.subject, u.holdout, u.campaignId);
-          const id = `${cid}\u0000${value}`;
-          const x = m.get(id);
+      // Outcome cells summed up to each breakdown's unit (d: index in DIMS; null: the customer).
+      for (const p of prepared) p.values = valuesOf(p.u.key ?? '');
+      const rollUp = (d: number | null): UnitRow[] => {
+        const out: UnitRow[] = [];
+        const slot = d === null ? DIMS.length : d;
+        for (const { u, buyer, values } of prepared) {
+          const value = d === null ? '' : values![d]!;
+          const m = (buyer.units[slot] ??= new Map());
+          const x = m.get(value);
           if (!x) {
-            const sessions = dimKey === null ? (sessionsOf.get(cid) ?? u.sessions) : (buyerCounts.get(cid)?.[dimKey].get(value) ?? u.sessions);
-            const key = dimKey === null ? null : (dimKey === 'offer_key' || dimKey === 'offer') && value === '' ? null : value;
-            m.set(id, { ...u, key, sessions });
+            const sessions = (d === null ? buyer.sessions : buyer.counts[d]?.get(value)) ?? 0;
+            const key = d === null ? null : keyOf(d, value);
+            const row: UnitRow = { subject: u.subject, holdout: u.holdout, campaignId: u.campaignId, key, sessions, orders: u.orders, revenue: u.revenue, cm: u.cm, refunded: u.refunded, discount: u.discount, extraCost: u.extraCost, points: u.points, redemptions: u.redemptions };
+            m.set(value, row);
+            out.push(row);
           } else {
             x.orders += u.orders;
             x.revenue += u.revenue;
@@ -330,11 +373,12 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
             x.refunded += u.refunded;
           }
         }
-        return [...m.values()];
+        return out;
       };
+      const moments = (d: number) => [...groups.values()].flatMap((g) => [...g[d]!.values()]);
       return {
-        moments: { placement: [...acc.placement.values()], channel: [...acc.channel.values()], offer_key: [...acc.offer_key.values()], offer: [...acc.offer.values()] },
-        outcomes: { none: rollUp(null, null), placement: rollUp(0, 'placement'), channel: rollUp(1, 'channel'), offer_key: rollUp(2, 'offer_key'), offer: rollUp(2, 'offer') },
+        moments: { placement: moments(0), channel: moments(1), offer_key: moments(2), offer: moments(3) },
+        outcomes: { none: rollUp(null), placement: rollUp(0), channel: rollUp(1), offer_key: rollUp(2), offer: rollUp(3) },
         perCustomer,
       };
     },
