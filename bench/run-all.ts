@@ -35,11 +35,13 @@ lat('decide latency, SQLite', o.decideSqlite);
 lat('decide latency, SQLite, writes on the request thread', o.decideSqliteInline);
 lat('decide latency, PostgreSQL', o.decidePg);
 console.log(`| simulator, ${sim.scenario}, in process (${fmt(sim.sessions)} sessions) | ${fmt(sim.sessionsPerSec)} sessions/s | ${(sim.sessionsPerSec / d.reference).toFixed(5)} x reference |`);
-const rep = (name: string, x: { headlineSeconds: number; fullSeconds: number } | null | undefined) =>
-  x && console.log(`| incrementality report over ${fmt(r.reportSqlite.sessions)} sessions, ${name} | headline ${x.headlineSeconds.toFixed(2)} s, full ${x.fullSeconds.toFixed(2)} s | ${(r.reportSqlite.sessions / x.fullSeconds / d.reference).toFixed(3)} x reference |`);
-rep('SQLite', r.reportSqlite);
-rep('PostgreSQL, just loaded', r.reportPg);
-rep('PostgreSQL, vacuumed', r.reportPg?.vacuumed);
+const rep = (name: string, sessions: number, x: { headlineSeconds: number; fullSeconds: number } | null | undefined) =>
+  x && console.log(`| incrementality report over ${fmt(sessions)} sessions, ${name} | headline ${x.headlineSeconds.toFixed(2)} s, full ${x.fullSeconds.toFixed(2)} s | ${(sessions / x.fullSeconds / d.reference).toFixed(3)} x reference |`);
+rep('SQLite', r.reportSqlite.sessions, r.reportSqlite);
+if (r.reportPg) {
+  rep('PostgreSQL, just loaded', r.reportPg.sessions, r.reportPg);
+  rep('PostgreSQL, vacuumed', r.reportPg.sessions, r.reportPg.vacuumed);
+}
 console.log('');
 console.log('Figures (bench:check compares these ratios):');
 for (const [k, f] of Object.entries(r.figures)) console.log(`  ${k.padEnd(22)} ${fmt(f.value).padStart(8)} ${f.unit.padEnd(14)} ${f.ratio.toPrecision(4)} x ${f.baseline}`);

@@ -6,9 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runDecideBench } from './decide-inprocess.js';
 import { runHttpBench } from './http-decide.js';
-import { runOutcomeBenches } from './outcomes.js';
 import { runMeasureBench } from './measure.js';
-import { pgReachable } from './outcomes.js';
+import { pgReachable, runOutcomeBenches } from './outcomes.js';
 import { runSimBench } from './sim.js';
 
 export interface Figure {

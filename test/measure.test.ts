@@ -450,3 +450,64 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+for (const backend of BACKENDS) {
+  describe(`offer P&L: what became of the offers issued in the window [${backend}]`, () => {
+    it('redeemed, expired (breakage, even before the expiry sweep) and open issues of this campaign only', async () => {
+      const t = await createTestEngine(backend, { config: { stopLossCheckMs: 0, expirySweepMs: 0 } });
+      try {
+        await importCatalog(t.engine.catalog, {
+          products: [{ sku: 'TEE', category: 'tops', price: 4000, unitCost: 1000 }],
+          offers: [{ id: 'ofr_pts', status: 'live', name: '200 points', type: 'loyalty_points', pointsMode: 'fixed', value: 200, pointValue: 2, expiresAfter: '1d', expectedLift: 1 }],
+          campaigns: [
+            { id: 'cmp_p', status: 'live', name: 'P', placements: ['cart'], offers: ['ofr_pts'], holdoutPct: 0 },
+            { id: 'cmp_other', status: 'live', name: 'Other', placements: ['home'], offers: ['ofr_pts'], holdoutPct: 0 },
+          ],
+        });
+        const cart = { lines: [{ sku: 'TEE', quantity: 1, unitPrice: 4000 }] };
+        const start = t.clock.now();
+        const e = t.engine;
+        const a = await e.decide({ customerId: 'a', placement: 'cart', channel: 'web', cart });
+        const b = await e.decide({ customerId: 'b', placement: 'cart', channel: 'web', cart });
+        // Another campaign's issue of the same offer is not this campaign's.
+        const other = await e.decide({ customerId: 'o', placement: 'home', channel: 'web', cart });
+        for (const d of [a, b, other]) expect(d.offers.map((o) => o.offerId)).toEqual(['ofr_pts']);
+        const red = await e.wallet.redeem({ orderId: 'o-a', customerId: 'a', channel: 'web', tokens: [a.offers[0]!.token], cart });
+        expect(red.status).toBe('applied');
+        await e.events.ingest({
+          events: [{ id: 'ord-a', type: 'order', customerId: 'a', occurredAt: new Date(start + 10).toISOString(), orderId: 'o-a', decisionId: a.decisionId, lines: cart.lines, shipping: 0, discount: 0 }],
+        });
+        // b's offer expires unredeemed; c's, issued later, is still open.
+        t.clock.set(start + 2 * 86_400_000);
+        const c = await e.decide({ customerId: 'c', placement: 'cart', channel: 'web', cart });
+        const window = { campaignId: 'cmp_p', from: new Date(start - 1000).toISOString(), to: new Date(t.clock.now() + 1000).toISOString() };
+        const report = await e.measure.incrementality(window);
+        const row = report.offers!.find((o) => o.offer === 'ofr_pts')!;
+        expect(row.issues).toEqual({ issued: 3, redeemed: 1, expired: 1, open: 1 });
+        const points = red.offers.reduce((sum, o) => sum + o.points, 0);
+        expect(points).toBe(200);
+        // The ledger's own account, after its sweep: every issue of the offer reserved the same
+        // cost; b's and the other campaign's became breakage there.
+        const ledger = await e.liabilities({});
+        const days = ledger.offers.find((o) => o.offerId === 'ofr_pts')!.days;
+        const issuedCount = days.reduce((sum, d) => sum + d.issued.count, 0);
+        const reserved = days.reduce((sum, d) => sum + d.issued.liability, 0) / issuedCount;
+        expect(issuedCount).toBe(4);
+        expect(reserved).toBeGreaterThan(0);
+        expect(ledger.totals.breakage).toBe(2 * reserved);
+        // This campaign's issues: b's reserved cost is breakage (the report does not wait for the
+        // sweep); c's is outstanding. a's points were charged at their value when awarded.
+        expect(row.breakage).toBe(reserved);
+        expect(row.liabilityOutstanding).toBe(reserved);
+        expect(row.otherOfferCost).toBe(points * 2);
+        // The sweep changes nothing in the report.
+        expect((await e.measure.incrementality(window)).offers!.find((o) => o.offer === 'ofr_pts')).toEqual(row);
+        // A window that holds only c's decision: one open issue, nothing redeemed or expired.
+        const late = await e.measure.incrementality({ ...window, from: new Date(t.clock.now() - 1000).toISOString() });
+        expect(late.offers!.find((o) => o.offer === 'ofr_pts')!.issues).toEqual({ issued: 1, redeemed: 0, expired: 0, open: 1 });
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}

@@ -308,7 +308,6 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
         // Campaign holdouts are drawn among customers outside the program-level holdout.
         return c ? { holdoutShare: c.holdoutPct / 100, createdAt: Date.parse(c.createdAt) } : null;
       },
-      liabilities: (from, to) => engine.liabilities({ from, to }),
     };
   };
   const measure: Engine['measure'] = {

@@ -1,5 +1,4 @@
 import { cohortOf } from '../customers/features.js';
-import type { LiabilityReport } from '../ledger/index.js';
 import type { MeasureReads, MomentRow, UnitRow } from '../store/measure-reads.js';
 import { confidenceSequence, difference, pValue, relativeLift, srm, UnitSums, zFor, type Interval } from './stats.js';
 
@@ -100,8 +99,19 @@ export interface OfferPnl {
   incrementalOrders: Interval;
   /** Offer cost per incremental order (null when the offer added no orders). */
   costPerIncrementalOrder: number | null;
+  /**
+   * Of this offer's issues in the window (alone or in a stack; null on a stack's row): the
+   * reserved cost of those that expired unredeemed.
+   */
   breakage: number | null;
+  /**
+   * Of the same issues: the reserved cost of those still redeemable. (Loyalty points a
+   * redemption awards are charged at their value in otherOfferCost when awarded; the points
+   * balance is in the liabilities report.)
+   */
   liabilityOutstanding: number | null;
+  /** What became of the same issues by the time of the report (null on a stack's row). */
+  issues: { issued: number; redeemed: number; expired: number; open: number } | null;
 }
 
 export interface IncrementalityReport {
@@ -231,7 +241,6 @@ export interface ReportDeps {
   settings: MeasureSettings;
   /** Designed holdout share of a campaign (0–1), and when it started. */
   campaign: (id: string) => { holdoutShare: number; createdAt: number } | null;
-  liabilities?: (from: string, to: string) => Promise<LiabilityReport>;
 }
 
 /**
@@ -254,7 +263,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
     ? Promise.all([
         deps.store.measureBreakdowns(base),
         deps.store.lastOrdersBefore(from),
-        deps.liabilities ? deps.liabilities(new Date(from).toISOString(), new Date(to).toISOString()) : Promise.resolve(null),
+        deps.store.measureIssued(base, deps.now),
       ])
     : null;
   let head: { moments: MomentRow[]; outcomes: UnitRow[] };
@@ -341,7 +350,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   if (q.breakdowns === false) return report;
 
   // Cohort as of the window's start: fixed before treatment, so a fair subgroup.
-  const [b, lastOrders, liab] = await breakdownReads!;
+  const [b, lastOrders, issuedOffers] = await breakdownReads!;
   const perCustomer = b.perCustomer;
   // Cohort: a customer attribute, so its moments come from one row per customer; outcomes are the headline's.
   const cohortKey = (subject: string) => cohortOf(lastOrders.get(subject) ?? null, from);
@@ -364,6 +373,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   // Offers shown in treatment: every session of an offer key issued each of its offers.
   const issued = byOffer.moments.filter((m) => !m.holdout && m.key !== null).reduce((a, m) => a + m.sessions * m.key!.split('+').length, 0);
   report.arms.treatment = t.summary(issued);
+  const issuedBy = new Map(issuedOffers.map((o) => [o.offerId, o]));
   report.offers = [...splitDimension(byOfferId, (k) => k ?? '(no offer)').entries()]
     .filter(([k]) => k !== '(no offer)')
     .map(([offer, g]) => {
@@ -371,8 +381,9 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
       const incOrders = inc(g.t.orders, g.h.orders);
       const cost = g.t.discount + g.t.extra;
       const ids = offer.split('+');
-      // Liabilities are per offer: shown on an offer's own row, not again on the rows of its stacks.
-      const lOffers = liab && ids.length === 1 ? liab.offers.filter((o) => o.offerId === ids[0]) : null;
+      // What became of the issues is per offer (alone or stacked): shown on the offer's own row,
+      // not again on the rows of its stacks.
+      const iss = ids.length === 1 ? (issuedBy.get(ids[0]!) ?? null) : null;
       return {
         offer,
         // Each treatment session of this offer issued it once.
@@ -384,8 +395,9 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
         incrementalCm: inc(g.t.cm, g.h.cm),
         incrementalOrders: incOrders,
         costPerIncrementalOrder: incOrders.estimate > 0 ? cost / incOrders.estimate : null,
-        breakage: lOffers ? lOffers.reduce((a, o) => a + o.breakage, 0) : null,
-        liabilityOutstanding: lOffers ? lOffers.reduce((a, o) => a + o.outstanding + o.pointsLiability, 0) : null,
+        breakage: iss ? iss.breakage : null,
+        liabilityOutstanding: iss ? iss.openLiability : null,
+        issues: iss ? { issued: iss.issued, redeemed: iss.redeemed, expired: iss.expired, open: iss.open } : null,
       };
     });
   return report;

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from './schema.js';
 
 /** The dimension a measurement groups sessions by, besides customer and arm. */
@@ -7,7 +7,11 @@ export type MeasureDimension = 'none' | 'placement' | 'channel' | 'offer_key' | 
 /** Separates placement, channel and offer key in a 'fine' dimension key. */
 export const FINE_SEP = '\u0001';
 
-/** Separates the sessions' cells (placement, channel and offer key joined by FINE_SEP) in the breakdown read. */
+/**
+ * Separates the sessions' cells (placement, channel and offer key joined by FINE_SEP) in the
+ * breakdown read. Reports read campaign decisions only, whose placements are campaign slugs and
+ * whose channels an enum, so neither separator occurs inside a value.
+ */
 const CELL_SEP = '\u0002';
 
 /** The breakdowns of the one-pass read, in the order of a cell's values. */
@@ -77,6 +81,19 @@ export interface CustomerSessions {
   sessions: number;
 }
 
+/** What became of the offers one offer id issued in a window (a stacked decision issues each of its offers). */
+export interface IssuedOffers {
+  offerId: string;
+  issued: number;
+  redeemed: number;
+  /** Expired unredeemed (or past expiry and not yet swept): their reserved cost is breakage. */
+  expired: number;
+  breakage: number;
+  /** Still redeemable: issued, unredeemed, not expired, and their reserved cost. */
+  open: number;
+  openLiability: number;
+}
+
 /** A customer (in one arm and campaign) with outcomes, while the breakdowns are read. */
 interface Buyer {
   holdout: boolean;
@@ -103,6 +120,8 @@ export interface MeasureReads {
     outcomes: Record<BreakdownDim | 'none', UnitRow[]>;
     perCustomer: CustomerSessions[];
   }>;
+  /** The offers issued by the window's (treatment) decisions, per offer, and what became of them by `now`. */
+  measureIssued(q: Omit<MeasureQuery, 'dimension'>, now: number): Promise<IssuedOffers[]>;
   /** Each subject's last order before `before` (for the pre-window cohort). */
   lastOrdersBefore(before: number): Promise<Map<string, number>>;
   /** Records an automatic guard action (a stop-loss pause) with its evidence. */
@@ -112,8 +131,18 @@ export interface MeasureReads {
 
 const n = (x: unknown) => (x === null || x === undefined ? 0 : Number(x));
 
+/** How a dialect hands over a large result row by row (by default: run it, then go through the rows). */
+export interface MeasureReadsOptions {
+  eachRow?: (query: CompiledQuery, onRow: (row: never) => void) => Promise<void>;
+}
+
 /** The measurement reads over Kysely. */
-export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres'): MeasureReads {
+export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', opts: MeasureReadsOptions = {}): MeasureReads {
+  const eachRow =
+    opts.eachRow ??
+    (async (query: CompiledQuery, onRow: (row: never) => void) => {
+      for (const row of (await db.executeQuery(query)).rows) onRow(row as never);
+    });
   const DAY = 86_400_000;
   const lastOrdersBefore = async (before: number) => {
     const rows = await db.selectFrom('orders').select(['subject_id', sql<number>`max(occurred_at)`.as('last')]).where('occurred_at', '<', before).groupBy('subject_id').execute();
@@ -137,104 +166,71 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
     return b;
   };
   /**
-   * Units per customer, arm, campaign and dimension value. `sessions: false` skips counting
-   * their sessions (the caller has them from another read): the units then come from the
-   * outcome rows alone, with 0 sessions.
+   * The units (customer, arm, campaign and dimension value) with an order, and their outcomes.
+   * `sessions: false` skips counting their sessions (the caller has them from another read): the
+   * units then carry 0 sessions.
    */
-  const units = async (q: MeasureQuery, onlyWithOutcomes: boolean, opts: { sessions?: boolean } = {}): Promise<UnitRow[]> => {
-      const k = dim(q);
-      let sq = scope(
-        db.selectFrom('decisions as d')
-          .select(['d.subject_id as subject', arm(q).as('holdout'), cmp(q).as('campaign_id'), k.as('k'), sql<number>`count(*)`.as('sessions')])
-          .groupBy(unitGroups(q)),
-        q,
-      );
-      if (onlyWithOutcomes) {
-        sq = sq.where('d.subject_id', 'in', scope(db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id').select('d.subject_id'), q));
-      }
-      // Independent reads: on PostgreSQL they run on separate pooled connections at once.
-      const [sessions, orders, redemptions, refunds] = await Promise.all([opts.sessions === false ? Promise.resolve([]) : sq.execute(), scope(
-        db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id')
-          .select([
-            'd.subject_id as subject',
-            arm(q).as('holdout'),
-            cmp(q).as('campaign_id'),
-            k.as('k'),
-            sql<number>`count(*)`.as('orders'),
-            sql<number>`sum(o.subtotal + o.shipping - o.discount)`.as('revenue'),
-            sql<number>`sum(o.margin)`.as('margin'),
-            sql<number>`sum(o.discount)`.as('discount'),
-          ])
-          .groupBy(unitGroups(q)),
-        q,
-      ).execute(),
-      scope(
-        db.selectFrom('redemptions as r').innerJoin('orders as o', 'o.order_id', 'r.order_id').innerJoin('decisions as d', 'd.id', 'o.decision_id')
-          .where('r.status', '=', 'applied')
-          .select([
-            'd.subject_id as subject',
-            arm(q).as('holdout'),
-            cmp(q).as('campaign_id'),
-            k.as('k'),
-            sql<number>`count(*)`.as('redemptions'),
-            sql<number>`sum(r.cost - r.discount)`.as('extra'),
-            sql<number>`sum(r.points)`.as('points'),
-          ])
-          .groupBy(unitGroups(q)),
-        q,
-      ).execute(),
-        scope(
-          db
-            .selectFrom('events as e')
-            .innerJoin('orders as o', 'o.order_id', 'e.order_id')
-            .innerJoin('decisions as d', 'd.id', 'o.decision_id')
-            .where('e.type', 'in', ['refund', 'return'])
-            .select([
-              'd.subject_id as subject',
-              arm(q).as('holdout'),
-              cmp(q).as('campaign_id'),
-              k.as('k'),
-              sql<number>`sum(e.amount)`.as('refunded'),
-              sql<number>`sum(case when e.type = 'refund' then e.amount else e.amount * o.margin * 1.0 / (case when o.subtotal - o.discount > 0 then o.subtotal - o.discount else 1 end) end)`.as('cm_lost'),
-            ])
-            .groupBy(unitGroups(q)),
-          q,
-        ).execute(),
-      ]);
-      const byUnit = new Map<string, UnitRow>();
-      const id = (r: { subject: string; holdout: unknown; campaign_id: string | null; k: string | null }) => `${r.subject}\u0000${n(r.holdout)}\u0000${r.campaign_id}\u0000${r.k ?? ''}`;
-      // Every outcome row's decision is in scope, so its unit is among the session rows when they are read.
-      const unit = (r: { subject: string; holdout: unknown; campaign_id: string | null; k: string | null }) => {
-        const key = id(r);
-        let u = byUnit.get(key);
-        if (!u) {
-          byUnit.set(key, (u = { subject: r.subject, holdout: n(r.holdout) === 1, campaignId: r.campaign_id!, key: r.k ?? null, sessions: 0, orders: 0, revenue: 0, cm: 0, discount: 0, extraCost: 0, points: 0, redemptions: 0, refunded: 0 }));
-        }
-        return u;
+  const units = async (q: MeasureQuery, opts: { sessions?: boolean } = {}): Promise<UnitRow[]> => {
+    const k = dim(q);
+    const sessionsRead = scope(
+      db
+        .selectFrom('decisions as d')
+        .select(['d.subject_id as subject', arm(q).as('holdout'), cmp(q).as('campaign_id'), k.as('k'), sql<number>`count(*)`.as('sessions')])
+        .where('d.subject_id', 'in', scope(db.selectFrom('orders as o').innerJoin('decisions as d', 'd.id', 'o.decision_id').select('d.subject_id'), q))
+        .groupBy(unitGroups(q)),
+      q,
+    );
+    // One pass over the orders (an order has at most one redemption), so the decisions are
+    // joined once rather than once per kind of outcome.
+    const outcomesRead = scope(
+      db
+        .selectFrom('orders as o')
+        .innerJoin('decisions as d', 'd.id', 'o.decision_id')
+        .leftJoin('redemptions as r', (j) => j.onRef('r.order_id', '=', 'o.order_id').on('r.status', '=', 'applied'))
+        .select([
+          'd.subject_id as subject',
+          arm(q).as('holdout'),
+          cmp(q).as('campaign_id'),
+          k.as('k'),
+          sql<number>`count(*)`.as('orders'),
+          sql<number>`sum(o.subtotal + o.shipping - o.discount)`.as('revenue'),
+          sql<number>`sum(o.margin)`.as('margin'),
+          sql<number>`sum(o.discount)`.as('discount'),
+          sql<number>`count(r.id)`.as('redemptions'),
+          sql<number>`sum(r.cost - r.discount)`.as('extra'),
+          sql<number>`sum(r.points)`.as('points'),
+          // Refunds and returns of the order, looked up per order (few orders have any; a joined
+          // aggregate of them made SQLite drive the join from every decision instead of the orders).
+          sql<number>`sum((select sum(e.amount) from events e where e.order_id = o.order_id and e.type in ('refund', 'return')))`.as('refunded'),
+          // A refund takes its whole amount off the margin; a return its share of the goods' margin.
+          sql<number>`sum((select sum(case when e.type = 'refund' then e.amount else e.amount * o.margin * 1.0 / (case when o.subtotal - o.discount > 0 then o.subtotal - o.discount else 1 end) end) from events e where e.order_id = o.order_id and e.type in ('refund', 'return')))`.as('cm_lost'),
+        ])
+        .groupBy(unitGroups(q)),
+      q,
+    );
+    // Independent reads: on PostgreSQL they run on separate pooled connections at once.
+    const [sessions, outcomes] = await Promise.all([opts.sessions === false ? Promise.resolve([]) : sessionsRead.execute(), outcomesRead.execute()]);
+    const id = (r: { subject: string; holdout: unknown; campaign_id: string | null; k: string | null }) => `${r.subject}\u0000${n(r.holdout)}\u0000${r.campaign_id}\u0000${r.k ?? ''}`;
+    const sessionsOf = new Map(sessions.map((r) => [id(r), n(r.sessions)]));
+    return outcomes.map((r) => {
+      const refunded = n(r.refunded);
+      return {
+        subject: r.subject,
+        holdout: n(r.holdout) === 1,
+        campaignId: r.campaign_id!,
+        key: r.k ?? null,
+        // Every order's decision is in scope, so its unit is among the session rows when they are read.
+        sessions: sessionsOf.get(id(r)) ?? 0,
+        orders: n(r.orders),
+        revenue: n(r.revenue) - refunded,
+        cm: n(r.margin) - n(r.extra) - Math.round(n(r.cm_lost)),
+        refunded,
+        discount: n(r.discount),
+        extraCost: n(r.extra),
+        points: n(r.points),
+        redemptions: n(r.redemptions),
       };
-      for (const r of sessions) unit(r).sessions = n(r.sessions);
-      for (const r of orders) {
-        const u = unit(r);
-        u.orders = n(r.orders);
-        u.revenue = n(r.revenue);
-        u.cm += n(r.margin);
-        u.discount = n(r.discount);
-      }
-      for (const r of redemptions) {
-        const u = unit(r);
-        u.redemptions = n(r.redemptions);
-        u.extraCost = n(r.extra);
-        u.points = n(r.points);
-        u.cm -= n(r.extra);
-      }
-      for (const r of refunds) {
-        const u = unit(r);
-        u.refunded = n(r.refunded);
-        u.revenue -= u.refunded;
-        u.cm -= Math.round(n(r.cm_lost));
-      }
-      const all = [...byUnit.values()];
-      return onlyWithOutcomes ? all.filter((u) => u.orders > 0 || u.redemptions > 0) : all;
+    });
   };
   const momentsOf = async (q: MeasureQuery): Promise<MomentRow[]> => {
       const k = dim(q);
@@ -259,37 +255,20 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
       // (measured on 1M sessions on SQLite: 2.2 s → see BENCHMARKS.md).
       const q: MeasureQuery = { ...query, dimension: 'none' };
       const agg = (col: RawBuilder<string>) => (dialect === 'postgres' ? sql<string>`string_agg(${col}, chr(2))` : sql<string>`group_concat(${col}, char(2))`);
-      const [rows, outcomes] = await Promise.all([
-        scope(
-          db
-            .selectFrom('decisions as d')
-            .select([
-              'd.subject_id as subject',
-              arm(q).as('holdout'),
-              cmp(q).as('campaign_id'),
-              sql<number>`count(*)`.as('sessions'),
-              // One aggregate of the session's cell (placement, channel, offer) rather than three.
-              agg(sql<string>`d.placement || ${sql.lit(FINE_SEP)} || d.channel || ${sql.lit(FINE_SEP)} || coalesce(d.offer_key, '')`).as('cells'),
-            ])
-            .groupBy(unitGroups(q).slice(0, -1)),
-          q,
-        ).execute(),
-        // Buyers' sessions per value come from the aggregate above, not from a second grouping.
-        units({ ...q, dimension: 'fine' }, true, { sessions: false }),
-      ]);
-      // Buyers' session counts per value, so each outcome unit carries all of its sessions (the
-      // outcome rows hold only the cells where something was bought).
-      // Looked up by subject (flat strings from the driver) rather than by a composed key.
-      const buyers = new Map<string, Buyer[]>();
-      const buyerOf = (subject: string, holdout: boolean, campaignId: string) => buyers.get(subject)?.find((b) => b.holdout === holdout && b.campaignId === campaignId);
-      const prepared = outcomes.map((u) => {
-        let b = buyerOf(u.subject, u.holdout, u.campaignId);
-        if (!b) {
-          b = { holdout: u.holdout, campaignId: u.campaignId, sessions: 0, counts: [], units: [] };
-          buyers.set(u.subject, [...(buyers.get(u.subject) ?? []), b]);
-        }
-        return { u, buyer: b, values: null as string[] | null };
-      });
+      const perCustomerRead = scope(
+        db
+          .selectFrom('decisions as d')
+          .select([
+            'd.subject_id as subject',
+            arm(q).as('holdout'),
+            cmp(q).as('campaign_id'),
+            sql<number>`count(*)`.as('sessions'),
+            // One aggregate of the session's cell (placement, channel, offer) rather than three.
+            agg(sql<string>`d.placement || ${sql.lit(FINE_SEP)} || d.channel || ${sql.lit(FINE_SEP)} || coalesce(d.offer_key, '')`).as('cells'),
+          ])
+          .groupBy(unitGroups(q).slice(0, -1)),
+        q,
+      ).compile();
       // A cell's value in each breakdown (DIMS order), worked out once per distinct cell: a
       // million sessions hold only as many cells as placements × channels × offer keys.
       const cellValues = new Map<string, string[]>();
@@ -304,56 +283,108 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
       };
       const keyOf = (d: number, value: string) => (d >= 2 && value === '' ? null : value);
       const perCustomer: CustomerSessions[] = [];
-      // Per arm and campaign (rows arrive grouped by them): per breakdown, value → moments.
-      const groups = new Map<string, Array<Map<string, MomentRow>>>();
+      // Each customer's cells and where they are in perCustomer, for the buyers' counts afterwards.
+      const cellsOf: string[] = [];
+      const rowsOf = new Map<string, number | number[]>();
+      // Per arm and campaign: each breakdown's moments by value, and each distinct cell's values
+      // with their moments rows, so a session costs one lookup of its cell and no more.
+      interface Group {
+        moments: Array<Map<string, MomentRow>>;
+        cells: Map<string, { values: string[]; moments: MomentRow[] }>;
+      }
+      const groups = new Map<string, Group>();
+      const cellOf = (g: Group, cell: string, holdout: boolean, campaignId: string) => {
+        let c = g.cells.get(cell);
+        if (!c) {
+          const values = valuesOf(cell);
+          const moments = values.map((v, d) => {
+            let m = g.moments[d]!.get(v);
+            if (!m) g.moments[d]!.set(v, (m = { holdout, campaignId, key: keyOf(d, v), units: 0, sessions: 0, sessionsSq: 0 }));
+            return m;
+          });
+          g.cells.set(cell, (c = { values, moments }));
+        }
+        return c;
+      };
       let groupKey: string | null = null;
-      let group: Array<Map<string, MomentRow>> = [];
-      // One customer's distinct values in one breakdown and their session counts (a handful: a
-      // linear scan beats a map).
-      const values: string[] = [];
+      let group: Group = { moments: [], cells: new Map() };
+      // One customer's cells, and per breakdown their distinct values' moments and session counts
+      // (a handful: a linear scan beats a map).
+      const cells: Array<{ values: string[]; moments: MomentRow[] }> = [];
+      const seen: MomentRow[] = [];
       const counts: number[] = [];
-      let cells: string[][] = [];
-      for (const r of rows) {
+      const onRow = (r: { subject: string; holdout: unknown; campaign_id: string; sessions: unknown; cells: string }) => {
         const holdout = n(r.holdout) === 1;
         const campaignId = r.campaign_id;
-        const sessions = n(r.sessions);
-        perCustomer.push({ subject: r.subject, holdout, campaignId, sessions });
-        const buyer = buyers.size > 0 ? buyerOf(r.subject, holdout, campaignId) : undefined;
-        if (buyer) buyer.sessions = sessions;
-        cells = r.cells.split(CELL_SEP).map(valuesOf);
+        const i = perCustomer.push({ subject: r.subject, holdout, campaignId, sessions: n(r.sessions) }) - 1;
+        cellsOf.push(r.cells);
+        const at = rowsOf.get(r.subject);
+        if (at === undefined) rowsOf.set(r.subject, i);
+        else if (typeof at === 'number') rowsOf.set(r.subject, [at, i]);
+        else at.push(i);
         if (groupKey !== `${holdout}\u0000${campaignId}`) {
           groupKey = `${holdout}\u0000${campaignId}`;
-          group = groups.get(groupKey) ?? DIMS.map(() => new Map());
-          groups.set(groupKey, group);
+          let g = groups.get(groupKey);
+          if (!g) groups.set(groupKey, (g = { moments: DIMS.map(() => new Map()), cells: new Map() }));
+          group = g;
         }
+        cells.length = 0;
+        for (const cell of r.cells.split(CELL_SEP)) cells.push(cellOf(group, cell, holdout, campaignId));
         for (let d = 0; d < DIMS.length; d++) {
-          values.length = 0;
+          seen.length = 0;
           counts.length = 0;
-          for (const cell of cells) {
-            const i = values.indexOf(cell[d]!);
-            if (i < 0) {
-              values.push(cell[d]!);
+          for (const c of cells) {
+            const m = c.moments[d]!;
+            const k = seen.indexOf(m);
+            if (k < 0) {
+              seen.push(m);
               counts.push(1);
-            } else counts[i]!++;
+            } else counts[k]!++;
           }
-          for (let i = 0; i < values.length; i++) {
-            let m = group[d]!.get(values[i]!);
-            if (!m) group[d]!.set(values[i]!, (m = { holdout, campaignId, key: keyOf(d, values[i]!), units: 0, sessions: 0, sessionsSq: 0 }));
-            const c = counts[i]!;
+          for (let k = 0; k < seen.length; k++) {
+            const m = seen[k]!;
+            const c = counts[k]!;
             m.units++;
             m.sessions += c;
             m.sessionsSq += c * c;
           }
-          if (buyer) buyer.counts[d] = new Map(values.map((v, i) => [v, counts[i]!]));
         }
-      }
+      };
+      const [, outcomes] = await Promise.all([
+        eachRow(perCustomerRead, onRow as (row: never) => void),
+        // Buyers' sessions per value come from the aggregate above, not from a second grouping.
+        units({ ...q, dimension: 'fine' }, { sessions: false }),
+      ]);
+      // Buyers' session counts per value, so each outcome unit carries all of its sessions (the
+      // outcome rows hold only the cells where something was bought).
+      const buyers = new Map<string, Buyer>();
+      const prepared = outcomes.map((u) => {
+        const id = `${u.subject}\u0000${u.holdout}\u0000${u.campaignId}`;
+        let b = buyers.get(id);
+        if (!b) {
+          b = { holdout: u.holdout, campaignId: u.campaignId, sessions: 0, counts: [], units: [] };
+          buyers.set(id, b);
+          const at = rowsOf.get(u.subject);
+          const i = (typeof at === 'number' ? [at] : (at ?? [])).find((k) => perCustomer[k]!.holdout === u.holdout && perCustomer[k]!.campaignId === u.campaignId);
+          if (i !== undefined) {
+            b.sessions = perCustomer[i]!.sessions;
+            const values = cellsOf[i]!.split(CELL_SEP).map(valuesOf);
+            b.counts = DIMS.map((_, d) => {
+              const byValue = new Map<string, number>();
+              for (const v of values) byValue.set(v[d]!, (byValue.get(v[d]!) ?? 0) + 1);
+              return byValue;
+            });
+          }
+        }
+        return { u, buyer: b, values: null as string[] | null };
+      });
       // Outcome cells summed up to each breakdown's unit (d: index in DIMS; null: the customer).
       for (const p of prepared) p.values = valuesOf(p.u.key ?? '');
       const rollUp = (d: number | null): UnitRow[] => {
         const out: UnitRow[] = [];
         const slot = d === null ? DIMS.length : d;
-        for (const { u, buyer, values } of prepared) {
-          const value = d === null ? '' : values![d]!;
+        for (const { u, buyer, values: cellVals } of prepared) {
+          const value = d === null ? '' : cellVals![d]!;
           const m = (buyer.units[slot] ??= new Map());
           const x = m.get(value);
           if (!x) {
@@ -375,7 +406,7 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
         }
         return out;
       };
-      const moments = (d: number) => [...groups.values()].flatMap((g) => [...g[d]!.values()]);
+      const moments = (d: number) => [...groups.values()].flatMap((g) => [...g.moments[d]!.values()]);
       return {
         moments: { placement: moments(0), channel: moments(1), offer_key: moments(2), offer: moments(3) },
         outcomes: { none: rollUp(null), placement: rollUp(0), channel: rollUp(1), offer_key: rollUp(2), offer: rollUp(3) },
@@ -383,7 +414,7 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
       };
     },
     measureMoments: (q) => momentsOf(q),
-    measureOutcomes: (q) => units(q, true),
+    measureOutcomes: (q) => units(q),
     async measureOffersShown(query) {
       const q: MeasureQuery = { ...query, dimension: 'none' };
       const rows = await scope(
@@ -395,6 +426,39 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
         q,
       ).execute();
       return { treatment: n(rows.find((r) => n(r.holdout) === 0)?.offers), holdout: n(rows.find((r) => n(r.holdout) === 1)?.offers) };
+    },
+    async measureIssued(q, now) {
+      // An offer is issued at its decision's time, so the decisions' window and campaign select
+      // their issues; the program-level holdout issues nothing. One pass, grouped by offer only
+      // (a grouping by offer and state sorts every issue: measured 1.0 → 0.5 s over 900k on SQLite).
+      const inScope = <T extends { where: (...a: any[]) => T }>(qb: T): T => {
+        const b = qb.where('i.issued_at', '>=', q.from).where('i.issued_at', '<', q.to);
+        return q.campaignId === null ? b : b.where('i.campaign_id', '=', q.campaignId);
+      };
+      const expired = sql`(i.status = 'expired' or (i.status = 'issued' and i.expires_at <= ${now}))`;
+      const open = sql`(i.status = 'issued' and i.expires_at > ${now})`;
+      const rows = await inScope(
+        db.selectFrom('issuances as i').select([
+          'i.offer_id',
+          sql<number>`count(*)`.as('issued'),
+          sql<number>`sum(case when i.status = 'redeemed' then 1 else 0 end)`.as('redeemed'),
+          sql<number>`sum(case when ${expired} then 1 else 0 end)`.as('expired'),
+          sql<number>`sum(case when ${expired} then i.cost else 0 end)`.as('breakage'),
+          sql<number>`sum(case when ${open} then 1 else 0 end)`.as('open'),
+          sql<number>`sum(case when ${open} then i.cost else 0 end)`.as('open_liability'),
+        ]),
+      )
+        .groupBy('i.offer_id')
+        .execute();
+      return rows.map((r) => ({
+        offerId: r.offer_id,
+        issued: n(r.issued),
+        redeemed: n(r.redeemed),
+        expired: n(r.expired),
+        breakage: n(r.breakage),
+        open: n(r.open),
+        openLiability: n(r.open_liability),
+      }));
     },
     lastOrdersBefore,
     async logGuardAction(row) {

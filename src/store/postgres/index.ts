@@ -63,7 +63,37 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
     dialect: 'postgres',
     ...admin,
     ...createOutcomeReads(kysely),
-    ...createMeasureReads(kysely, 'postgres'),
+    ...createMeasureReads(kysely, 'postgres', {
+      // Rows handed over as they arrive, not once the whole result is in: a report works through
+      // one grouping while the server still produces the next customers.
+      async eachRow(query, onRow) {
+        const client = await pool.connect();
+        let error: Error | undefined;
+        try {
+          await new Promise<void>((resolve, reject) => {
+            const q = new pg.Query({ text: query.sql, values: query.parameters as unknown[] });
+            let failed: unknown = null;
+            q.on('row', (row: unknown) => {
+              if (failed !== null) return;
+              try {
+                onRow(row as never);
+              } catch (e) {
+                failed = e;
+              }
+            });
+            q.on('error', reject);
+            q.on('end', () => (failed !== null ? reject(failed) : resolve()));
+            client.query(q);
+          });
+        } catch (e) {
+          error = e as Error;
+          throw e;
+        } finally {
+          // After a failure the connection is not reused: its state is unknown.
+          client.release(error);
+        }
+      },
+    }),
     ...postgresOutcomes(pool),
     issuancesByIds: (ids) => (ids.length === 0 ? Promise.resolve([]) : issuanceReads.submit(ids)),
     async migrate() {
