@@ -1,8 +1,8 @@
 /**
  * Incrementality report over 1,000,000 logged sessions (decisions) of one campaign: 200,000
  * customers, a 10% holdout, 5% of sessions with an order, half of treated orders redeeming an
- * offer; every treated session issued its offer, and those not redeemed expired (the liability
- * ledger the offer P&L reads holds ~900k rows). The rows are written straight into the tables (decide would take minutes to log a
+ * offer; every treated session issued its offer (~900k issues, which the offer P&L reads), and
+ * those not redeemed expired (on the liability ledger). The rows are written straight into the tables (decide would take minutes to log a
  * million sessions); the report then runs exactly as the API runs it. Median of 3; on
  * PostgreSQL again after a VACUUM (the state autovacuum keeps the tables in).
  *   npm run bench:build && node .bench-build/bench/measure.js [sqlite|postgres]

@@ -502,6 +502,9 @@ for (const backend of BACKENDS) {
         expect(row.otherOfferCost).toBe(points * 2);
         // The sweep changes nothing in the report.
         expect((await e.measure.incrementality(window)).offers!.find((o) => o.offer === 'ofr_pts')).toEqual(row);
+        // A window that ends before c's decision: a's and b's issues only.
+        const early = await e.measure.incrementality({ ...window, to: new Date(start + 1000).toISOString() });
+        expect(early.offers!.find((o) => o.offer === 'ofr_pts')!.issues).toEqual({ issued: 2, redeemed: 1, expired: 1, open: 0 });
         // A window that holds only c's decision: one open issue, nothing redeemed or expired.
         const late = await e.measure.incrementality({ ...window, from: new Date(t.clock.now() - 1000).toISOString() });
         expect(late.offers!.find((o) => o.offer === 'ofr_pts')!.issues).toEqual({ issued: 1, redeemed: 0, expired: 0, open: 1 });

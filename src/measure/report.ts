@@ -383,7 +383,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
       const ids = offer.split('+');
       // What became of the issues is per offer (alone or stacked): shown on the offer's own row,
       // not again on the rows of its stacks.
-      const iss = ids.length === 1 ? (issuedBy.get(ids[0]!) ?? null) : null;
+      const iss = ids.length === 1 ? (issuedBy.get(ids[0]!) ?? { issued: 0, redeemed: 0, expired: 0, breakage: 0, open: 0, openLiability: 0 }) : null;
       return {
         offer,
         // Each treatment session of this offer issued it once.

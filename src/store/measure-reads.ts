@@ -431,8 +431,12 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
       // An offer is issued at its decision's time, so the decisions' window and campaign select
       // their issues; the program-level holdout issues nothing. One pass, grouped by offer only
       // (a grouping by offer and state sorts every issue: measured 1.0 → 0.5 s over 900k on SQLite).
+      // Naming every offer lets the issued-at range be read from the (offer, issued_at) index
+      // rather than every issue ever made (no index leads with the campaign or the time).
+      const offers = (await db.selectFrom('offers').select('id').execute()).map((o) => o.id);
+      if (offers.length === 0) return [];
       const inScope = <T extends { where: (...a: any[]) => T }>(qb: T): T => {
-        const b = qb.where('i.issued_at', '>=', q.from).where('i.issued_at', '<', q.to);
+        const b = qb.where('i.offer_id', 'in', offers).where('i.issued_at', '>=', q.from).where('i.issued_at', '<', q.to);
         return q.campaignId === null ? b : b.where('i.campaign_id', '=', q.campaignId);
       };
       const expired = sql`(i.status = 'expired' or (i.status = 'issued' and i.expires_at <= ${now}))`;

@@ -49,6 +49,9 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types, connectionTimeoutMillis: 10_000, options: '-c work_mem=64MB' });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // A checked-out client has no pool listener: a connection dropped mid-query must fail that
+  // query (it does, through its own handler), not crash the process on an unhandled 'error'.
+  pool.on('connect', (c) => c.on('error', () => undefined));
   const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const admin = createAdminStore(kysely);
   // Checkout looks issuances up one redemption at a time; concurrent lookups share one query.
@@ -68,29 +71,39 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
       // one grouping while the server still produces the next customers.
       async eachRow(query, onRow) {
         const client = await pool.connect();
-        let error: Error | undefined;
+        let failed = false;
         try {
           await new Promise<void>((resolve, reject) => {
             const q = new pg.Query({ text: query.sql, values: query.parameters as unknown[] });
-            let failed: unknown = null;
+            let settled = false;
+            const fail = (e: unknown) => {
+              if (settled) return;
+              settled = true;
+              reject(e);
+            };
             q.on('row', (row: unknown) => {
-              if (failed !== null) return;
+              if (settled) return;
               try {
                 onRow(row as never);
               } catch (e) {
-                failed = e;
+                // Fails now; releasing the connection with the error closes it, which stops the server.
+                fail(e);
               }
             });
-            q.on('error', reject);
-            q.on('end', () => (failed !== null ? reject(failed) : resolve()));
+            q.on('error', fail);
+            q.on('end', () => {
+              if (settled) return;
+              settled = true;
+              resolve();
+            });
             client.query(q);
           });
         } catch (e) {
-          error = e as Error;
+          failed = true;
           throw e;
         } finally {
-          // After a failure the connection is not reused: its state is unknown.
-          client.release(error);
+          // After a failure the connection is closed, not reused: its state is unknown.
+          client.release(failed);
         }
       },
     }),
