@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { inHoldout } from '../src/decide/holdout.js';
-import { confidenceSequence, csvReport, difference, readCsv, sampleSize, srm, UnitSums } from '../src/measure/index.js';
+import { confidenceSequence, csvReport, difference, formatIncrementality, readCsv, sampleSize, srm, UnitSums } from '../src/measure/index.js';
 import { seededRandom } from '../src/runtime/index.js';
 import { createTestDb, createTestEngine, BACKENDS } from './helpers/backends.js';
 import { importCatalog } from '../src/catalog/import.js';
@@ -484,6 +484,10 @@ for (const backend of BACKENDS) {
         const report = await e.measure.incrementality(window);
         const row = report.offers!.find((o) => o.offer === 'ofr_pts')!;
         expect(row.issues).toEqual({ issued: 3, redeemed: 1, expired: 1, open: 1 });
+        // The terminal report (offerpilot report) shows them on the offer's row.
+        const text = formatIncrementality(report);
+        const line = text.slice(text.indexOf('Offer P&L')).split('\n').find((l) => l.trimStart().startsWith('ofr_pts '));
+        expect(line).toMatch(/ 1 \/ 1 /);
         const points = red.offers.reduce((sum, o) => sum + o.points, 0);
         expect(points).toBe(200);
         // The ledger's own account, after its sweep: every issue of the offer reserved the same

@@ -63,7 +63,7 @@ export function formatIncrementality(r: IncrementalityReport): string {
     out.push('Offer P&L');
     out.push(
       table(
-        ['offer', 'issued', 'redeemed', 'discount cost', 'other cost', 'incr. revenue', 'incr. CM [CI]', 'incr. orders', 'cost/incr. order', 'breakage', 'liability'],
+        ['offer', 'issued', 'redeemed', 'discount cost', 'other cost', 'incr. revenue', 'incr. CM [CI]', 'incr. orders', 'cost/incr. order', 'issues exp./open', 'breakage', 'liability'],
         r.offers.map((o) => [
           o.offer,
           int(o.issued),
@@ -74,6 +74,8 @@ export function formatIncrementality(r: IncrementalityReport): string {
           ci(o.incrementalCm, money),
           o.incrementalOrders.estimate.toFixed(1),
           o.costPerIncrementalOrder === null ? 'n/a' : money(o.costPerIncrementalOrder),
+          // Of all the offer's issues in the window (alone or stacked): expired / still open.
+          o.issues === null ? 'n/a' : `${int(o.issues.expired)} / ${int(o.issues.open)}`,
           o.breakage === null ? 'n/a' : money(o.breakage),
           o.liabilityOutstanding === null ? 'n/a' : money(o.liabilityOutstanding),
         ]),
