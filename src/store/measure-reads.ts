@@ -109,7 +109,7 @@ interface Buyer {
 export interface MeasureReads {
   /** Session moments per arm, campaign and dimension value. */
   measureMoments(q: MeasureQuery): Promise<MomentRow[]>;
-  /** Full rows for the units with an order or redemption. */
+  /** Full rows for the units with an order (a redemption counts through its order). */
   measureOutcomes(q: MeasureQuery): Promise<UnitRow[]>;
   /** Offers shown per arm (holdout: would have been shown), counting each offer of a stacked decision. */
   measureOffersShown(q: Omit<MeasureQuery, 'dimension'>): Promise<{ treatment: number; holdout: number }>;

@@ -264,7 +264,7 @@ const migrations: Record<string, Migration> = {
       // PostgreSQL reads the covering index without visiting the table only for pages vacuum has
       // marked all-visible, and by default autovacuum comes to an insert-only table after 20% of
       // it is new: the recent weeks a report reads. Every 1% instead (measured on 1M sessions:
-      // full report 4.1 s just loaded, 2.5 s vacuumed; see BENCHMARKS.md).
+      // full report 3.3–3.8 s just loaded, 2.1–2.7 s vacuumed; see BENCHMARKS.md).
       // (Insert-triggered autovacuum, and this setting, came with PostgreSQL 13.)
       if (db.getExecutor().adapter.constructor.name === 'PostgresAdapter') {
         const v = await sql<{ v: string }>`SELECT current_setting('server_version_num') AS v`.execute(db);
