@@ -21,6 +21,18 @@ export interface TokenClaims {
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
+/**
+ * Decodes base64url only when `s` is exactly its canonical form (no padding, no stray
+ * characters, no non-zero spare bits). Node's decoder is lenient: it skips junk and ignores the
+ * low bits of the last symbol, so one byte string has many spellings and a token could be
+ * mutated without breaking its signature.
+ */
+function canonicalB64(s: string): Buffer | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
+  const b = Buffer.from(s, 'base64url');
+  return b.toString('base64url') === s ? b : null;
+}
+
 /** Signs and verifies offer tokens: `v1.<kid>.<payload>.<hmac-sha256>`. */
 export class TokenSigner {
   private readonly keys: Map<string, Buffer>;
@@ -44,12 +56,15 @@ export class TokenSigner {
     if (parts.length !== 4 || parts[0] !== 'v1') return { ok: false, reason: 'MALFORMED' };
     const key = this.keys.get(parts[1]!);
     if (!key) return { ok: false, reason: 'UNKNOWN_KEY' };
+    const payload = canonicalB64(parts[2]!);
+    if (!payload) return { ok: false, reason: 'MALFORMED' };
     const expected = createHmac('sha256', key).update(parts.slice(0, 3).join('.')).digest();
-    const given = Buffer.from(parts[3]!, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'BAD_SIGNATURE' };
+    const given = canonicalB64(parts[3]!);
+    // Lengths are public (a SHA-256 MAC is always 32 bytes); the bytes are compared in constant time.
+    if (!given || given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'BAD_SIGNATURE' };
     let claims: TokenClaims;
     try {
-      claims = JSON.parse(Buffer.from(parts[2]!, 'base64url').toString()) as TokenClaims;
+      claims = JSON.parse(payload.toString()) as TokenClaims;
     } catch {
       return { ok: false, reason: 'MALFORMED' };
     }
