@@ -144,10 +144,15 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
         await trx.updateTable('orders').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', 'in', subjects).execute();
         const iss = await trx
           .updateTable('issuances')
-          .set({ subject_id: pseudonym, customer_id: null })
+          // A coupon code is a bearer credential the customer was sent: personal, and it goes.
+          .set({ subject_id: pseudonym, customer_id: null, code: null })
           .where((eb) => eb.or([eb('subject_id', 'in', subjects), eb('customer_id', '=', customerId)]))
           .executeTakeFirst();
-        await trx.updateTable('redemptions').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', 'in', subjects).execute();
+        await trx
+          .updateTable('redemptions')
+          .set({ subject_id: pseudonym, customer_id: null })
+          .where((eb) => eb.or([eb('subject_id', 'in', subjects), eb('customer_id', '=', customerId)]))
+          .execute();
         const decisions = await trx
           .selectFrom('decisions')
           .select(['id', 'body'])

@@ -10,6 +10,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 5000');
+// Like every connection of the store (connection.ts), so no connection ever frees without zeroing.
+db.pragma('secure_delete = ON');
 const tick = () => {
   try {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)');

@@ -1,11 +1,37 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+
+/**
+ * Makes the database file readable by its owner only: it holds personal data and, unless keys
+ * come from OFFERPILOT_TOKEN_KEYS, the token-signing secret. A new file is created 0600 (SQLite
+ * gives its -wal and -shm files the database file's mode); an existing file, log or shared-memory
+ * file open to others is tightened, with a warning.
+ */
+function restrictFiles(path: string): void {
+  // Only folders this call creates are set 0700: an existing one may be shared (cwd, /tmp).
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(f).mode & 0o777;
+    } catch {
+      continue;
+    }
+    if ((mode & 0o077) === 0) continue;
+    chmodSync(f, mode & 0o700);
+    process.emitWarning(`${f} was readable by other users (mode ${mode.toString(8)}); now ${(mode & 0o700).toString(8)}`);
+  }
+}
 
 /** Opens one connection to an SQLite file with the settings every connection of the store uses. */
 export function open(path: string): Database.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') restrictFiles(path);
   const db = new Database(path);
+  // Deleted and overwritten rows are zeroed, in the file and in its log, not left in free
+  // space: an erased customer's e-mail or coupon code must not be readable from the raw file.
+  db.pragma('secure_delete = ON');
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives process crashes (an OS crash may lose the last commits).
   db.pragma('synchronous = NORMAL');

@@ -52,11 +52,23 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
   const adminConn = open(path);
   const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: adminConn }) });
   const admin = createAdminStore(kysely);
+  const outcomeReads = createOutcomeReads(kysely);
   let hot: ReturnType<typeof prepare> | null = null;
   const conn = path === ':memory:' ? adminConn : open(path);
   const local = inThreadWriter(() => createWriter(conn));
   const writer: Writer = path !== ':memory:' && opts.writerThread !== false ? routeWrites(local, startWriterThread(path)) : local;
   const checkpointer = path === ':memory:' ? null : startCheckpointer(path, 1000, (msg) => process.emitWarning(`SQLite checkpoint: ${msg}`), () => writer.rewind());
+
+  // secure_delete zeroes what the erasure freed in the pages it writes, but the log still holds
+  // older copies of those pages (the customer's rows as first written) until it is overwritten.
+  // A TRUNCATE checkpoint copies the log into the file and empties it, so "erased" holds at once.
+  function purgeLog() {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [r] = adminConn.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+      if (r?.busy === 0) return;
+    }
+    process.emitWarning('SQLite: after a customer erasure the log could not be emptied (other connections busy); older copies of the erased rows stay in the -wal file until the next checkpoint rewinds it');
+  }
 
   function prepare() {
     return {
@@ -82,7 +94,7 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
   return {
     dialect: 'sqlite',
     ...admin,
-    ...createOutcomeReads(kysely),
+    ...outcomeReads,
     ...createMeasureReads(kysely, 'sqlite'),
     // Attribution lookups run per event batch: prepared point queries beat building IN lists.
     async decisionRefs(ids) {
@@ -112,6 +124,11 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
         const r = s.issuanceByCode.get(c);
         return r ? [r] : [];
       });
+    },
+    async eraseCustomer(customerId, pseudonym, scrubDecision) {
+      const erased = await outcomeReads.eraseCustomer(customerId, pseudonym, scrubDecision);
+      if (erased && path !== ':memory:') purgeLog();
+      return erased;
     },
     async migrate() {
       return migrateToLatest(kysely);

@@ -1,0 +1,56 @@
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { openStore } from '../src/index.js';
+
+const mode = (p: string) => statSync(p).mode & 0o777;
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('SQLite files are private to their owner (issue 10, item 14)', () => {
+  it('a fresh database: folder 0700, file, log and shared memory 0600', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'offerpilot-perm-'));
+    dirs.push(root);
+    const path = join(root, 'data', 'nested', 'offerpilot.db');
+    const store = openStore(path);
+    try {
+      await store.migrate();
+      // The token secret lands in the file when no keys are configured: exactly what must not leak.
+      await store.getOrCreateSetting('token_key.db1', () => 'secret');
+      expect(existsSync(`${path}-wal`)).toBe(true);
+      expect(mode(join(root, 'data'))).toBe(0o700);
+      expect(mode(join(root, 'data', 'nested'))).toBe(0o700);
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) expect(mode(f), f).toBe(0o600);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('an existing world-readable file is tightened on open, with a warning; an existing folder is left alone', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'offerpilot-perm-'));
+    dirs.push(root);
+    chmodSync(root, 0o755);
+    const path = join(root, 'old.db');
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    old.exec('CREATE TABLE t (x)');
+    old.close();
+    chmodSync(path, 0o644);
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const store = openStore(path);
+    try {
+      await store.migrate();
+      expect(mode(path)).toBe(0o600);
+      expect(mode(`${path}-wal`)).toBe(0o600);
+      expect(mode(root)).toBe(0o755);
+      expect(warn.mock.calls.some(([m]) => String(m).includes('readable by other users'))).toBe(true);
+    } finally {
+      warn.mockRestore();
+      await store.close();
+    }
+  });
+});
