@@ -16,7 +16,9 @@ export class ApiKeys {
   constructor(
     private readonly store: AdminStore,
     private readonly ids: IdGenerator,
-    private readonly cacheMs = 10_000,
+    // Same order as the catalog refresh: a revocation from the CLI or another process is seen
+    // within a second, while a busy key is still read from the store about once a second.
+    private readonly cacheMs = 1000,
   ) {}
 
   /** Creates a key; the plaintext is returned once and never stored. */

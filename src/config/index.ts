@@ -14,6 +14,7 @@ export const ConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   tokenKeys: z.string().optional().describe('"kid:secret,kid2:secret2"; first signs. Default: a key generated once and kept in the database'),
   catalogRefreshMs: int(1000).describe('How often a process checks for catalog changes made by other processes'),
+  apiKeyCacheMs: int(1000).describe('How long a process trusts its cached answer for an API key: a key revoked elsewhere (CLI, another process) is refused within this bound'),
   counterRefreshMs: int(250).describe('How stale the guardrail counter view may get (commit always re-checks)'),
   pgPoolSize: int(10, 1),
   sqliteWriterThread: z

@@ -359,7 +359,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     config,
     logger,
     tokens,
-    keys: new ApiKeys(store, ids),
+    keys: new ApiKeys(store, ids, config.apiKeyCacheMs),
     catalog,
 
     async decide(raw) {
