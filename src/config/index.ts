@@ -24,6 +24,11 @@ export const ConfigSchema = z.object({
     .default(true)
     .describe('SQLite: run decision, event and redemption writes on a worker thread (false: on the request thread)'),
   bodyLimit: int(1_048_576, 1024),
+  rateLimitWindowMs: int(60_000, 1000).describe('Window of the redemption and lookup rate limits (per process)'),
+  rateLimitRedeemPerCustomer: int(120).describe('Redemption and quote requests per customer per window (0: no limit)'),
+  rateLimitRedeemPerKey: int(60_000).describe('Redemption and quote requests per API key per window (0: no limit)'),
+  rateLimitFailedLookupsPerCustomer: int(10).describe('Unknown coupon codes or tokens (or someone else\'s) per customer per window before 429 (0: no limit)'),
+  rateLimitFailedLookupsPerKey: int(1000).describe('Failed code or token lookups per API key per window, across customers (0: no limit)'),
   marginFloorPct: z.coerce.number().min(0).max(100).default(0).describe('Default margin floor when neither offer nor campaign sets one'),
   shippingCost: int(500).describe('Default cost of free shipping, minor units'),
   pointValue: z.coerce.number().min(0).default(1).describe('Default cost of one loyalty point, minor units'),

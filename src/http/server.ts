@@ -13,6 +13,7 @@ import { ERRORS, isOfferpilotError, OfferpilotError } from '../errors/index.js';
 import { unpackLog, type Engine } from '../engine/index.js';
 import { compileRule } from '../rules/index.js';
 import { sampleSize } from '../measure/index.js';
+import { registerLookupLimits } from './rate-limits.js';
 import { DecisionResponseSchema, ErrorBody, IdParams, Passthrough, StatusBody, StatusQuery, VersionQuery } from './schemas.js';
 
 declare module 'fastify' {
@@ -152,6 +153,8 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Registered after the auth hook, so only authenticated requests are counted.
+  const lookupLimits = await registerLookupLimits(app as unknown as FastifyInstance, engine.config, bearer);
 
   app.get('/health', { schema: { tags: ['system'], security: [], summary: 'Liveness and database check' } }, async () => {
     const s = await engine.snapshot();
@@ -253,17 +256,39 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   );
   app.post(
     '/v1/redemptions',
-    { ...docsOnly, config: { scope: 'decide' }, schema: { tags: ['wallet'], summary: 'Redeem offer tokens or coupon codes on an order (all or nothing; idempotent per orderId)', body: RedemptionRequestSchema } },
+    {
+      ...docsOnly,
+      config: { scope: 'decide' },
+      preHandler: lookupLimits.check,
+      schema: { tags: ['wallet'], summary: 'Redeem offer tokens or coupon codes on an order (all or nothing; idempotent per orderId); 429 RATE_LIMITED with Retry-After past the per-customer or per-key limits', body: RedemptionRequestSchema },
+    },
     async (req, reply) => {
-      const r = await engine.wallet.redeem(req.body);
-      reply.code(r.replayed ? 200 : 201);
-      return r;
+      try {
+        const r = await engine.wallet.redeem(req.body);
+        reply.code(r.replayed ? 200 : 201);
+        return r;
+      } catch (e) {
+        await lookupLimits.recordFailure(req, e);
+        throw e;
+      }
     },
   );
   app.post(
     '/v1/redemptions/quote',
-    { ...docsOnly, config: { scope: 'decide' }, schema: { tags: ['wallet'], summary: 'Validate tokens against a cart and compute the discount without redeeming', body: RedemptionRequestSchema } },
-    async (req) => engine.wallet.quote(req.body),
+    {
+      ...docsOnly,
+      config: { scope: 'decide' },
+      preHandler: lookupLimits.check,
+      schema: { tags: ['wallet'], summary: 'Validate tokens against a cart and compute the discount without redeeming; rate-limited like redemptions', body: RedemptionRequestSchema },
+    },
+    async (req) => {
+      try {
+        return await engine.wallet.quote(req.body);
+      } catch (e) {
+        await lookupLimits.recordFailure(req, e);
+        throw e;
+      }
+    },
   );
   app.get('/v1/redemptions/:id', { config: { scope: 'read' }, schema: { tags: ['wallet'], params: IdParams } }, async (req) => engine.wallet.get(req.params.id));
   app.post(
