@@ -3,7 +3,8 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openStore } from '../src/index.js';
+import pino from 'pino';
+import { createEngine, openStore } from '../src/index.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 const dirs: string[] = [];
@@ -52,5 +53,29 @@ describe('SQLite files are private to their owner (issue 10, item 14)', () => {
       warn.mockRestore();
       await store.close();
     }
+  });
+});
+
+describe('token keys from the environment (issue 10, item 14)', () => {
+  it('store no secret in the database, and a secret generated earlier is reported', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'offerpilot-perm-'));
+    dirs.push(root);
+    const path = join(root, 'k.db');
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const config = { logLevel: 'warn', tokenKeys: 'k1:from-env', stopLossCheckMs: 0, expirySweepMs: 0 } as const;
+    const boot = async () => {
+      const store = openStore(path);
+      await store.migrate();
+      return createEngine({ store, logger, config });
+    };
+    const first = await boot();
+    expect(await first.store.getSetting('token_key.db1')).toBeNull();
+    await first.store.putSetting('token_key.db1', 'generated-before-keys-were-set');
+    await first.close();
+    expect(lines.join('')).not.toContain('token_key.db1');
+    const second = await boot();
+    await second.close();
+    expect(lines.join('')).toContain('token_key.db1');
   });
 });

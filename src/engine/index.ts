@@ -141,6 +141,11 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   // Without configured keys, one generated secret is kept in the database so every process shares it.
   const tokenKeys = config.tokenKeys ? parseTokenKeys(config.tokenKeys) : [{ kid: 'db1', secret: await store.getOrCreateSetting('token_key.db1', newTokenSecret) }];
   const tokens = new TokenSigner(tokenKeys);
+  // Keys from the environment keep the secret out of the database; one generated earlier is
+  // still in it and still lets whoever reads the file forge tokens, if it is listed.
+  if (config.tokenKeys && (await store.getSetting('token_key.db1')) !== null) {
+    logger.warn('the database still holds a generated token secret (settings token_key.db1): once no live token needs it, delete it (see README, "Secrets on disk")');
+  }
 
   // Catalog snapshot: rebuilt when the catalog version changes (checked at most every catalogRefreshMs).
   const compiledCache = new Map<string, CompiledOffer>();
