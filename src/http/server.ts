@@ -96,9 +96,17 @@ function findNul(v: unknown, path: string): string | null {
  * The prototype-poisoning guard refuses `__proto__` (and `constructor.prototype`) keys with a
  * SyntaxError, but the body is valid JSON: name the key instead of calling it malformed.
  */
-function forbiddenKeyError(err: Error, body: string): OfferpilotError | null {
-  if (!/forbidden prototype property/.test(err.message)) return null;
-  // Plain JSON.parse makes `__proto__` an own property (it never sets a prototype), so it is safe to walk.
+function forbiddenKeyError(err: Error & { code?: string }, body: string): OfferpilotError | null {
+  if (err.code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return null;
+  // The guard's reason is lost in fastify's generic error: if plain JSON.parse accepts the body, the
+  // guard refused a key. JSON.parse makes `__proto__` an own property (it never sets a prototype),
+  // so the result is safe to walk.
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return null;
+  }
   const find = (v: unknown, path: string[]): string[] | null => {
     if (!v || typeof v !== 'object') return null;
     for (const [k, x] of Object.entries(v)) {
@@ -109,7 +117,7 @@ function forbiddenKeyError(err: Error, body: string): OfferpilotError | null {
     }
     return null;
   };
-  const at = find(JSON.parse(body), []);
+  const at = find(parsed, []);
   if (!at) return null;
   const path = at.join('.');
   const msg = `the key "${at[at.length - 1]}" is not allowed (it could alter object prototypes)`;
@@ -159,7 +167,8 @@ const MAX_PLAN_AMOUNT = 1e12;
 const MAX_PLAN_CUSTOMERS = 1e10;
 
 const EmptyQuery = z.object({}).strict();
-const NoBody = z.object({}).strict().optional();
+// Fastify hands a route `null` when no body was sent.
+const NoBody = z.object({}).strict().nullish();
 
 const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
