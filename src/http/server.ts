@@ -93,8 +93,8 @@ function findNul(v: unknown, path: string): string | null {
 }
 
 /**
- * The prototype-poisoning guard refuses `__proto__` (and `constructor.prototype`) keys with a
- * SyntaxError, but the body is valid JSON: name the key instead of calling it malformed.
+ * The prototype-poisoning guard refuses `__proto__` (and `constructor.prototype`) keys, but the body
+ * is valid JSON: a VALIDATION_FAILED naming the key, instead of calling the body malformed.
  */
 function forbiddenKeyError(err: Error & { code?: string }, body: string): OfferpilotError | null {
   if (err.code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return null;
@@ -147,7 +147,7 @@ function routeMatcher(url: string): RegExp {
     .split('/')
     .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('/');
-  return new RegExp(`^${src}/?$`);
+  return new RegExp(`^${src}$`);
 }
 
 // Replies give every timestamp as an ISO 8601 string; the store keeps epoch milliseconds.
@@ -211,9 +211,10 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   const routes: Array<{ match: RegExp; methods: Set<string> }> = [];
   app.addHook('onRoute', (r) => {
     const methods = [r.method].flat().map((m) => m.toUpperCase());
-    const known = routes.find((x) => x.match.source === routeMatcher(r.url).source);
+    const match = routeMatcher(r.url);
+    const known = routes.find((x) => x.match.source === match.source);
     if (known) methods.forEach((m) => known.methods.add(m));
-    else routes.push({ match: routeMatcher(r.url), methods: new Set(methods) });
+    else routes.push({ match, methods: new Set(methods) });
     if (!r.url.startsWith('/v1/') && r.url !== '/health') return;
     // Unknown query keys (and a body on a route that takes none) are refused like unknown body fields.
     const schema = (r.schema ??= {});
