@@ -367,7 +367,7 @@ for (const backend of BACKENDS) {
           expect(imp.statusCode, `${label}: ${imp.body}`).toBe(400);
           expect(paths(imp), label).toContain(`${kind}.0.${renamed}`);
         }),
-        { numRuns: 100 },
+        { numRuns: 60 },
       );
       // Nothing was stored by any refused request.
       expect(json(await h.req('GET', '/v1/offers/ofr_10_off_75')).version).toBe(1);
