@@ -382,8 +382,8 @@ for (const backend of BACKENDS) {
         expectError(await h.req('POST', '/v1/offers', '{not json}'), 400, 'INVALID_JSON');
         expectError(await h.req('PUT', '/v1/products', '[{"sku": "A",]'), 400, 'INVALID_JSON');
         expectError(await h.req('POST', '/v1/decide', ''), 400, 'INVALID_JSON');
-        // Prototype poisoning attempts are refused as bad JSON, not processed.
-        expectError(await h.req('POST', '/v1/offers', '{"name":"x","type":"content","__proto__":{"admin":true}}'), 400, 'INVALID_JSON');
+        // Prototype poisoning attempts are refused, not processed: valid JSON, so the key is named.
+        expectError(await h.req('POST', '/v1/offers', '{"name":"x","type":"content","__proto__":{"admin":true}}'), 400, 'VALIDATION_FAILED', '__proto__');
         expectError(await h.req('POST', '/v1/decide', '<decide/>', h.adminKey, { 'content-type': 'application/xml' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
         // Only JSON is accepted: text/plain is refused as a media type.
         expectError(await h.req('POST', '/v1/decide', 'customerId=c1', h.adminKey, { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE');

@@ -128,8 +128,8 @@ function setAt(body: Json, path: string[], value: unknown, del = false): Json {
 }
 
 /**
- * Whether some detail names the field at `path`: the path itself or a field inside it; or a parent
- * (object-level issue such as an unknown key, or the cart-subtotal rule on `lines`) or a sibling
+ * Whether some detail names the field at `path`: the path itself or a field inside it; an unknown key
+ * that holds it; or a parent (object-level issue such as the cart-subtotal rule on `lines`) or a sibling
  * (customerId / anonymousId rule) whose message mentions the field.
  */
 function namesField(details: ErrorJson['error']['details'], path: string): boolean {
@@ -137,6 +137,8 @@ function namesField(details: ErrorJson['error']['details'], path: string): boole
   const parentOf = (p: string) => (p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '');
   return details.some((d) => {
     if (d.path === path || d.path.startsWith(`${path}.`)) return true;
+    // An unknown key is named at its own path: everything inside it is named with it.
+    if (path.startsWith(`${d.path}.`) && d.message.startsWith('unknown field')) return true;
     const anc = d.path === '(body)' ? '' : d.path;
     if (anc === '' || path.startsWith(`${anc}.`)) {
       const next = (anc === '' ? path : path.slice(anc.length + 1)).split('.')[0]!;
@@ -556,7 +558,7 @@ for (const backend of BACKENDS) {
         case 'longId':
           return { body: withEvent({ ...ev, id: 'i'.repeat(129) }), field: `${p}.id`, expect: V(`${p}.id`) };
         case 'extraTopLevel':
-          return { body: { ...body, batchId: m.n }, field: 'batchId', expect: V('(body)') };
+          return { body: { ...body, batchId: m.n }, field: 'batchId', expect: V('batchId') };
         case 'dupIdInBatch':
           return { body: { events: [...events, { ...ev }] } };
         case 'garbageToken':
@@ -713,14 +715,14 @@ for (const backend of BACKENDS) {
         expect(f).toMatchObject({ orders: 1, monetary: 2000 });
       });
 
-      it('a __proto__ key inside free-form properties is a 4xx in the error shape (the parser refuses it as INVALID_JSON)', async () => {
-        // Valid JSON, but the prototype-poisoning guard refuses it before validation, so the answer
-        // names "(body)" rather than the field (see the report: ideally VALIDATION_FAILED at events.0.properties).
+      it('a __proto__ key inside free-form properties is a 4xx in the error shape, VALIDATION_FAILED naming the key', async () => {
+        // Valid JSON: the prototype-poisoning guard refuses it before validation, and the answer names the key.
         const raw = `{"events":[{"id":"${next('proto')}","type":"click","customerId":"fz_proto","occurredAt":"${iso(-MIN)}","properties":{"a":{"__proto__":{"admin":true}}}}]}`;
         const r = await h.req('POST', '/v1/events', raw);
         expect(errorBodyProblem(r)).toBeNull();
         expect(r.statusCode).toBe(400);
-        expect(json(r).error.code).toBe('INVALID_JSON');
+        expect(json(r).error.code).toBe('VALIDATION_FAILED');
+        expect(json(r).error.details.map((d: { path: string }) => d.path)).toEqual(['events.0.properties.a.__proto__']);
       });
 
       it('non-JSON content types and malformed JSON are 4xx in the error shape', async () => {
@@ -851,7 +853,7 @@ for (const backend of BACKENDS) {
           return { body: { ...body, orderId }, expect: endpoint === 'redeem' ? { status: 409, code: 'ORDER_CONFLICT' } : undefined };
         }
         case 'extraTopLevel':
-          return { body: { ...body, coupon: 'SAVE10' }, field: 'coupon', expect: V('(body)') };
+          return { body: { ...body, coupon: 'SAVE10' }, field: 'coupon', expect: V('coupon') };
         case 'missingOrderId': {
           const { orderId: _o, ...rest } = body;
           return { body: rest, field: 'orderId', expect: V('orderId') };

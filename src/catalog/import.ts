@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isOfferpilotError, OfferpilotError } from '../errors/index.js';
-import { parseInput } from '../errors/validate.js';
-import { CampaignSpecSchema, OfferSpecSchema } from './schemas.js';
+import { parseInput, validationError, type IssueLike } from '../errors/validate.js';
+import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecSchema, ProductSchema } from './schemas.js';
 import type { CatalogService } from './service.js';
 
 function stableJson(v: unknown): string {
@@ -14,10 +14,14 @@ function stableJson(v: unknown): string {
 export const CatalogFileSchema = z
   .object({
     products: z.array(z.unknown()).default([]),
-    offers: z.array(z.object({ id: z.string().regex(/^ofr_/) }).passthrough()).default([]),
-    campaigns: z.array(z.object({ id: z.string().regex(/^cmp_/) }).passthrough()).default([]),
+    offers: z.array(z.unknown()).default([]),
+    campaigns: z.array(z.unknown()).default([]),
   })
   .strict();
+
+// In a file every offer and campaign needs its id: it is what makes a second run idempotent.
+const FileOfferSchema = OfferCreateSchema.safeExtend({ id: OfferCreateSchema.shape.id.unwrap() });
+const FileCampaignSchema = CampaignCreateSchema.safeExtend({ id: CampaignCreateSchema.shape.id.unwrap() });
 
 export interface ImportResult {
   products: number;
@@ -43,6 +47,20 @@ export async function importCatalog(catalog: CatalogService, input: unknown): Pr
       throw e;
     }
   };
+  // Every item is checked against its full schema before anything is written, so a file with an
+  // unknown or misspelled key is refused whole on its first run, the key named (`offers.0.budgets`).
+  // The file's own strings and checks are those of create, so the first run cannot accept what a
+  // later run (comparing against the stored spec) would refuse.
+  const issues: IssueLike[] = [];
+  const check = (schema: z.ZodType, items: unknown[], name: string) =>
+    items.forEach((item, i) => {
+      const r = schema.safeParse(item);
+      if (!r.success) issues.push(...r.error.issues.map((x) => ({ ...x, path: [name, i, ...x.path] })));
+    });
+  check(ProductSchema, file.products, 'products');
+  check(FileOfferSchema, file.offers, 'offers');
+  check(FileCampaignSchema, file.campaigns, 'campaigns');
+  if (issues.length > 0) throw validationError(issues);
   if (file.products.length) result.products = (await prefixed('products', () => catalog.upsertProducts(file.products))).upserted;
   const kinds = [
     { name: 'offers', items: file.offers, schema: OfferSpecSchema, get: (id: string) => catalog.getOffer(id), create: (b: unknown) => catalog.createOffer(b), update: (id: string, b: unknown) => catalog.updateOffer(id, b), live: (id: string) => catalog.transitionOffer(id, 'live') },

@@ -34,9 +34,9 @@ const Duration = z
 const IsoTime = z.iso.datetime({ offset: true });
 
 export const ScopeSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('order') }),
-  z.object({ type: z.literal('categories'), categories: z.array(Slug).min(1).max(500) }),
-  z.object({ type: z.literal('skus'), skus: z.array(Slug).min(1).max(5000) }),
+  z.object({ type: z.literal('order') }).strict(),
+  z.object({ type: z.literal('categories'), categories: z.array(Slug).min(1).max(500) }).strict(),
+  z.object({ type: z.literal('skus'), skus: z.array(Slug).min(1).max(5000) }).strict(),
 ]);
 export type Scope = z.infer<typeof ScopeSchema>;
 
@@ -46,6 +46,7 @@ export const CapsSchema = z
     global: z.number().int().min(1).optional().describe('Max issues of this offer in total'),
     frequency: z
       .object({ count: z.number().int().min(1), window: Duration })
+      .strict()
       .optional()
       .describe('Max issues of this offer to one customer within a sliding window (issues bound impressions from above)'),
     redemptions: z.number().int().min(1).optional().describe('Max redemptions of this offer in total (a rolled-back redemption frees its slot)'),
@@ -140,13 +141,15 @@ export const OfferSpecSchema = z
 export type OfferSpec = z.output<typeof OfferSpecSchema>;
 export type OfferSpecInput = z.input<typeof OfferSpecSchema>;
 
-export const OfferCreateSchema = z.intersection(
-  OfferSpecSchema,
-  z.object({
-    id: z.string().regex(/^ofr_[A-Za-z0-9_-]{1,60}$/, 'ofr_ followed by letters, digits, _ or -').optional(),
-    status: z.enum(['draft', 'live']).optional(),
-  }),
-);
+/**
+ * The create body: the spec plus an optional id and initial status. It extends the strict spec
+ * (keeping its checks) rather than intersecting it with a loose object, whose stripping of
+ * unknown keys hid misspelled fields on create while PUT refused them.
+ */
+export const OfferCreateSchema = OfferSpecSchema.safeExtend({
+  id: z.string().regex(/^ofr_[A-Za-z0-9_-]{1,60}$/, 'ofr_ followed by letters, digits, _ or -').optional(),
+  status: z.enum(['draft', 'live']).optional(),
+});
 
 /** An offer as stored and returned: lifecycle state plus its current immutable version. */
 export interface Offer extends OfferSpec {
@@ -203,13 +206,11 @@ export const CampaignSpecSchema = z
 export type CampaignSpec = z.output<typeof CampaignSpecSchema>;
 export type CampaignSpecInput = z.input<typeof CampaignSpecSchema>;
 
-export const CampaignCreateSchema = z.intersection(
-  CampaignSpecSchema,
-  z.object({
-    id: z.string().regex(/^cmp_[A-Za-z0-9_-]{1,60}$/, 'cmp_ followed by letters, digits, _ or -').optional(),
-    status: z.enum(['draft', 'live']).optional(),
-  }),
-);
+/** The create body: the strict campaign spec extended with an optional id and initial status (see OfferCreateSchema). */
+export const CampaignCreateSchema = CampaignSpecSchema.safeExtend({
+  id: z.string().regex(/^cmp_[A-Za-z0-9_-]{1,60}$/, 'cmp_ followed by letters, digits, _ or -').optional(),
+  status: z.enum(['draft', 'live']).optional(),
+});
 
 /** A campaign as stored and returned. */
 export interface Campaign extends CampaignSpec {

@@ -41,6 +41,10 @@ export const ERRORS = {
   CONFIG_INVALID: { status: 500, message: 'The server configuration is invalid' },
   STORE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry' },
   INTERNAL: { status: 500, message: 'Internal error' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not support this method (see the Allow header)' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive' },
+  MALFORMED_REQUEST: { status: 400, message: 'The request is not valid HTTP' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,6 +1,6 @@
 import type { CatalogSnapshot } from '../catalog/snapshot.js';
 import { OfferpilotError } from '../errors/index.js';
-import { parseInput, validationError } from '../errors/validate.js';
+import { parseInput, validationError, type IssueLike } from '../errors/validate.js';
 import { z } from 'zod';
 import { parseDuration, type Clock } from '../runtime/index.js';
 import type { EventWrite, DecisionRef, FeatureDelta } from '../store/outcome-plan.js';
@@ -64,14 +64,14 @@ export class Ingestor {
   async ingest(raw: unknown): Promise<IngestResult> {
     const shape = parseInput(BatchShape, raw);
     const events: OutcomeEvent[] = [];
-    const issues: Array<{ path: PropertyKey[]; message: string }> = [];
+    const issues: IssueLike[] = [];
     for (let i = 0; i < shape.events.length; i++) {
       const fast = fastParseEvent(shape.events[i]);
       if (fast) events.push(fast);
       else {
         const r = EventSchema.safeParse(shape.events[i]);
         if (r.success) events.push(r.data);
-        else for (const x of r.error.issues) if (issues.length <= 100) issues.push({ path: ['events', i, ...x.path], message: x.message });
+        else for (const x of r.error.issues) if (issues.length <= 100) issues.push({ ...x, path: ['events', i, ...x.path] });
       }
       if (i % SLICE === SLICE - 1) await yieldToLoop();
     }

@@ -2,6 +2,8 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { allows, SCOPES, type Scope } from '../auth/index.js';
 import { importCatalog } from '../catalog/import.js';
@@ -9,11 +11,14 @@ import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecS
 import { DecideRequestSchema } from '../decide/request.js';
 import { EventBatchSchema, MAX_BATCH } from '../events/index.js';
 import { RedemptionRequestSchema } from '../wallet/service.js';
-import { ERRORS, isOfferpilotError, OfferpilotError } from '../errors/index.js';
+import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorDetail } from '../errors/index.js';
+import { issueDetails } from '../errors/validate.js';
 import { unpackLog, type Engine } from '../engine/index.js';
 import { compileRule } from '../rules/index.js';
 import { sampleSize } from '../measure/index.js';
 import { registerLookupLimits } from './rate-limits.js';
+import type { CustomerRecord } from '../store/ports.js';
+import { IsoDay, IsoInstant, orderedWindow } from './query.js';
 import { DecisionResponseSchema, ErrorBody, IdParams, Passthrough, StatusBody, StatusQuery, VersionQuery } from './schemas.js';
 
 declare module 'fastify' {
@@ -32,17 +37,29 @@ function send(reply: FastifyReply, e: OfferpilotError): FastifyReply {
   return reply.code(e.status).send(e.toJSON());
 }
 
-const pathOf = (instancePath: string, context: string | undefined) => {
-  const p = instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
-  const prefix = context && context !== 'body' ? `${context === 'querystring' ? 'query' : context}.` : '';
-  return prefix + (p || (context === 'body' || !context ? '(body)' : context));
-};
+// Where a failing part of the request lives: body fields by their own path, the rest under it.
+const PART: Record<string, string> = { body: '', querystring: 'query', params: 'params', headers: 'headers' };
+
+/** Error details for fastify-type-provider-zod validation items (zod issues in ajv's shape). */
+function validationDetails(items: ReadonlyArray<{ instancePath: string; keyword: string; message?: string; params?: Record<string, unknown> }>, context: string | undefined): ErrorDetail[] {
+  const part = PART[context ?? 'body'] ?? context ?? '';
+  // A whole-body problem is at "(body)", a whole-query one at "query".
+  return issueDetails(
+    items.map((v) => ({
+      path: v.instancePath.split('/').filter(Boolean),
+      message: v.message ?? 'invalid',
+      code: v.keyword,
+      keys: Array.isArray(v.params?.keys) ? (v.params.keys as string[]) : undefined,
+    })),
+    part ? [part] : [],
+  );
+}
 
 /** Maps any error to the API's error body; client mistakes are 4xx with the field named, never a 500. */
 function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (isOfferpilotError(err)) return send(reply, err);
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const details = err.validation.map((v) => ({ path: pathOf(v.instancePath, err.validationContext), message: v.message ?? 'invalid' }));
+    const details = validationDetails(err.validation, err.validationContext);
     return send(reply, new OfferpilotError('VALIDATION_FAILED', `Invalid ${details[0]?.path ?? 'request'}: ${details[0]?.message ?? ''}`, details));
   }
   const code = err.code ?? '';
@@ -76,6 +93,68 @@ function findNul(v: unknown, path: string): string | null {
   return null;
 }
 
+/**
+ * The prototype-poisoning guard refuses `__proto__` (and `constructor.prototype`) keys, but the body
+ * is valid JSON: a VALIDATION_FAILED naming the key, instead of calling the body malformed.
+ */
+function forbiddenKeyError(err: Error & { code?: string }, body: string): OfferpilotError | null {
+  if (err.code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return null;
+  // The guard's reason is lost in fastify's generic error: if plain JSON.parse accepts the body, the
+  // guard refused a key. JSON.parse makes `__proto__` an own property (it never sets a prototype),
+  // so the result is safe to walk.
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  const find = (v: unknown, path: string[]): string[] | null => {
+    if (!v || typeof v !== 'object') return null;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === '__proto__') return [...path, k];
+      if (k === 'constructor' && x && typeof x === 'object' && Object.hasOwn(x, 'prototype')) return [...path, k, 'prototype'];
+      const found = find(x, [...path, k]);
+      if (found) return found;
+    }
+    return null;
+  };
+  const at = find(parsed, []);
+  if (!at) return null;
+  const path = at.join('.');
+  const msg = `the key "${at[at.length - 1]}" is not allowed (it could alter object prototypes)`;
+  return new OfferpilotError('VALIDATION_FAILED', `Invalid ${path}: ${msg}`, [{ path, message: msg }]);
+}
+
+/** Answers HTTP-level failures (before any route runs) in the API's error body, with a stable code. */
+function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new OfferpilotError('HEADERS_TOO_LARGE')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new OfferpilotError('REQUEST_TIMEOUT')
+        : new OfferpilotError('MALFORMED_REQUEST', undefined, [{ path: 'request', message: err.code ?? err.message }]);
+  this.log.trace({ err }, 'client error');
+  if (socket.writable) {
+    const body = JSON.stringify(e.toJSON());
+    socket.write(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
+
+/** A route path (`/v1/offers/:id`) as a regular expression over concrete paths. */
+function routeMatcher(url: string): RegExp {
+  const src = url
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${src}$`);
+}
+
+// Replies give every timestamp as an ISO 8601 string; the store keeps epoch milliseconds.
+const iso = (ms: number) => new Date(ms).toISOString();
+const customerReply = (c: CustomerRecord) => ({ ...c, createdAt: iso(c.createdAt), updatedAt: iso(c.updatedAt) });
+
 const bearer = (req: FastifyRequest): string | undefined => {
   const h = req.headers.authorization;
   // The auth scheme name is case-insensitive (RFC 9110).
@@ -83,6 +162,14 @@ const bearer = (req: FastifyRequest): string | undefined => {
   const k = req.headers['x-api-key'];
   return typeof k === 'string' ? k : undefined;
 };
+
+// Planning inputs beyond these are not real shops and would overflow the answer's figures.
+const MAX_PLAN_AMOUNT = 1e12;
+const MAX_PLAN_CUSTOMERS = 1e10;
+
+const EmptyQuery = z.object({}).strict();
+// Fastify hands a route `null` when no body was sent.
+const NoBody = z.object({}).strict().nullish();
 
 const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
@@ -95,6 +182,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     genReqId: () => Math.random().toString(36).slice(2, 12),
     // Ids may be up to 200 characters (see IdParams); the router's default limit is 100.
     routerOptions: { maxParamLength: 256 },
+    clientErrorHandler,
     frameworkErrors: (err, _req, reply) => {
       send(reply, new OfferpilotError('VALIDATION_FAILED', `Malformed URL: ${err.message}`, [{ path: 'url', message: err.message }]));
     },
@@ -105,7 +193,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     jsonParser(req, body as string, (err: Error | null, parsed?: unknown) => {
-      if (err) return done(err, undefined);
+      if (err) return done(forbiddenKeyError(err, body as string) ?? err, undefined);
       if (/\\u0000|\\u[dD][89a-fA-F]/.test(body as string) || !(body as string).isWellFormed()) {
         const at = findNul(parsed, '');
         if (at !== null) {
@@ -120,7 +208,30 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   // Response schemas document the API; replies are plain JSON and are not re-validated on the hot path.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler((req, reply) => send(reply, new OfferpilotError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`)));
+  // Every route's methods, so a known path asked with another method is a 405 with Allow, not a 404.
+  const routes: Array<{ match: RegExp; methods: Set<string> }> = [];
+  app.addHook('onRoute', (r) => {
+    const methods = [r.method].flat().map((m) => m.toUpperCase());
+    const match = routeMatcher(r.url);
+    const known = routes.find((x) => x.match.source === match.source);
+    if (known) methods.forEach((m) => known.methods.add(m));
+    else routes.push({ match, methods: new Set(methods) });
+    if (!r.url.startsWith('/v1/') && r.url !== '/health') return;
+    // Unknown query keys (and a body on a route that takes none) are refused like unknown body fields.
+    const schema = (r.schema ??= {});
+    schema.querystring ??= EmptyQuery;
+    if (['POST', 'PUT', 'PATCH'].some((m) => methods.includes(m))) schema.body ??= NoBody;
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allowed = new Set(routes.filter((x) => x.match.test(path)).flatMap((x) => [...x.methods]));
+    if (allowed.size > 0) {
+      const allow = [...allowed].sort().join(', ');
+      reply.header('allow', allow);
+      return send(reply, new OfferpilotError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${path}; use ${allow}`, [{ path: 'method', message: `allowed: ${allow}` }]));
+    }
+    return send(reply, new OfferpilotError('NOT_FOUND', `No route ${req.method} ${path}`));
+  });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -221,9 +332,9 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
         body: z.object({ traits: z.record(z.string(), z.unknown()).optional(), consent: z.object({ personalization: z.boolean().optional(), email: z.boolean().optional(), sms: z.boolean().optional(), push: z.boolean().optional() }).strict().optional() }).strict(),
       },
     },
-    async (req) => engine.putCustomer(req.params.id, req.body),
+    async (req) => customerReply(await engine.putCustomer(req.params.id, req.body)),
   );
-  app.get('/v1/customers/:id', { config: { scope: 'read' }, schema: { tags: ['customers'], params: IdParams } }, async (req) => engine.getCustomer(req.params.id));
+  app.get('/v1/customers/:id', { config: { scope: 'read' }, schema: { tags: ['customers'], params: IdParams } }, async (req) => customerReply(await engine.getCustomer(req.params.id)));
 
   app.get('/v1/customers/:id/features', { config: { scope: 'read' }, schema: { tags: ['customers'], summary: 'Features computed from events (RFM, cohort, coupon affinity…); rules read them as customer.features', params: IdParams } }, async (req) =>
     engine.features(req.params.id),
@@ -239,7 +350,10 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
 
   // Bodies below are validated once, by the service (which names the failing index and field);
   // the zod schemas here document them in OpenAPI.
-  const docsOnly = { validatorCompiler: () => (data: unknown) => ({ value: data }) };
+  const docsOnly = {
+    // Only the body is left to the service: query strings are still checked (unknown keys refused).
+    validatorCompiler: (c: { httpPart?: string }) => (c.httpPart === 'body' ? (data: unknown) => ({ value: data }) : validatorCompiler(c as never)),
+  };
   app.post(
     '/v1/events',
     {
@@ -305,17 +419,17 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
         summary: 'Offer liabilities per offer and UTC day: issued, redeemed, rolled back, expired (breakage), outstanding, loyalty points',
         querystring: z
           .object({
-            from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').optional(),
-            to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').optional(),
+            from: IsoDay.optional().describe('First UTC day (a timestamp selects its UTC day)'),
+            to: IsoDay.optional().describe('Last UTC day, inclusive'),
             offerId: z.string().max(200).optional(),
           })
-          .strict(),
+          .strict()
+          .superRefine((q, ctx) => orderedWindow(q, ctx, false)),
       },
     },
     async (req) => engine.liabilities(req.query),
   );
 
-  const IsoTime = z.iso.datetime({ offset: true });
   const Flag = z.enum(['true', 'false']).transform((v) => v === 'true');
   app.get(
     '/v1/reports/incrementality',
@@ -329,13 +443,14 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
           .object({
             campaignId: z.string().regex(/^cmp_/, 'a campaign id (cmp_…)').optional().describe('Omit for the whole program (every campaign against its own holdout)'),
             arm: z.enum(['campaign', 'global']).optional().describe('global: the program-level holdout (OFFERPILOT_GLOBAL_HOLDOUT_PCT) against everyone else'),
-            from: IsoTime.optional().describe('Default: 30 days before `to`'),
-            to: IsoTime.optional().describe('Default: now'),
+            from: IsoInstant.optional().describe('Default: 30 days before `to`'),
+            to: IsoInstant.optional().describe('Default: now'),
             level: z.coerce.number().gt(0.5).lt(1).optional().describe('Confidence level, default 0.95'),
             sequential: Flag.optional().describe('Also give always-valid intervals (safe to look every day)'),
             breakdowns: Flag.optional().describe('Default true'),
           })
-          .strict(),
+          .strict()
+          .superRefine((q, ctx) => orderedWindow(q, ctx, true)),
       },
     },
     async (req) => engine.measure.incrementality(req.query),
@@ -347,7 +462,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
       schema: {
         tags: ['reports'],
         summary: 'The verdict rule: CM-per-session lift at or above the threshold (default 8%) in each of the last two 30-day windows',
-        querystring: z.object({ campaignId: z.string().regex(/^cmp_/).optional(), to: IsoTime.optional(), level: z.coerce.number().gt(0.5).lt(1).optional() }).strict(),
+        querystring: z.object({ campaignId: z.string().regex(/^cmp_/).optional(), to: IsoInstant.optional(), level: z.coerce.number().gt(0.5).lt(1).optional() }).strict(),
       },
     },
     async (req) => engine.measure.readout(req.query),
@@ -361,10 +476,11 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
         summary: 'Planning: the minimum detectable effect for a number of customers, or the customers needed for an effect',
         querystring: z
           .object({
-            sd: z.coerce.number().positive().describe('Standard deviation of the per-customer outcome (e.g. CM per customer), minor units'),
-            holdoutPct: z.coerce.number().gt(0).lt(100),
-            customers: z.coerce.number().int().positive().optional(),
-            mde: z.coerce.number().positive().optional().describe('Smallest difference worth detecting, same unit as sd'),
+            // Bounded so that every figure in the answer is a finite number (1e308 once gave mde: null).
+            sd: z.coerce.number().positive().max(MAX_PLAN_AMOUNT).describe('Standard deviation of the per-customer outcome (e.g. CM per customer), minor units, up to 1e12'),
+            holdoutPct: z.coerce.number().min(0.01).max(99.99),
+            customers: z.coerce.number().int().positive().max(MAX_PLAN_CUSTOMERS).optional().describe('Up to 1e10'),
+            mde: z.coerce.number().min(0.01).max(MAX_PLAN_AMOUNT).optional().describe('Smallest difference worth detecting, same unit as sd, 0.01 to 1e12'),
             level: z.coerce.number().gt(0.5).lt(1).optional(),
             power: z.coerce.number().gt(0.5).lt(1).optional(),
           })
@@ -444,7 +560,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     },
   );
   app.get('/v1/keys', { config: { scope: 'admin' }, schema: { tags: ['keys'] } }, async () => ({
-    keys: (await engine.store.listKeys()).map(({ hash: _h, ...k }) => k),
+    keys: (await engine.store.listKeys()).map(({ hash: _h, ...k }) => ({ ...k, createdAt: iso(k.createdAt), revokedAt: k.revokedAt === null ? null : iso(k.revokedAt) })),
   }));
   app.delete('/v1/keys/:id', { config: { scope: 'admin' }, schema: { tags: ['keys'], params: IdParams } }, async (req, reply) => {
     if (!(await engine.keys.revoke(req.params.id))) throw new OfferpilotError('NOT_FOUND', `No live key ${req.params.id}`);
