@@ -3,10 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { importCatalog } from '../src/catalog/import.js';
-import { compileRule, OfferpilotError, type RuleInput } from '../src/index.js';
+import { compileRule, OfferpilotError } from '../src/index.js';
+import type { RuleInput } from '../src/rules/index.js';
 import { BACKENDS, createTestEngine } from './helpers/backends.js';
 import { createApiHarness, expectError, json } from './helpers/http.js';
 
+// Generous for a busy two-core machine: the backtracking engine took seconds on these.
+const BOUND_MS = 50;
 const root = new URL('../', import.meta.url);
 const read = (p: string) => readFileSync(new URL(p, root), 'utf8');
 
@@ -125,6 +128,27 @@ describe('eligibility rules are type-checked against the declared variables', ()
     expect(dyn.evaluate(input({ name: 'Alice', pattern: 'li' }))).toEqual({ ok: true, value: true });
     expect(dyn.evaluate(input({ name: 'Alice', pattern: '(' }))).toMatchObject({ ok: false, error: expect.stringMatching(/invalid regular expression/) });
   });
+
+  it('evaluation is bounded: nested comprehensions over long lists and regex work across a rule are RULE_ERROR, not a stall', () => {
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => ({ sku: `S${i}`, quantity: 1, unitPrice: 100, category: 'c' }));
+    const withCart = (n: number, traits: Record<string, unknown> = {}): RuleInput => ({ ...input(traits), cart: { subtotal: 100 * n, itemCount: n, skus: lines(n).map((l) => l.sku), categories: ['c'], lines: lines(n) } });
+    const nested = compileRule('cart.lines.all(a, cart.lines.all(b, a.quantity + b.quantity > 0))');
+    expect(nested.evaluate(withCart(20))).toEqual({ ok: true, value: true });
+    let t0 = performance.now();
+    // 500 × 500 body runs took 0.4 s; refused before it runs.
+    expect(nested.evaluate(withCart(500))).toMatchObject({ ok: false, error: expect.stringMatching(/comprehensions could take \d+ steps/) });
+    expect(performance.now() - t0).toBeLessThan(BOUND_MS);
+    const longTrait = compileRule('customer.traits.xs.exists(x, customer.traits.xs.exists(y, x + y < 0))');
+    t0 = performance.now();
+    expect(longTrait.evaluate(input({ xs: Array.from({ length: 20_000 }, (_, i) => i) }))).toMatchObject({ ok: false });
+    expect(performance.now() - t0).toBeLessThan(BOUND_MS);
+    // Each call within its own bound, but 50 of them exceed the rule's shared regex budget.
+    const perLine = compileRule('cart.lines.all(l, customer.traits.name.matches("^(a+)+$"))');
+    expect(perLine.evaluate(withCart(2, { name: 'a'.repeat(5_000) }))).toEqual({ ok: true, value: true });
+    t0 = performance.now();
+    expect(perLine.evaluate(withCart(50, { name: 'a'.repeat(5_000) }))).toMatchObject({ ok: false, error: expect.stringMatching(/regular expressions exceed/) });
+    expect(performance.now() - t0).toBeLessThan(BOUND_MS);
+  });
 });
 
 // Each pattern backtracks catastrophically on the JS engine (seconds on 30 characters).
@@ -132,7 +156,6 @@ const CATASTROPHIC = ['^(a+)+$', '(a|aa)+$', '(a*)*b', '(x+x+)+y', '^(a|a?)+$', 
 // Whether each pattern matches 'a'×30 + '!', 'x'×30 and 'a'×30.
 const MATCHES_30: boolean[][] = [[false, false, true], [false, false, true], [false, false, false], [false, false, false], [false, false, true], [false, true, true], [true, false, true]];
 const adversarial = (n: number) => ['a'.repeat(n) + '!', 'x'.repeat(n), 'a'.repeat(n)];
-const BOUND_MS = 50;
 
 for (const backend of BACKENDS) {
   describe(`eligibility rules at save and at decision time [${backend}]`, () => {

@@ -65,7 +65,11 @@ function ctor(name: string): new (v: Record<string, unknown>) => object {
 // `matches` runs the pattern on the backtracking JS engine, where `^(a+)+$` on 30 characters
 // takes seconds. The NFA simulation costs at most (program size × input length) steps, which
 // bounds every call: past MATCH_BUDGET steps a call fails (RULE_ERROR) instead of running long.
+// The budget is per evaluation, shared by all of a rule's calls (a `matches` inside a
+// comprehension runs once per element).
 const MATCH_BUDGET = 200_000;
+// Evaluation is synchronous (no async functions are registered), so one counter serves.
+let matchBudgetLeft = MATCH_BUDGET;
 const MAX_PATTERN_INSTRUCTIONS = 2_000;
 const MAX_DYNAMIC_PATTERN_LENGTH = 1_000;
 
@@ -100,9 +104,12 @@ function runMatch(text: unknown, pattern: unknown, literal: Regex | null): boole
   if (typeof text !== 'string') throw new Error(`matches: expected a string, got ${text === null ? 'null' : typeof text}`);
   if (typeof pattern !== 'string') throw new Error(`matches: the pattern must be a string, got ${pattern === null ? 'null' : typeof pattern}`);
   const r = literal ?? dynamicRegex(pattern);
-  if (text.length * r.cost > MATCH_BUDGET) {
-    throw new Error(`matches: input of ${text.length} characters is too long for this pattern (at most ${Math.floor(MATCH_BUDGET / r.cost)})`);
+  const steps = text.length * r.cost;
+  if (steps > matchBudgetLeft) {
+    if (steps > MATCH_BUDGET) throw new Error(`matches: input of ${text.length} characters is too long for this pattern (at most ${Math.floor(MATCH_BUDGET / r.cost)})`);
+    throw new Error(`matches: the rule's regular expressions exceed ${MATCH_BUDGET} steps on this request`);
   }
+  matchBudgetLeft -= steps;
   return r.re.test(text);
 }
 
@@ -185,6 +192,60 @@ function freeContextKeys(node: unknown, out: Set<string>): Set<string> {
   if (Array.isArray(args)) for (const a of args) Array.isArray(a) ? a.forEach((x) => freeContextKeys(x, out)) : freeContextKeys(a, out);
   else if (args && typeof args === 'object') freeContextKeys(args, out);
   return out;
+}
+
+// Comprehensions (all, exists, exists_one, map, filter) run their body once per element, and
+// nested ones multiply: two levels over a 500-line cart are 250,000 runs (about 0.4 s). Before a
+// rule runs, its work is bounded from above by Σ L^depth × (nodes in the body) over its
+// comprehensions, L the longest list the rule could meet (in the input or a literal); above
+// ITERATION_BUDGET node evaluations (a few milliseconds) the rule is RULE_ERROR on that request
+// instead of blocking the event loop.
+const ITERATION_BUDGET = 50_000;
+const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+
+interface Shape { loops: Array<{ depth: number; nodes: number }>; longestLiteral: number }
+
+function countNodes(node: unknown): number {
+  if (!node || typeof node !== 'object') return 0;
+  const args = (node as { args?: unknown }).args;
+  let n = 'op' in (node as object) ? 1 : 0;
+  if (Array.isArray(args)) for (const a of args) n += Array.isArray(a) ? a.reduce((m: number, x) => m + countNodes(x), 0) : countNodes(a);
+  else if (args && typeof args === 'object') n += countNodes(args);
+  return n;
+}
+
+function comprehensionShape(node: unknown, depth: number, out: Shape): Shape {
+  if (!node || typeof node !== 'object') return out;
+  const n = node as { op?: string; args?: unknown };
+  if (n.op === 'list' && Array.isArray(n.args)) out.longestLiteral = Math.max(out.longestLiteral, n.args.length);
+  if (n.op === 'rcall' && Array.isArray(n.args) && COMPREHENSIONS.has(n.args[0] as string) && Array.isArray(n.args[2]) && (n.args[2] as Array<{ op?: string }>)[0]?.op === 'id') {
+    const body = n.args[2] as unknown[];
+    out.loops.push({ depth: depth + 1, nodes: Math.max(1, body.reduce((m: number, a) => m + countNodes(a), 0)) });
+    comprehensionShape(n.args[1], depth, out);
+    for (const a of body) comprehensionShape(a, depth + 1, out);
+    return out;
+  }
+  const args = n.args;
+  if (Array.isArray(args)) for (const a of args) Array.isArray(a) ? a.forEach((x) => comprehensionShape(x, depth, out)) : comprehensionShape(a, depth, out);
+  else if (args && typeof args === 'object') comprehensionShape(args, depth, out);
+  return out;
+}
+
+function longestList(v: unknown): number {
+  if (Array.isArray(v)) return v.reduce((m: number, x) => Math.max(m, longestList(x)), v.length);
+  if (v && typeof v === 'object') return Object.values(v as Record<string, unknown>).reduce((m: number, x) => Math.max(m, longestList(x)), 0);
+  return 0;
+}
+
+const longestLists = new WeakMap<RuleInput, number>();
+function longestInputList(input: RuleInput): number {
+  let l = longestLists.get(input);
+  if (l === undefined) {
+    const { cart } = input;
+    l = Math.max(cart.lines.length, cart.skus.length, cart.categories.length, longestList(input.customer.traits), longestList(input.context));
+    longestLists.set(input, l);
+  }
+  return l;
 }
 
 const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : v);
@@ -315,12 +376,19 @@ function compileUncached(source: string, path: string): CompiledRule {
     ]);
   }
   const fn = parsed;
+  const shape = comprehensionShape(parsed.ast, 0, { loops: [], longestLiteral: 0 });
   return {
     source,
     personalized: readsCustomer(parsed.ast),
     // A superset on purpose: any profile rule that mentions "features" gets them.
     readsFeatures: readsCustomer(parsed.ast) && /\bfeatures\b/.test(source),
     evaluate(input) {
+      if (shape.loops.length > 0) {
+        const l = Math.max(longestInputList(input), shape.longestLiteral);
+        const bound = shape.loops.reduce((sum, { depth, nodes }) => sum + l ** depth * nodes, 0);
+        if (bound > ITERATION_BUDGET) return { ok: false, error: `the rule's comprehensions could take ${bound} steps over lists of up to ${l} elements on this request (at most ${ITERATION_BUDGET})` };
+      }
+      matchBudgetLeft = MATCH_BUDGET;
       try {
         const v = fn(celInput(input));
         if (typeof v !== 'boolean') return { ok: false, error: `rule returned ${typeof v}, not a boolean` };
