@@ -39,6 +39,10 @@ export const ERRORS = {
   DAILY_LIABILITY_EXCEEDED: { status: 409, message: 'The offer’s daily liability limit cannot cover this redemption' },
   ORDER_CONFLICT: { status: 409, message: 'This order id was already redeemed with different tokens' },
   CONFIG_INVALID: { status: 500, message: 'The server configuration is invalid' },
+  USAGE_ERROR: { status: 400, message: 'The command line is invalid (see --help)' },
+  FILE_NOT_READABLE: { status: 400, message: 'A file could not be read' },
+  KEY_NOT_FOUND: { status: 404, message: 'No such live API key' },
+  LISTEN_FAILED: { status: 500, message: 'The server cannot listen on that address' },
   STORE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry' },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;

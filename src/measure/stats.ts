@@ -1,6 +1,7 @@
 import chisquareCdf from '@stdlib/stats-base-dists-chisquare-cdf';
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
+import { OfferpilotError } from '../errors/index.js';
 
 /** z such that P(|Z| ≤ z) = level (two-sided). */
 export const zFor = (level: number) => normalQuantile(1 - (1 - level) / 2, 0, 1);
@@ -164,7 +165,11 @@ export function sampleSize(opts: { sd: number; holdoutShare: number; level?: num
   const h = opts.holdoutShare;
   // Var(diff) = sd²/(N(1−h)) + sd²/(N h) = sd² / (N h (1−h)).
   const factor = (z * opts.sd) ** 2 / (h * (1 - h));
-  if (opts.units !== undefined) return { units: opts.units, mde: Math.sqrt(factor / opts.units) };
-  if (opts.mde !== undefined) return { mde: opts.mde, units: Math.ceil(factor / (opts.mde * opts.mde)) };
-  throw new Error('give units or mde');
+  const r = opts.units !== undefined ? { units: opts.units, mde: Math.sqrt(factor / opts.units) } : opts.mde !== undefined ? { mde: opts.mde, units: Math.ceil(factor / (opts.mde * opts.mde)) } : null;
+  if (r === null) throw new OfferpilotError('VALIDATION_FAILED', 'give units or mde', [{ path: 'customers', message: 'give exactly one of customers or mde' }]);
+  // Extreme inputs overflow a double: say which, rather than answer Infinity (or 0 customers).
+  if (!Number.isFinite(r.mde) || !Number.isFinite(r.units) || r.units < 1 || r.mde <= 0) {
+    throw new OfferpilotError('VALIDATION_FAILED', `No finite answer for sd ${opts.sd} with ${opts.units !== undefined ? `${opts.units} customers` : `mde ${opts.mde}`}: the inputs are out of range`, [{ path: 'sd', message: 'out of range for a finite answer' }]);
+  }
+  return r;
 }
