@@ -3,15 +3,23 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SCOPES, type Scope } from '../auth/index.js';
-import { importCatalog } from '../catalog/import.js';
 import { loadConfig, type Config } from '../config/index.js';
-import { createEngine, type Engine } from '../engine/index.js';
+import type { Engine } from '../engine/index.js';
 import { OfferpilotError } from '../errors/index.js';
-import { buildServer } from '../http/server.js';
-import { openStore } from '../store/index.js';
-import { csvReport, formatCsvReport, formatIncrementality, readCsv, sampleSize } from '../measure/index.js';
-import { SHIPPED_SCENARIOS, formatReport, httpClient, inProcessClient, loadScenario, progressBar, simulate } from '../sim/index.js';
+import { SHIPPED_SCENARIOS, loadScenario } from '../sim/scenario.js';
+import type { Store } from '../store/index.js';
 import { exitCodeOf, formatCliError, fromFsError, isoTimeOption, listOfOption, numberOption, readJsonFile, storeOpenError, urlOption } from './options.js';
+
+// The engine, HTTP server, database drivers, statistics and simulator are loaded by the commands
+// that use them: --help and a refused option answer at once instead of after loading them all.
+const lazy = {
+  catalog: () => import('../catalog/import.js'),
+  engine: () => import('../engine/index.js'),
+  http: () => import('../http/server.js'),
+  measure: () => import('../measure/index.js'),
+  sim: () => import('../sim/index.js'),
+  store: () => import('../store/index.js'),
+};
 
 const DEMO_CATALOG = new URL('../../examples/demo-catalog.json', import.meta.url);
 
@@ -22,12 +30,12 @@ interface CommonFlags {
 
 async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (engine: Engine, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig({ db: flags.db, logLevel: flags.logLevel, host: flags.host, port: flags.port });
-  let store: ReturnType<typeof openStore> | null = null;
+  let store: Store | null = null;
   let engine: Engine;
   try {
-    store = openStore(config.db, { poolSize: config.pgPoolSize, writerThread: config.sqliteWriterThread });
+    store = (await lazy.store()).openStore(config.db, { poolSize: config.pgPoolSize, writerThread: config.sqliteWriterThread });
     await store.migrate();
-    engine = await createEngine({ store, config });
+    engine = await (await lazy.engine()).createEngine({ store, config });
   } catch (e) {
     // The driver's message ("unable to open database file", "ECONNREFUSED") does not say which
     // database; the user needs to know which path or server to fix.
@@ -72,7 +80,7 @@ program
       let demoKey: string | null = null;
       if (flags.demo) {
         const empty = (await engine.catalog.listOffers()).length === 0;
-        if (empty) await importCatalog(engine.catalog, readJsonFile(fileURLToPath(DEMO_CATALOG)));
+        if (empty) await (await lazy.catalog()).importCatalog(engine.catalog, readJsonFile(fileURLToPath(DEMO_CATALOG)));
         // Demo only: the dev key is kept in plain text so every restart can print it again.
         demoKey = await engine.store.getSetting('demo.dev_api_key');
         if (!demoKey) {
@@ -80,7 +88,7 @@ program
           await engine.store.putSetting('demo.dev_api_key', demoKey);
         }
       }
-      const app = await buildServer(engine);
+      const app = await (await lazy.http()).buildServer(engine);
       let address: string;
       try {
         address = await app.listen({ host: config.host, port: config.port });
@@ -88,7 +96,7 @@ program
         await app.close().catch(() => undefined);
         await engine.close().catch(() => undefined);
         const reason = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the address is already in use (another server running?)' : (e as Error).message;
-        throw new OfferpilotError('LISTEN_FAILED', `Cannot listen on ${config.host}:${config.port}: ${reason}`, [{ path: 'port (OFFERPILOT_PORT)', message: reason }]);
+        throw new OfferpilotError('LISTEN_FAILED', `Cannot listen on ${config.host}:${config.port} (--host, --port; OFFERPILOT_HOST, OFFERPILOT_PORT): ${reason}`);
       }
       const url = address.replace('[::1]', 'localhost');
       const lines = [`Offerpilot listening on ${url}  (store: ${engine.store.dialect} ${engine.store.dialect === 'sqlite' ? config.db : ''})`, `API docs:   ${url}/docs`];
@@ -129,6 +137,7 @@ offers
   .action(async (file: string, flags: CommonFlags) => {
     const data = readJsonFile(file);
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+      const { importCatalog } = await lazy.catalog();
       process.stdout.write(`${JSON.stringify(await importCatalog(engine.catalog, data), null, 2)}\n`);
     });
   });
@@ -188,6 +197,7 @@ program
       throw fromFsError(e) ?? (e instanceof SyntaxError || (e as Error).name === 'YAMLParseError' ? new OfferpilotError('VALIDATION_FAILED', `${flags.scenario} does not parse: ${(e as Error).message}`) : e);
     }
     const seed = flags.seed;
+    const { formatReport, httpClient, inProcessClient, progressBar, simulate } = await lazy.sim();
     const client = flags.url
       ? httpClient(flags.url, key!)
       : await inProcessClient({ start: Date.parse('2026-11-01T00:00:00Z'), seed, db: flags.db, scenario });
@@ -228,6 +238,7 @@ program
         if (!flags.arm || flags.treatment.length === 0 || flags.control.length === 0 || flags.outcome.length === 0) {
           throw new OfferpilotError('USAGE_ERROR', '--csv needs --arm, --treatment, --control and at least one --outcome');
         }
+        const { csvReport, formatCsvReport, readCsv } = await lazy.measure();
         const r = csvReport(readCsv(flags.csv), {
           arm: flags.arm,
           treatment: flags.treatment,
@@ -245,7 +256,7 @@ program
           return;
         }
         const r = await engine.measure.incrementality({ campaignId: flags.campaign, from: flags.from, to: flags.to, sequential: flags.sequential, arm: flags.global ? 'global' : 'campaign' });
-        console.log(flags.json ? JSON.stringify(r, null, 2) : formatIncrementality(r));
+        console.log(flags.json ? JSON.stringify(r, null, 2) : (await lazy.measure()).formatIncrementality(r));
       });
     },
   );
@@ -258,8 +269,9 @@ program
   .option('--customers <n>', 'customers in the test (an integer ≥ 2)', numberOption({ integer: true, min: 2 }))
   .option('--mde <x>', 'smallest difference worth detecting (same unit as --sd, > 0)', numberOption({ gt: 0 }))
   .option('--power <p>', 'power (between 0.5 and 1, exclusive)', numberOption({ gt: 0.5, lt: 1 }), 0.8)
-  .action((flags: { sd: number; holdoutPct: number; customers?: number; mde?: number; power: number }) => {
+  .action(async (flags: { sd: number; holdoutPct: number; customers?: number; mde?: number; power: number }) => {
     if ((flags.customers === undefined) === (flags.mde === undefined)) throw new OfferpilotError('USAGE_ERROR', 'give exactly one of --customers or --mde');
+    const { sampleSize } = await lazy.measure();
     const r = sampleSize({ sd: flags.sd, holdoutShare: flags.holdoutPct / 100, power: flags.power, units: flags.customers, mde: flags.mde });
     console.log(`${r.units.toLocaleString('en-US')} customers detect a difference of ${r.mde.toPrecision(4)} (95% two-sided, ${flags.power * 100}% power, ${flags.holdoutPct}% holdout)`);
   });
