@@ -10,6 +10,9 @@ import { createEngine, openStore } from '../src/index.js';
 import { inHoldout } from '../src/decide/holdout.js';
 import { pgAvailable, PG_ADMIN_URL } from './helpers/backends.js';
 import { startServerProcess } from './helpers/server-process.js';
+import { describeStore, exitCodeOf, formatCliError, isoTimeOption, listOfOption, numberOption, storeOpenError } from '../src/cli/options.js';
+import { OfferpilotError } from '../src/errors/index.js';
+import { sampleSize } from '../src/measure/index.js';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -133,18 +136,14 @@ describe('the offerpilot CLI', () => {
       [['plan', '--sd', 'abc', '--holdout-pct', '10', '--customers', '1000'], 'USAGE_ERROR', /--sd .*'abc'.* a number > 0/],
       [['plan', '--sd', '100', '--holdout-pct', '0', '--customers', '1000'], 'USAGE_ERROR', /--holdout-pct .*'0'.*> 0 and < 100/],
       [['plan', '--sd', '100', '--holdout-pct', '150', '--customers', '1000'], 'USAGE_ERROR', /--holdout-pct .*'150'/],
-      [['plan', '--sd', '1e308', '--holdout-pct', '10', '--customers', '1000'], 'VALIDATION_FAILED', /sd 1e\+308/],
-      [['plan', '--sd', '100', '--holdout-pct', '10'], 'USAGE_ERROR', /--customers or --mde/],
       [['simulate', '--sessions', 'abc', '--db', db], 'USAGE_ERROR', /--sessions .*'abc'.*integer/],
       [['simulate', '--scenario', 'bogus', '--db', db], 'USAGE_ERROR', /--scenario .*'bogus'.*apparel/],
       [['report', '--from', 'yesterday', '--db', db], 'USAGE_ERROR', /--from .*'yesterday'.*ISO 8601/],
-      [['report', '--to', '2026-02-30', '--db', db], 'USAGE_ERROR', /--to .*'2026-02-30'/],
       [['offers', 'import', join(dir, 'missing.json'), '--db', db], 'FILE_NOT_READABLE', /missing\.json: no such file/],
       [['keys', 'create', '--scopes', 'decide,bogus', '--db', db], 'USAGE_ERROR', /--scopes .*"bogus"/],
-      [['serve', '--port', '99999', '--db', db], 'USAGE_ERROR', /--port .*'99999'/],
-      [['frobnicate'], 'USAGE_ERROR', /unknown command 'frobnicate'/],
     ];
-    const results = await limited(cases, 3, ([args]) => outcome(args));
+    // --verbose adds the stack for a bug report.
+    const [verbose, ...results] = await limited([['offers', 'import', join(dir, 'missing.json'), '--db', db, '--verbose'], ...cases.map((c) => c[0])], 3, (args) => outcome(args));
     results.forEach((r, i) => {
       const [args, code, names] = cases[i]!;
       expectOneLine(r, 2, code, names);
@@ -152,10 +151,8 @@ describe('the offerpilot CLI', () => {
     });
     // Refused before any work: no database was created.
     expect(existsSync(db)).toBe(false);
-    // --verbose adds the stack for a bug report.
-    const verbose = await outcome(['offers', 'import', join(dir, 'missing.json'), '--db', db, '--verbose']);
-    expect(verbose.code).toBe(2);
-    expect(verbose.stderr).toMatch(/^offerpilot: FILE_NOT_READABLE: .*\n[\s\S]*\n\s+at /);
+    expect(verbose!.code).toBe(2);
+    expect(verbose!.stderr).toMatch(/^offerpilot: FILE_NOT_READABLE: .*\n[\s\S]*\n\s+at /);
   });
 
   it('a store that cannot be opened is named: the SQLite path, or PostgreSQL host, port, database and user (never the password); exit 1', async () => {
@@ -244,5 +241,31 @@ describe('the offerpilot CLI', () => {
     expect(flat!.stdout).toMatch(/^y\s+1\.00000\s+1\.00000\s+0\.0000 \[0\.0000, 0\.0000\]\s+n\/a\s/m);
     // Sanity: these ids are outside a 0% holdout, so the holdout really is empty.
     expect(['c1', 'c2', 'c3'].some((id) => inHoldout('cmp_cli', id, 0))).toBe(false);
+  });
+
+  it('the option parsers and the error line, in process: ranges, ISO dates, lists, no password, no stack, exit codes', () => {
+    const pct = numberOption({ gt: 0, lt: 100 });
+    expect(pct('10')).toBe(10);
+    for (const bad of ['0', '100', '150', '-1', 'abc', '', ' ', 'NaN', 'Infinity', '1e999']) expect(() => pct(bad), bad).toThrow(/expected a number > 0 and < 100/);
+    const count = numberOption({ integer: true, min: 1 });
+    expect(count('20000')).toBe(20000);
+    for (const bad of ['0', '1.5', 'abc', '1e30']) expect(() => count(bad), bad).toThrow(/expected an integer ≥ 1/);
+    expect(isoTimeOption('2026-11-01')).toBe('2026-11-01T00:00:00.000Z');
+    expect(isoTimeOption('2026-11-01T12:00:00+01:00')).toBe('2026-11-01T11:00:00.000Z');
+    for (const bad of ['yesterday', '2026-02-30', '2026-13-01', '2026-11-01T12:00:00', '1700000000000']) expect(() => isoTimeOption(bad), bad).toThrow(/ISO 8601/);
+    expect(listOfOption(['decide', 'read'])('decide, read')).toEqual(['decide', 'read']);
+    expect(() => listOfOption(['decide', 'read'])('decide,bogus')).toThrow(/unknown "bogus"/);
+    expect(describeStore('postgres://u:pw@db.example:6543/shop')).toBe('PostgreSQL at db.example:6543, database shop, user u');
+    expect(storeOpenError('postgres://u:pw@db.example:6543/shop', new Error('boom postgres://u:pw@db.example/shop')).message).not.toMatch(/pw/);
+    expect(describeStore('data/x.db')).toBe('the SQLite database at data/x.db');
+    const line = formatCliError(new Error('kaput'), false);
+    expect(line).toBe('offerpilot: INTERNAL: kaput\n');
+    expect(formatCliError(new Error('kaput'), true)).toMatch(/\n\s+at /);
+    expect(exitCodeOf(new OfferpilotError('VALIDATION_FAILED'))).toBe(2);
+    expect(exitCodeOf(new OfferpilotError('CONFIG_INVALID'))).toBe(2);
+    expect(exitCodeOf(new OfferpilotError('STORE_UNAVAILABLE'))).toBe(1);
+    expect(exitCodeOf(new Error('x'))).toBe(1);
+    // plan's arithmetic: inputs with no finite answer are refused, not answered with Infinity.
+    expect(() => sampleSize({ sd: 1e308, holdoutShare: 0.1, units: 1000 })).toThrow(/No finite answer for sd/);
   });
 });
