@@ -141,6 +141,7 @@ describe('the offerpilot CLI', () => {
       [['report', '--from', 'yesterday', '--db', db], 'USAGE_ERROR', /--from .*'yesterday'.*ISO 8601/],
       [['offers', 'import', join(dir, 'missing.json'), '--db', db], 'FILE_NOT_READABLE', /missing\.json: no such file/],
       [['keys', 'create', '--scopes', 'decide,bogus', '--db', db], 'USAGE_ERROR', /--scopes .*"bogus"/],
+      [['report', '--csv', join(dir, 'missing.csv'), '--arm', 'a', '--treatment', 't', '--control', 'c', '--outcome', 'y'], 'FILE_NOT_READABLE', /missing\.csv: no such file/],
     ];
     // --verbose adds the stack for a bug report.
     const [verbose, ...results] = await limited([['offers', 'import', join(dir, 'missing.json'), '--db', db, '--verbose'], ...cases.map((c) => c[0])], 3, (args) => outcome(args));

@@ -15,7 +15,9 @@ const INPUT_CODES = new Set<ErrorCode>(['CONFIG_INVALID']);
 /** The exit code for an error: usage for anything the user's input caused, runtime otherwise. */
 export function exitCodeOf(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (isOfferpilotError(e)) return INPUT_CODES.has(e.code) || ERRORS[e.code].status < 500 ? EXIT.usage : EXIT.runtime;
+  // A file the user named that cannot be read is input too.
+  const coded = isOfferpilotError(e) ? e : fromFsError(e);
+  if (coded) return INPUT_CODES.has(coded.code) || ERRORS[coded.code].status < 500 ? EXIT.usage : EXIT.runtime;
   return EXIT.runtime;
 }
 
