@@ -130,21 +130,9 @@ describe('the offerpilot CLI', () => {
     expect(err?.stderr).toMatch(/offers\.0\.eligibility/);
   });
 
-  it('bad usage and bad option values are refused before any work: one coded line naming the option, exit 2', async () => {
-    const db = join(dir, 'untouched.db');
-    const cases: Array<[string[], string, RegExp]> = [
-      [['plan', '--sd', 'abc', '--holdout-pct', '10', '--customers', '1000'], 'USAGE_ERROR', /--sd .*'abc'.* a number > 0/],
-      [['plan', '--sd', '100', '--holdout-pct', '0', '--customers', '1000'], 'USAGE_ERROR', /--holdout-pct .*'0'.*> 0 and < 100/],
-      [['plan', '--sd', '100', '--holdout-pct', '150', '--customers', '1000'], 'USAGE_ERROR', /--holdout-pct .*'150'/],
-      [['simulate', '--sessions', 'abc', '--db', db], 'USAGE_ERROR', /--sessions .*'abc'.*integer/],
-      [['simulate', '--scenario', 'bogus', '--db', db], 'USAGE_ERROR', /--scenario .*'bogus'.*apparel/],
-      [['report', '--from', 'yesterday', '--db', db], 'USAGE_ERROR', /--from .*'yesterday'.*ISO 8601/],
-      [['offers', 'import', join(dir, 'missing.json'), '--db', db], 'FILE_NOT_READABLE', /missing\.json: no such file/],
-      [['keys', 'create', '--scopes', 'decide,bogus', '--db', db], 'USAGE_ERROR', /--scopes .*"bogus"/],
-      [['report', '--csv', join(dir, 'missing.csv'), '--arm', 'a', '--treatment', 't', '--control', 'c', '--outcome', 'y'], 'FILE_NOT_READABLE', /missing\.csv: no such file/],
-    ];
-    // --verbose adds the stack for a bug report.
-    const [verbose, ...results] = await limited([['offers', 'import', join(dir, 'missing.json'), '--db', db, '--verbose'], ...cases.map((c) => c[0])], 3, (args) => outcome(args));
+  /** Runs each refused command line and checks its one coded line, empty stdout and that no database was created. */
+  async function expectRefused(db: string, cases: Array<[string[], string, RegExp]>) {
+    const results = await limited(cases, 3, ([args]) => outcome(args));
     results.forEach((r, i) => {
       const [args, code, names] = cases[i]!;
       expectOneLine(r, 2, code, names);
@@ -152,8 +140,30 @@ describe('the offerpilot CLI', () => {
     });
     // Refused before any work: no database was created.
     expect(existsSync(db)).toBe(false);
-    expect(verbose!.code).toBe(2);
-    expect(verbose!.stderr).toMatch(/^offerpilot: FILE_NOT_READABLE: .*\n[\s\S]*\n\s+at /);
+  }
+
+  it('plan and simulate refuse bad numbers, ranges and scenarios before any work: one coded line naming the option, exit 2', async () => {
+    const db = join(dir, 'untouched-1.db');
+    await expectRefused(db, [
+      [['plan', '--sd', 'abc', '--holdout-pct', '10', '--customers', '1000'], 'USAGE_ERROR', /--sd .*'abc'.* a number > 0/],
+      [['plan', '--sd', '100', '--holdout-pct', '0', '--customers', '1000'], 'USAGE_ERROR', /--holdout-pct .*'0'.*> 0 and < 100/],
+      [['plan', '--sd', '100', '--holdout-pct', '150', '--customers', '1000'], 'USAGE_ERROR', /--holdout-pct .*'150'/],
+      [['simulate', '--sessions', 'abc', '--db', db], 'USAGE_ERROR', /--sessions .*'abc'.*integer/],
+      [['simulate', '--scenario', 'bogus', '--db', db], 'USAGE_ERROR', /--scenario .*'bogus'.*apparel/],
+    ]);
+  });
+
+  it('report, offers import and keys create refuse bad dates, missing files and unknown scopes: one coded line, exit 2; --verbose adds the stack', async () => {
+    const db = join(dir, 'untouched-2.db');
+    await expectRefused(db, [
+      [['report', '--from', 'yesterday', '--db', db], 'USAGE_ERROR', /--from .*'yesterday'.*ISO 8601/],
+      [['offers', 'import', join(dir, 'missing.json'), '--db', db], 'FILE_NOT_READABLE', /missing\.json: no such file/],
+      [['keys', 'create', '--scopes', 'decide,bogus', '--db', db], 'USAGE_ERROR', /--scopes .*"bogus"/],
+      [['report', '--csv', join(dir, 'missing.csv'), '--arm', 'a', '--treatment', 't', '--control', 'c', '--outcome', 'y'], 'FILE_NOT_READABLE', /missing\.csv: no such file/],
+    ]);
+    const verbose = await outcome(['offers', 'import', join(dir, 'missing.json'), '--db', db, '--verbose']);
+    expect(verbose.code).toBe(2);
+    expect(verbose.stderr).toMatch(/^offerpilot: FILE_NOT_READABLE: .*\n[\s\S]*\n\s+at /);
   });
 
   it('a store that cannot be opened is named: the SQLite path, or PostgreSQL host, port, database and user (never the password); exit 1', async () => {
