@@ -68,8 +68,8 @@ describe('Hillstrom e-mail experiment (examples/hillstrom, reference figures in 
     const any = report([...MENS, ...WOMENS], NONE).outcomes.find((x) => x.outcome === 'conversion')!;
     expect(any.difference.estimate).toBeCloseTo((267 + 189) / (21_307 + 21_387) - 122 / 21_306, 15);
     // The spend z statistics the reference reports.
-    expect(report(MENS, NONE).outcomes.find((x) => x.outcome === 'spend')!.z.toFixed(2)).toBe('5.30');
-    expect(report(WOMENS, NONE).outcomes.find((x) => x.outcome === 'spend')!.z.toFixed(2)).toBe('3.26');
+    expect(report(MENS, NONE).outcomes.find((x) => x.outcome === 'spend')!.z!.toFixed(2)).toBe('5.30');
+    expect(report(WOMENS, NONE).outcomes.find((x) => x.outcome === 'spend')!.z!.toFixed(2)).toBe('3.26');
   });
 
   it('a bad column or arm value is a 4xx-style error naming it', () => {
@@ -98,7 +98,7 @@ describe('statistics', () => {
       const m = xs.reduce((s, x) => s + x, 0) / xs.length;
       return xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1) / xs.length;
     };
-    expect(difference(a, b).se).toBeCloseTo(Math.sqrt(welchVar(xa) + welchVar(xb)), 12);
+    expect(difference(a, b)!.se).toBeCloseTo(Math.sqrt(welchVar(xa) + welchVar(xb)), 12);
     // Customers whose sessions share an outcome level: the customer is the unit, not the session.
     const c = new UnitSums();
     const naive = new UnitSums();
@@ -109,7 +109,7 @@ describe('statistics', () => {
       for (let k = 0; k < n; k++) naive.add(1, level);
     }
     expect(c.ratio).toBeCloseTo(naive.ratio, 12);
-    expect(Math.sqrt(c.ratioVariance)).toBeGreaterThan(1.5 * Math.sqrt(naive.ratioVariance));
+    expect(Math.sqrt(c.ratioVariance!)).toBeGreaterThan(1.5 * Math.sqrt(naive.ratioVariance!));
   });
 
   it('the sample-ratio check fires when the holdout share is skewed by 2 points, and not when it is not', () => {
@@ -153,9 +153,9 @@ describe('always-valid intervals', () => {
           (r() < 0.2 ? h : t).add(1, y);
         }
         if (t.units < 20 || h.units < 20) continue;
-        const d = difference(t, h);
+        const d = difference(t, h)!;
         if (d.lower > 0 || d.upper < 0) fixedHit = true;
-        const cs = confidenceSequence(d.estimate, d.se, t.units + h.units, 0.95, 3000);
+        const cs = confidenceSequence(d.estimate, d.se, t.units + h.units, 0.95, 3000)!;
         if (cs.lower > 0 || cs.upper < 0) seqHit = true;
       }
       if (fixedHit) everFixed++;
@@ -194,7 +194,7 @@ describe('calibration on simulated campaigns with known true lift', () => {
       const t = new UnitSums();
       const h = new UnitSums();
       for (const u of perCustomer.values()) (u.holdout ? h : t).add(u.n, u.cm);
-      const d = difference(t, h);
+      const d = difference(t, h)!;
       if (d.lower <= truth && truth <= d.upper) covered++;
     }
     expect(truth).toBeGreaterThan(0);
@@ -242,9 +242,9 @@ for (const backend of BACKENDS) describe(`incrementality reports and stop-loss o
       expect(r.offers!.reduce((a, o) => a + o.redeemed, 0)).toBe(sim.engine.redemptions);
       // The headline is the same whether or not breakdowns are asked for (they share outcome rows).
       const bare = await engine.measure.incrementality({ campaignId: 'cmp_sim', ...window, breakdowns: false });
-      expect(bare.metrics.cmPerSession.difference.se).toBeCloseTo(r.metrics.cmPerSession.difference.se, 9);
-      expect(bare.incrementalCm.estimate).toBeCloseTo(r.incrementalCm.estimate, 6);
-      expect(bare.metrics.aov.difference.se).toBeCloseTo(r.metrics.aov.difference.se, 9);
+      expect(bare.metrics.cmPerSession.difference!.se).toBeCloseTo(r.metrics.cmPerSession.difference!.se, 9);
+      expect(bare.incrementalCm!.estimate).toBeCloseTo(r.incrementalCm!.estimate, 6);
+      expect(bare.metrics.aov.difference!.se).toBeCloseTo(r.metrics.aov.difference!.se, 9);
       // By offer, a customer who saw several values of one offer is one customer.
       const byValue = r.breakdowns!.offerValue.filter((b) => b.key.startsWith('ofr_pct@'));
       expect(byValue.length).toBeGreaterThan(1);

@@ -1,15 +1,25 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { SCOPES, type Scope } from '../auth/index.js';
-import { importCatalog } from '../catalog/import.js';
 import { loadConfig, type Config } from '../config/index.js';
-import { createEngine, type Engine } from '../engine/index.js';
-import { isOfferpilotError } from '../errors/index.js';
-import { buildServer } from '../http/server.js';
-import { openStore } from '../store/index.js';
-import { csvReport, formatCsvReport, formatIncrementality, readCsv, sampleSize } from '../measure/index.js';
-import { SHIPPED_SCENARIOS, formatReport, httpClient, inProcessClient, loadScenario, progressBar, simulate } from '../sim/index.js';
+import type { Engine } from '../engine/index.js';
+import { OfferpilotError } from '../errors/index.js';
+import { SHIPPED_SCENARIOS, loadScenario } from '../sim/scenario.js';
+import type { Store } from '../store/index.js';
+import { exitCodeOf, formatCliError, fromFsError, isoTimeOption, listOfOption, numberOption, readJsonFile, storeOpenError, urlOption } from './options.js';
+
+// The engine, HTTP server, database drivers, statistics and simulator are loaded by the commands
+// that use them: --help and a refused option answer at once instead of after loading them all.
+const lazy = {
+  catalog: () => import('../catalog/import.js'),
+  engine: () => import('../engine/index.js'),
+  http: () => import('../http/server.js'),
+  measure: () => import('../measure/index.js'),
+  sim: () => import('../sim/index.js'),
+  store: () => import('../store/index.js'),
+};
 
 const DEMO_CATALOG = new URL('../../examples/demo-catalog.json', import.meta.url);
 
@@ -20,9 +30,18 @@ interface CommonFlags {
 
 async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (engine: Engine, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig({ db: flags.db, logLevel: flags.logLevel, host: flags.host, port: flags.port });
-  const store = openStore(config.db, { poolSize: config.pgPoolSize, writerThread: config.sqliteWriterThread });
-  await store.migrate();
-  const engine = await createEngine({ store, config });
+  let store: Store | null = null;
+  let engine: Engine;
+  try {
+    store = (await lazy.store()).openStore(config.db, { poolSize: config.pgPoolSize, writerThread: config.sqliteWriterThread });
+    await store.migrate();
+    engine = await (await lazy.engine()).createEngine({ store, config });
+  } catch (e) {
+    // The driver's message ("unable to open database file", "ECONNREFUSED") does not say which
+    // database; the user needs to know which path or server to fix.
+    await store?.close().catch(() => undefined);
+    throw storeOpenError(config.db, e);
+  }
   try {
     return await fn(engine, config);
   } finally {
@@ -31,11 +50,22 @@ async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (
 }
 
 const dbOption = () => new Option('--db <url>', 'SQLite file or postgres:// URL (env OFFERPILOT_DB)');
-const logOption = () => new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env OFFERPILOT_LOG_LEVEL)');
+const logOption = () => new Option('--log-level <level>', 'log level (env OFFERPILOT_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** A shipped scenario's name or an existing file, checked before any work. */
+const scenarioOption = (raw: string) => {
+  if ((SHIPPED_SCENARIOS as readonly string[]).includes(raw) || existsSync(raw)) return raw;
+  throw new InvalidArgumentError(`not a shipped scenario (${SHIPPED_SCENARIOS.join(', ')}) and no such file.`);
+};
 
 const program = new Command()
   .name('offerpilot')
-  .description('Offer personalization engine: decides which offer to show, or none, for incremental margin');
+  .description('Offer personalization engine: decides which offer to show, or none, for incremental margin')
+  .option('--verbose', 'on failure, also print the stack trace (or set OFFERPILOT_LOG_LEVEL=debug)')
+  // Failures are thrown to the one handler at the bottom, which prints one coded line and picks
+  // the exit code; subcommands inherit both settings.
+  .exitOverride()
+  .configureOutput({ outputError: (str, write) => write(`offerpilot: USAGE_ERROR: ${str.replace(/^error: /, '')}`) });
 
 program
   .command('serve')
@@ -43,14 +73,14 @@ program
   .addOption(dbOption())
   .addOption(logOption())
   .option('--host <host>', 'listen address (env OFFERPILOT_HOST)')
-  .option('--port <port>', 'listen port (env OFFERPILOT_PORT)')
+  .option('--port <port>', 'listen port (env OFFERPILOT_PORT)', numberOption({ integer: true, min: 0, max: 65535 }))
   .option('--demo', 'seed the demo catalog into an empty database and print a dev API key')
-  .action(async (flags: CommonFlags & { host?: string; port?: string; demo?: boolean }) => {
+  .action(async (flags: CommonFlags & { host?: string; port?: number; demo?: boolean }) => {
     await withEngine({ ...flags, keepOpen: true }, async (engine, config) => {
       let demoKey: string | null = null;
       if (flags.demo) {
         const empty = (await engine.catalog.listOffers()).length === 0;
-        if (empty) await importCatalog(engine.catalog, JSON.parse(readFileSync(DEMO_CATALOG, 'utf8')));
+        if (empty) await (await lazy.catalog()).importCatalog(engine.catalog, readJsonFile(fileURLToPath(DEMO_CATALOG)));
         // Demo only: the dev key is kept in plain text so every restart can print it again.
         demoKey = await engine.store.getSetting('demo.dev_api_key');
         if (!demoKey) {
@@ -58,8 +88,16 @@ program
           await engine.store.putSetting('demo.dev_api_key', demoKey);
         }
       }
-      const app = await buildServer(engine);
-      const address = await app.listen({ host: config.host, port: config.port });
+      const app = await (await lazy.http()).buildServer(engine);
+      let address: string;
+      try {
+        address = await app.listen({ host: config.host, port: config.port });
+      } catch (e) {
+        await app.close().catch(() => undefined);
+        await engine.close().catch(() => undefined);
+        const reason = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the address is already in use (another server running?)' : (e as Error).message;
+        throw new OfferpilotError('LISTEN_FAILED', `Cannot listen on ${config.host}:${config.port} (--host, --port; OFFERPILOT_HOST, OFFERPILOT_PORT): ${reason}`);
+      }
       const url = address.replace('[::1]', 'localhost');
       const lines = [`Offerpilot listening on ${url}  (store: ${engine.store.dialect} ${engine.store.dialect === 'sqlite' ? config.db : ''})`, `API docs:   ${url}/docs`];
       if (demoKey) {
@@ -97,8 +135,9 @@ offers
   .description('Import products, offers and campaigns from a JSON file (idempotent; see examples/demo-catalog.json)')
   .addOption(dbOption())
   .action(async (file: string, flags: CommonFlags) => {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    const data = readJsonFile(file);
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+      const { importCatalog } = await lazy.catalog();
       process.stdout.write(`${JSON.stringify(await importCatalog(engine.catalog, data), null, 2)}\n`);
     });
   });
@@ -107,12 +146,12 @@ const keys = program.command('keys').description('API keys');
 keys
   .command('create')
   .description('Create an API key; it is printed once')
-  .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(', ')}`)
+  .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(', ')}`, listOfOption(SCOPES))
   .option('--name <name>', 'a label for the key')
   .addOption(dbOption())
-  .action(async (flags: CommonFlags & { scopes: string; name?: string }) => {
+  .action(async (flags: CommonFlags & { scopes: Scope[]; name?: string }) => {
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
-      const k = await engine.keys.create(flags.scopes.split(',').map((s) => s.trim()) as Scope[], flags.name);
+      const k = await engine.keys.create(flags.scopes, flags.name);
       process.stdout.write(`${k.key}\n`);
       process.stderr.write(`created ${k.id} with scopes ${k.scopes.join(', ')}; store it now, it is not shown again\n`);
     });
@@ -132,34 +171,41 @@ keys
   .addOption(dbOption())
   .action(async (id: string, flags: CommonFlags) => {
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
-      process.stdout.write((await engine.keys.revoke(id)) ? `revoked ${id}\n` : `no live key ${id}\n`);
+      if (!(await engine.keys.revoke(id))) throw new OfferpilotError('KEY_NOT_FOUND', `No live API key ${id} (see offerpilot keys list)`);
+      process.stdout.write(`revoked ${id}\n`);
     });
   });
 
 program
   .command('simulate')
   .description('Run a simulated shop with a known true response model against the engine and compare policies')
-  .option('--scenario <name|file>', `a shipped scenario (${SHIPPED_SCENARIOS.join(', ')}) or a .json/.yaml file`, 'apparel')
-  .option('--sessions <n>', 'sessions to simulate', '20000')
-  .option('--seed <n>', 'random seed (same seed, same run)', '1')
-  .option('--concurrency <n>', 'sessions in flight at once', '16')
+  .option('--scenario <name|file>', `a shipped scenario (${SHIPPED_SCENARIOS.join(', ')}) or a .json/.yaml file`, scenarioOption, 'apparel')
+  .option('--sessions <n>', 'sessions to simulate', numberOption({ integer: true, min: 1 }), 20000)
+  .option('--seed <n>', 'random seed (same seed, same run)', numberOption({ integer: true }), 1)
+  .option('--concurrency <n>', 'sessions in flight at once', numberOption({ integer: true, min: 1, max: 10_000 }), 16)
   .option('--db <path>', 'SQLite file for the in-process engine (default: a temporary one)')
-  .option('--url <url>', 'drive a running server over HTTP instead (needs --key with the admin scope)')
+  .option('--url <url>', 'drive a running server over HTTP instead (needs --key with the admin scope)', urlOption)
   .option('--key <key>', 'API key for --url (env OFFERPILOT_API_KEY)')
   .option('--json', 'print the report as JSON')
-  .action(async (flags: { scenario: string; sessions: string; seed: string; concurrency: string; db?: string; url?: string; key?: string; json?: boolean }) => {
-    const scenario = loadScenario(flags.scenario);
-    const seed = Number(flags.seed);
+  .action(async (flags: { scenario: string; sessions: number; seed: number; concurrency: number; db?: string; url?: string; key?: string; json?: boolean }) => {
     const key = flags.key ?? process.env.OFFERPILOT_API_KEY;
-    if (flags.url && !key) throw new Error('--url needs --key (or OFFERPILOT_API_KEY)');
+    if (flags.url && !key) throw new OfferpilotError('USAGE_ERROR', '--url needs --key (or OFFERPILOT_API_KEY)');
+    let scenario: ReturnType<typeof loadScenario>;
+    try {
+      scenario = loadScenario(flags.scenario);
+    } catch (e) {
+      throw fromFsError(e) ?? (e instanceof SyntaxError || (e as Error).name === 'YAMLParseError' ? new OfferpilotError('VALIDATION_FAILED', `${flags.scenario} does not parse: ${(e as Error).message}`) : e);
+    }
+    const seed = flags.seed;
+    const { formatReport, httpClient, inProcessClient, progressBar, simulate } = await lazy.sim();
     const client = flags.url
       ? httpClient(flags.url, key!)
       : await inProcessClient({ start: Date.parse('2026-11-01T00:00:00Z'), seed, db: flags.db, scenario });
     try {
       const report = await simulate(scenario, client, {
-        sessions: Number(flags.sessions),
+        sessions: flags.sessions,
         seed,
-        concurrency: Number(flags.concurrency),
+        concurrency: flags.concurrency,
         onProgress: process.stderr.isTTY && !flags.json ? progressBar() : undefined,
       });
       console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report));
@@ -174,8 +220,8 @@ program
   .description('Incrementality: treatment against holdout in contribution margin per session, with honest intervals; or the same statistics for an external experiment in a CSV file')
   .addOption(dbOption())
   .option('--campaign <id>', 'one campaign (default: the whole program)')
-  .option('--from <iso>', 'window start (default: 30 days before --to)')
-  .option('--to <iso>', 'window end (default: now)')
+  .option('--from <iso>', 'window start, ISO 8601 (default: 30 days before --to)', isoTimeOption)
+  .option('--to <iso>', 'window end, ISO 8601 (default: now)', isoTimeOption)
   .option('--sequential', 'also give always-valid intervals')
   .option('--global', 'the program-level holdout against everyone else (OFFERPILOT_GLOBAL_HOLDOUT_PCT)')
   .option('--readout', 'the verdict rule over the last two 30-day windows instead')
@@ -184,20 +230,21 @@ program
   .option('--treatment <values>', 'CSV: arm value(s) of the treatment (repeat or comma-separate)', collect, [])
   .option('--control <values>', 'CSV: arm value(s) of the control', collect, [])
   .option('--outcome <columns>', 'CSV: outcome column(s) to compare', collect, [])
-  .option('--expected-share <x>', 'CSV: designed treatment share of treatment + control units, for the sample-ratio check')
+  .option('--expected-share <x>', 'CSV: designed treatment share of treatment + control units, for the sample-ratio check', numberOption({ gt: 0, lt: 1 }))
   .option('--json', 'print JSON')
   .action(
-    async (flags: CommonFlags & { campaign?: string; from?: string; to?: string; sequential?: boolean; global?: boolean; readout?: boolean; csv?: string; arm?: string; treatment: string[]; control: string[]; outcome: string[]; expectedShare?: string; json?: boolean }) => {
+    async (flags: CommonFlags & { campaign?: string; from?: string; to?: string; sequential?: boolean; global?: boolean; readout?: boolean; csv?: string; arm?: string; treatment: string[]; control: string[]; outcome: string[]; expectedShare?: number; json?: boolean }) => {
       if (flags.csv) {
         if (!flags.arm || flags.treatment.length === 0 || flags.control.length === 0 || flags.outcome.length === 0) {
-          throw new Error('--csv needs --arm, --treatment, --control and at least one --outcome');
+          throw new OfferpilotError('USAGE_ERROR', '--csv needs --arm, --treatment, --control and at least one --outcome');
         }
+        const { csvReport, formatCsvReport, readCsv } = await lazy.measure();
         const r = csvReport(readCsv(flags.csv), {
           arm: flags.arm,
           treatment: flags.treatment,
           control: flags.control,
           outcomes: flags.outcome,
-          expectedTreatmentShare: flags.expectedShare !== undefined ? Number(flags.expectedShare) : undefined,
+          expectedTreatmentShare: flags.expectedShare,
         });
         console.log(flags.json ? JSON.stringify(r, null, 2) : formatCsvReport(r, flags.csv));
         return;
@@ -209,7 +256,7 @@ program
           return;
         }
         const r = await engine.measure.incrementality({ campaignId: flags.campaign, from: flags.from, to: flags.to, sequential: flags.sequential, arm: flags.global ? 'global' : 'campaign' });
-        console.log(flags.json ? JSON.stringify(r, null, 2) : formatIncrementality(r));
+        console.log(flags.json ? JSON.stringify(r, null, 2) : (await lazy.measure()).formatIncrementality(r));
       });
     },
   );
@@ -217,15 +264,16 @@ program
 program
   .command('plan')
   .description('Sample size: the minimum detectable effect for a number of customers, or the customers needed for an effect')
-  .requiredOption('--sd <x>', 'standard deviation of the per-customer outcome')
-  .requiredOption('--holdout-pct <p>', 'holdout percent')
-  .option('--customers <n>', 'customers in the test')
-  .option('--mde <x>', 'smallest difference worth detecting (same unit as --sd)')
-  .option('--power <p>', 'power', '0.8')
-  .action((flags: { sd: string; holdoutPct: string; customers?: string; mde?: string; power: string }) => {
-    if ((flags.customers === undefined) === (flags.mde === undefined)) throw new Error('give exactly one of --customers or --mde');
-    const r = sampleSize({ sd: Number(flags.sd), holdoutShare: Number(flags.holdoutPct) / 100, power: Number(flags.power), units: flags.customers ? Number(flags.customers) : undefined, mde: flags.mde ? Number(flags.mde) : undefined });
-    console.log(`${r.units.toLocaleString('en-US')} customers detect a difference of ${r.mde.toPrecision(4)} (95% two-sided, ${Number(flags.power) * 100}% power, ${flags.holdoutPct}% holdout)`);
+  .requiredOption('--sd <x>', 'standard deviation of the per-customer outcome (> 0)', numberOption({ gt: 0 }))
+  .requiredOption('--holdout-pct <p>', 'holdout percent (between 0 and 100, exclusive)', numberOption({ gt: 0, lt: 100 }))
+  .option('--customers <n>', 'customers in the test (an integer ≥ 2)', numberOption({ integer: true, min: 2 }))
+  .option('--mde <x>', 'smallest difference worth detecting (same unit as --sd, > 0)', numberOption({ gt: 0 }))
+  .option('--power <p>', 'power (between 0.5 and 1, exclusive)', numberOption({ gt: 0.5, lt: 1 }), 0.8)
+  .action(async (flags: { sd: number; holdoutPct: number; customers?: number; mde?: number; power: number }) => {
+    if ((flags.customers === undefined) === (flags.mde === undefined)) throw new OfferpilotError('USAGE_ERROR', 'give exactly one of --customers or --mde');
+    const { sampleSize } = await lazy.measure();
+    const r = sampleSize({ sd: flags.sd, holdoutShare: flags.holdoutPct / 100, power: flags.power, units: flags.customers, mde: flags.mde });
+    console.log(`${r.units.toLocaleString('en-US')} customers detect a difference of ${r.mde.toPrecision(4)} (95% two-sided, ${flags.power * 100}% power, ${flags.holdoutPct}% holdout)`);
   });
 
 program
@@ -239,10 +287,11 @@ program
   });
 
 program.parseAsync().catch((e: unknown) => {
-  if (isOfferpilotError(e)) {
-    process.stderr.write(`error ${e.code}: ${e.message}\n${e.details.map((d) => `  ${d.path}: ${d.message}`).join('\n')}\n`);
-  } else {
-    process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
+  const code = exitCodeOf(e);
+  // Commander has already printed its own errors (as one USAGE_ERROR line) and help.
+  if (!(e instanceof CommanderError)) {
+    const verbose = program.opts().verbose === true || process.argv.includes('--verbose') || process.env.OFFERPILOT_LOG_LEVEL === 'debug' || process.env.OFFERPILOT_LOG_LEVEL === 'trace';
+    process.stderr.write(formatCliError(e, verbose));
   }
-  process.exit(1);
+  process.exit(code);
 });

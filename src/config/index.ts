@@ -1,5 +1,15 @@
 import { z } from 'zod';
 import { OfferpilotError } from '../errors/index.js';
+import { parseTokenKeys } from '../tokens/index.js';
+
+/** Whether a token-key list parses (the secrets never go into an error message). */
+const validTokenKeys = (v: string) => {
+  try {
+    return parseTokenKeys(v).length > 0;
+  } catch {
+    return false;
+  }
+};
 
 const int = (d: number, min = 0) => z.coerce.number().int().min(min).default(d);
 
@@ -12,7 +22,12 @@ export const ConfigSchema = z.object({
   host: z.string().default('127.0.0.1'),
   port: int(8080).pipe(z.number().max(65535)),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  tokenKeys: z.string().optional().describe('"kid:secret,kid2:secret2"; first signs. Default: a key generated once and kept in the database'),
+  tokenKeys: z
+    .string()
+    .optional()
+    // Checked here, at boot, so a malformed value is a CONFIG_INVALID naming the variable rather than a crash in the engine.
+    .refine((v) => v === undefined || validTokenKeys(v), 'expected "kid:secret,kid2:secret2" (each key a non-empty kid, a colon and a non-empty secret)')
+    .describe('"kid:secret,kid2:secret2"; first signs. Default: a key generated once and kept in the database'),
   catalogRefreshMs: int(1000).describe('How often a process checks for catalog changes made by other processes'),
   apiKeyCacheMs: int(1000).describe('How long a process trusts its cached answer for an API key: a key revoked elsewhere (CLI, another process) is refused within this bound'),
   counterRefreshMs: int(250).describe('How stale the guardrail counter view may get (commit always re-checks)'),

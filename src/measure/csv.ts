@@ -2,7 +2,7 @@ import { parse } from 'csv-parse/sync';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { OfferpilotError } from '../errors/index.js';
-import { difference, pValue, relativeLift, srm, UnitSums, type Interval } from './stats.js';
+import { difference, pValue, relativeLift, srm, UnitSums, type InsufficientReason, type Interval } from './stats.js';
 
 /** Which column holds the arm, which of its values are treatment and control, and the outcomes to compare. */
 export interface CsvReportSpec {
@@ -21,8 +21,10 @@ export interface CsvOutcome {
   control: { mean: number; sd: number };
   difference: Interval;
   relativeLift: Interval | null;
-  z: number;
-  pValue: number;
+  /** Null when neither arm varies (no standard error): `reason` says so. */
+  z: number | null;
+  pValue: number | null;
+  reason: InsufficientReason | null;
 }
 
 /** The same comparison as an incrementality report, for an external randomized experiment (one row per randomized unit). */
@@ -85,15 +87,19 @@ export function csvReport(rows: Array<Record<string, string>>, spec: CsvReportSp
   }
   const outcomes = spec.outcomes.map((outcome, k) => {
     const { t: a, c: b } = sums[k]!;
-    const d = difference(a, b, level);
+    // At least 2 units per arm (checked above), so every variance exists.
+    const d = difference(a, b, level)!;
+    const p = pValue(d.estimate, d.se);
+    const lift = relativeLift(a, b, level);
     return {
       outcome,
-      treatment: { mean: a.ratio, sd: Math.sqrt(a.ratioVariance * a.units) },
-      control: { mean: b.ratio, sd: Math.sqrt(b.ratioVariance * b.units) },
+      treatment: { mean: a.ratio, sd: Math.sqrt(a.ratioVariance! * a.units) },
+      control: { mean: b.ratio, sd: Math.sqrt(b.ratioVariance! * b.units) },
       difference: d,
-      relativeLift: relativeLift(a, b, level),
-      z: d.estimate / d.se,
-      pValue: pValue(d.estimate, d.se),
+      relativeLift: lift,
+      z: p === null ? null : d.estimate / d.se,
+      pValue: p,
+      reason: p === null ? ('zero_variance' as const) : lift === null ? ('zero_baseline' as const) : null,
     };
   });
   const share = spec.expectedTreatmentShare;

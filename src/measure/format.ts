@@ -2,10 +2,13 @@ import type { CsvReport } from './csv.js';
 import type { IncrementalityReport, BreakdownRow } from './report.js';
 import type { Interval } from './stats.js';
 
-const money = (minor: number) => (minor / 100).toFixed(2);
-const pct = (x: number, d = 2) => `${(x * 100).toFixed(d)}%`;
+// The report marks what it cannot estimate as null; it is shown as such, never as a number.
+const NA = 'n/a';
+const INSUFFICIENT = 'insufficient data';
+const money = (minor: number | null) => (minor === null ? NA : (minor / 100).toFixed(2));
+const pct = (x: number | null, d = 2) => (x === null ? NA : `${(x * 100).toFixed(d)}%`);
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const ci = (i: Interval, f: (x: number) => string) => `${f(i.estimate)} [${f(i.lower)}, ${f(i.upper)}]`;
+const ci = (i: Interval | null, f: (x: number) => string) => (i === null ? INSUFFICIENT : `${f(i.estimate)} [${f(i.lower)}, ${f(i.upper)}]`);
 const sig = (x: number) => (Math.abs(x) >= 1 ? x.toFixed(5) : x.toPrecision(5));
 
 function table(head: string[], rows: string[][]): string {
@@ -40,7 +43,7 @@ export function formatIncrementality(r: IncrementalityReport): string {
   );
   if (r.metrics.cmPerSession.sequential) out.push(`always-valid CM/session difference: ${ci(r.metrics.cmPerSession.sequential, money)}`);
   out.push('');
-  out.push(`Incremental contribution margin: ${ci(r.incrementalCm, money)} · verdict: ${r.verdict} · detectable CM/session difference (80% power): ${money(r.minimumDetectableEffect)}`);
+  out.push(`Incremental contribution margin: ${ci(r.incrementalCm, money)} · verdict: ${r.verdict} · detectable CM/session difference (80% power): ${r.minimumDetectableEffect === null ? INSUFFICIENT : money(r.minimumDetectableEffect)}`);
   out.push(`Sample-ratio check: ${r.srm.checks.map((c) => `${c.campaignId} holdout ${int(c.customers.holdout)}/${int(c.customers.holdout + c.customers.treatment)} (designed ${pct(c.holdoutShareDesigned, 1)}), p ${c.pValue.toPrecision(3)}${c.mismatch ? ' MISMATCH' : ' ok'}`).join('; ') || 'no campaign with a holdout'}`);
   if (r.breakdowns) {
     const rows = (title: string, xs: BreakdownRow[]) => {
@@ -49,7 +52,7 @@ export function formatIncrementality(r: IncrementalityReport): string {
       out.push(
         table(
           ['', 'customers t/h', 'CM/session t', 'CM/session h', 'difference [CI]', 'incremental CM'],
-          xs.map((x) => [x.key, `${int(x.treatment.customers)}/${int(x.holdout.customers)}`, money(x.treatment.cmPerSession), money(x.holdout.cmPerSession), ci(x.cmPerSession.difference, money), money(x.incrementalCm.estimate)]),
+          xs.map((x) => [x.key, `${int(x.treatment.customers)}/${int(x.holdout.customers)}`, money(x.treatment.cmPerSession), money(x.holdout.cmPerSession), ci(x.cmPerSession.difference, money), x.incrementalCm === null ? INSUFFICIENT : money(x.incrementalCm.estimate)]),
         ),
       );
     };
@@ -70,9 +73,9 @@ export function formatIncrementality(r: IncrementalityReport): string {
           int(o.redeemed),
           money(o.discountCost),
           money(o.otherOfferCost),
-          money(o.incrementalRevenue.estimate),
+          o.incrementalRevenue === null ? INSUFFICIENT : money(o.incrementalRevenue.estimate),
           ci(o.incrementalCm, money),
-          o.incrementalOrders.estimate.toFixed(1),
+          o.incrementalOrders === null ? INSUFFICIENT : o.incrementalOrders.estimate.toFixed(1),
           o.costPerIncrementalOrder === null ? 'n/a' : money(o.costPerIncrementalOrder),
           // Of all the offer's issues in the window (alone or stacked): expired / still open.
           o.issues === null ? 'n/a' : `${int(o.issues.expired)} / ${int(o.issues.open)}`,
@@ -94,7 +97,7 @@ export function formatCsvReport(r: CsvReport, file: string): string {
   out.push(
     table(
       ['outcome', 'treatment', 'control', 'difference [CI]', 'z', 'relative lift [CI]'],
-      r.outcomes.map((o) => [o.outcome, sig(o.treatment.mean), sig(o.control.mean), ci(o.difference, sig), o.z.toFixed(2), o.relativeLift ? ci(o.relativeLift, (x) => pct(x, 1)) : 'n/a']),
+      r.outcomes.map((o) => [o.outcome, sig(o.treatment.mean), sig(o.control.mean), ci(o.difference, sig), o.z === null ? NA : o.z.toFixed(2), o.relativeLift ? ci(o.relativeLift, (x) => pct(x, 1)) : 'n/a']),
     ),
   );
   return out.join('\n');

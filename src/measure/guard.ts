@@ -10,7 +10,8 @@ export interface StopLossResult {
   campaignId: string;
   action: 'paused' | 'none';
   verdict: string;
-  incrementalCm: { estimate: number; lower: number; upper: number };
+  /** Null when the campaign's arms are too small for an interval (its verdict is then insufficient_data). */
+  incrementalCm: { estimate: number; lower: number; upper: number } | null;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { cohortOf } from '../customers/features.js';
 import type { MeasureReads, MomentRow, UnitRow } from '../store/measure-reads.js';
-import { confidenceSequence, difference, pValue, relativeLift, srm, UnitSums, zFor, type Interval } from './stats.js';
+import { confidenceSequence, difference, insufficientPair, pValue, relativeLift, srm, UnitSums, zFor, type InsufficientReason, type Interval } from './stats.js';
 
 const DAY = 86_400_000;
 
@@ -33,19 +33,25 @@ export interface IncrementalityQuery {
   breakdowns?: boolean;
 }
 
-/** One arm's totals and per-session figures. */
+/**
+ * One arm's totals and per-session figures. Rates are null when there is nothing to divide by
+ * (no sessions; no orders for AOV): an empty arm is no data, not a rate of 0.
+ */
 export interface ArmSummary {
+  /** insufficient_data: too few customers to estimate a variance (`reason` says which). */
+  status: 'ok' | 'insufficient_data';
+  reason: InsufficientReason | null;
   customers: number;
   sessions: number;
   orders: number;
-  conversionRate: number;
-  aov: number;
+  conversionRate: number | null;
+  aov: number | null;
   /** Revenue net of refunds and returns; this is what was taken off. */
   revenue: number;
   refunded: number;
-  revenuePerSession: number;
+  revenuePerSession: number | null;
   cm: number;
-  cmPerSession: number;
+  cmPerSession: number | null;
   discountCost: number;
   /** Offer costs beyond the discount: loyalty points' value, gifts, financing fees. */
   otherOfferCost: number;
@@ -56,15 +62,21 @@ export interface ArmSummary {
   redemptionRate: number | null;
 }
 
-/** Treatment against holdout on one metric. */
+/**
+ * Treatment against holdout on one metric. What cannot be estimated is null, never NaN, and
+ * `reason` says why: an arm with fewer than 2 customers or nothing to divide by gives no
+ * interval (status insufficient_data); zero variance gives no p-value; a zero holdout no lift.
+ */
 export interface Comparison {
-  treatment: number;
-  holdout: number;
-  difference: Interval;
+  status: 'ok' | 'insufficient_data';
+  reason: InsufficientReason | null;
+  treatment: number | null;
+  holdout: number | null;
+  difference: Interval | null;
   relativeLift: Interval | null;
-  pValue: number;
-  /** Always-valid interval for the difference (with `sequential`). */
-  sequential?: Interval;
+  pValue: number | null;
+  /** Always-valid interval for the difference (with `sequential`; null when there is no difference). */
+  sequential?: Interval | null;
 }
 
 export type Verdict = 'insufficient_data' | 'sample_ratio_mismatch' | 'gains' | 'loses' | 'inconclusive';
@@ -81,10 +93,12 @@ export interface SrmCheck {
 /** A breakdown row: the same comparison within one cohort, placement, channel or offer. */
 export interface BreakdownRow {
   key: string;
-  treatment: { customers: number; sessions: number; orders: number; cmPerSession: number };
-  holdout: { customers: number; sessions: number; orders: number; cmPerSession: number };
-  cmPerSession: { difference: Interval; relativeLift: Interval | null };
-  incrementalCm: Interval;
+  treatment: { customers: number; sessions: number; orders: number; cmPerSession: number | null };
+  holdout: { customers: number; sessions: number; orders: number; cmPerSession: number | null };
+  cmPerSession: { difference: Interval | null; relativeLift: Interval | null };
+  incrementalCm: Interval | null;
+  /** Why the intervals are null (e.g. an empty holdout in this cohort). */
+  reason: InsufficientReason | null;
 }
 
 /** Offer-level P&L: treatment sessions that showed the offer against holdout sessions that would have. */
@@ -94,9 +108,11 @@ export interface OfferPnl {
   redeemed: number;
   discountCost: number;
   otherOfferCost: number;
-  incrementalRevenue: Interval;
-  incrementalCm: Interval;
-  incrementalOrders: Interval;
+  /** Null (see `reason`) when the offer's treatment or holdout sessions are too few for an interval. */
+  incrementalRevenue: Interval | null;
+  incrementalCm: Interval | null;
+  incrementalOrders: Interval | null;
+  reason: InsufficientReason | null;
   /** Offer cost per incremental order (null when the offer added no orders). */
   costPerIncrementalOrder: number | null;
   /**
@@ -122,10 +138,12 @@ export interface IncrementalityReport {
   level: number;
   arms: { treatment: ArmSummary; holdout: ArmSummary };
   metrics: { conversionRate: Comparison; aov: Comparison; revenuePerSession: Comparison; cmPerSession: Comparison };
-  /** Treatment − holdout CM per session × treated sessions. */
-  incrementalCm: Interval;
-  /** The smallest CM-per-session difference this sample detects with 80% power. */
-  minimumDetectableEffect: number;
+  /** Treatment − holdout CM per session × treated sessions (null: see `reason`). */
+  incrementalCm: Interval | null;
+  /** The smallest CM-per-session difference this sample detects with 80% power (null without a standard error). */
+  minimumDetectableEffect: number | null;
+  /** Why the headline interval or MDE is null; null when both are there. */
+  reason: InsufficientReason | null;
   srm: { mismatch: boolean; checks: SrmCheck[] };
   sample: { minCustomersPerArm: number; minDays: number; days: number; met: boolean };
   verdict: Verdict;
@@ -166,17 +184,20 @@ class Arm {
     this.redemptions += u.redemptions;
   }
   summary(issued: number): ArmSummary {
+    const reason = this.cm.insufficient;
     return {
+      status: reason === null ? 'ok' : 'insufficient_data',
+      reason,
       customers: this.cm.units,
       sessions: this.cm.n,
       orders: this.orders.y,
-      conversionRate: this.orders.ratio,
-      aov: this.aov.ratio,
+      conversionRate: this.orders.ratioOrNull,
+      aov: this.aov.ratioOrNull,
       revenue: this.revenue.y,
       refunded: this.refunded,
-      revenuePerSession: this.revenue.ratio,
+      revenuePerSession: this.revenue.ratioOrNull,
       cm: this.cm.y,
-      cmPerSession: this.cm.ratio,
+      cmPerSession: this.cm.ratioOrNull,
       discountCost: this.discount,
       otherOfferCost: this.extra,
       pointsAwarded: this.points,
@@ -221,18 +242,37 @@ const splitDimension = (d: { moments: MomentRow[]; outcomes: UnitRow[] }, keyOf:
   return groups;
 };
 
-const scaled = (i: Interval, k: number): Interval => ({ estimate: i.estimate * k, lower: i.lower * k, upper: i.upper * k, se: i.se * k });
+const scaled = (i: Interval | null, k: number): Interval | null => (i === null ? null : { estimate: i.estimate * k, lower: i.lower * k, upper: i.upper * k, se: i.se * k });
+
+/** Treatment against holdout on one metric, with null and a reason wherever a figure cannot be estimated. */
+function compare(t: UnitSums, h: UnitSums, level: number): Comparison {
+  const d = difference(t, h, level);
+  const lift = relativeLift(t, h, level);
+  const p = d === null ? null : pValue(d.estimate, d.se);
+  const reason = insufficientPair(t, h) ?? (p === null ? 'zero_variance' : lift === null ? 'zero_baseline' : null);
+  const status = reason === null || reason === 'zero_baseline' ? 'ok' : 'insufficient_data';
+  return { status, reason, treatment: t.ratioOrNull, holdout: h.ratioOrNull, difference: d, relativeLift: lift, pValue: p };
+}
 
 function rows(groups: Map<string, { t: Arm; h: Arm }>, level: number): BreakdownRow[] {
   return [...groups.entries()]
     .map(([key, { t, h }]) => {
       const diff = difference(t.cm, h.cm, level);
-      const side = (a: Arm) => ({ customers: a.cm.units, sessions: a.cm.n, orders: a.orders.y, cmPerSession: a.cm.ratio });
-      return { key, treatment: side(t), holdout: side(h), cmPerSession: { difference: diff, relativeLift: relativeLift(t.cm, h.cm, level) }, incrementalCm: scaled(diff, t.cm.n) };
+      const side = (a: Arm) => ({ customers: a.cm.units, sessions: a.cm.n, orders: a.orders.y, cmPerSession: a.cm.ratioOrNull });
+      return { key, treatment: side(t), holdout: side(h), cmPerSession: { difference: diff, relativeLift: relativeLift(t.cm, h.cm, level) }, incrementalCm: scaled(diff, t.cm.n), reason: insufficientPair(t.cm, h.cm) };
     })
     .sort((a, b) => b.treatment.sessions + b.holdout.sessions - (a.treatment.sessions + a.holdout.sessions));
 }
 
+
+/** Why a figure is absent, in words for the report's warnings. */
+export const REASON_TEXT: Record<InsufficientReason, string> = {
+  empty_arm: 'an arm has no customers (insufficient data)',
+  too_few_units: 'an arm has a single customer, so no variance (insufficient data)',
+  no_sessions: 'an arm has nothing to divide by: no sessions, or no orders for AOV (insufficient data)',
+  zero_variance: 'no variation in either arm, so no standard error or p-value (insufficient data)',
+  zero_baseline: 'the holdout is 0, so no relative lift',
+};
 
 /** What a report needs from the engine. */
 export interface ReportDeps {
@@ -285,19 +325,15 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   for (const m of head.moments) (m.holdout ? h : t).addMoments(m);
   for (const u of head.outcomes) (u.holdout ? h : t).addOutcome(u);
 
-  const compare = (tt: UnitSums, hh: UnitSums): Comparison => {
-    const d = difference(tt, hh, level);
-    return { treatment: tt.ratio, holdout: hh.ratio, difference: d, relativeLift: relativeLift(tt, hh, level), pValue: pValue(d.estimate, d.se) };
-  };
   const metrics = {
-    conversionRate: compare(t.orders, h.orders),
-    aov: compare(t.aov, h.aov),
-    revenuePerSession: compare(t.revenue, h.revenue),
-    cmPerSession: compare(t.cm, h.cm),
+    conversionRate: compare(t.orders, h.orders, level),
+    aov: compare(t.aov, h.aov, level),
+    revenuePerSession: compare(t.revenue, h.revenue, level),
+    cmPerSession: compare(t.cm, h.cm, level),
   };
   if (q.sequential) {
     const d = metrics.cmPerSession.difference;
-    metrics.cmPerSession.sequential = confidenceSequence(d.estimate, d.se, t.cm.units + h.cm.units, level, deps.settings.sequentialPlannedUnits);
+    metrics.cmPerSession.sequential = d === null ? null : confidenceSequence(d.estimate, d.se, t.cm.units + h.cm.units, level, deps.settings.sequentialPlannedUnits);
   }
 
   // Sample-ratio mismatch, per campaign: customers per arm against the designed holdout share.
@@ -323,7 +359,11 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
   const s = deps.settings;
   const met = t.cm.units >= s.minCustomersPerArm && h.cm.units >= s.minCustomersPerArm && days >= s.minDays;
   const incrementalCm = scaled(metrics.cmPerSession.difference, t.cm.n);
-  const verdict: Verdict = !met ? 'insufficient_data' : mismatch ? 'sample_ratio_mismatch' : incrementalCm.upper < 0 ? 'loses' : incrementalCm.lower > 0 ? 'gains' : 'inconclusive';
+  const headSe = metrics.cmPerSession.difference?.se ?? 0;
+  const mde = headSe > 0 ? (zFor(level) + zFor(0.6)) * headSe : null;
+  const reason: InsufficientReason | null = metrics.cmPerSession.reason === 'zero_baseline' ? null : metrics.cmPerSession.reason;
+  // Without an interval there is nothing to judge, whatever the sample thresholds say (they may be set as low as 1).
+  const verdict: Verdict = !met || incrementalCm === null ? 'insufficient_data' : mismatch ? 'sample_ratio_mismatch' : incrementalCm.upper < 0 ? 'loses' : incrementalCm.lower > 0 ? 'gains' : 'inconclusive';
   const warnings: string[] = [];
   for (const c of checks.filter((x) => x.mismatch)) {
     warnings.push(
@@ -331,6 +371,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
     );
   }
   if (!met) warnings.push(`Not enough data for a verdict: ${t.cm.units} / ${h.cm.units} customers (need ${s.minCustomersPerArm} per arm), ${days.toFixed(1)} days (need ${s.minDays})`);
+  if (reason !== null) warnings.push(`No interval for CM per session: ${REASON_TEXT[reason]}`);
 
   const report: IncrementalityReport = {
     campaignId,
@@ -341,7 +382,8 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
     arms: { treatment: t.summary(shown?.treatment ?? 0), holdout: h.summary(0) },
     metrics,
     incrementalCm,
-    minimumDetectableEffect: (zFor(level) + zFor(0.6)) * metrics.cmPerSession.difference.se,
+    minimumDetectableEffect: mde,
+    reason,
     srm: { mismatch, checks },
     sample: { minCustomersPerArm: s.minCustomersPerArm, minDays: s.minDays, days, met },
     verdict,
@@ -394,7 +436,8 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
         incrementalRevenue: inc(g.t.revenue, g.h.revenue),
         incrementalCm: inc(g.t.cm, g.h.cm),
         incrementalOrders: incOrders,
-        costPerIncrementalOrder: incOrders.estimate > 0 ? cost / incOrders.estimate : null,
+        reason: insufficientPair(g.t.cm, g.h.cm),
+        costPerIncrementalOrder: incOrders !== null && incOrders.estimate > 0 ? cost / incOrders.estimate : null,
         breakage: iss ? iss.breakage : null,
         liabilityOutstanding: iss ? iss.openLiability : null,
         issues: iss ? { issued: iss.issued, redeemed: iss.redeemed, expired: iss.expired, open: iss.open } : null,
@@ -406,7 +449,7 @@ export async function incrementalityReport(deps: ReportDeps, q: IncrementalityQu
 /** The verdict rule as a readout: relative lift in CM per session ≥ the threshold in each of two consecutive 30-day windows. */
 export interface Readout {
   threshold: number;
-  windows: Array<{ from: string; to: string; relativeLift: Interval | null; incrementalCm: Interval; verdict: Verdict }>;
+  windows: Array<{ from: string; to: string; relativeLift: Interval | null; incrementalCm: Interval | null; verdict: Verdict }>;
   verdict: 'pays' | 'does_not_pay' | 'loses' | 'insufficient_data';
   explanation: string;
 }
