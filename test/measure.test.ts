@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { inHoldout } from '../src/decide/holdout.js';
 import { confidenceSequence, csvReport, difference, formatIncrementality, readCsv, sampleSize, srm, UnitSums } from '../src/measure/index.js';
 import { seededRandom } from '../src/runtime/index.js';
@@ -214,10 +214,17 @@ for (const backend of BACKENDS) describe(`incrementality reports and stop-loss o
     return { client: { close: async () => { await close(); await db.drop(); } }, engine: client.engine, sim };
   }
   const window = { from: new Date(START - 1).toISOString(), to: new Date(START + 29 * 86_400_000).toISOString() };
+  // One apparel run serves every test below that reads it (simulating it is most of their time,
+  // on PostgreSQL most of a minute each); the test that edits its campaign runs last.
+  let apparelRun: ReturnType<typeof simulated> | null = null;
+  const apparel = () => (apparelRun ??= simulated(loadScenario('apparel'), 4000));
+  afterAll(async () => {
+    if (apparelRun) await (await apparelRun).client.close();
+  });
 
   it('counts every simulated session and order in its arm, and breaks the campaign down by cohort, placement, channel and offer', async () => {
-    const { client, engine, sim } = await simulated(loadScenario('apparel'), 4000);
-    try {
+    const { engine, sim } = await apparel();
+    {
       const r = await engine.measure.incrementality({ campaignId: 'cmp_sim', ...window });
       const m = sim.policies.find((p) => p.id === 'engine')!.measured!;
       expect(r.arms.treatment.sessions).toBe(m.treated.sessions);
@@ -254,8 +261,6 @@ for (const backend of BACKENDS) describe(`incrementality reports and stop-loss o
       // The program-level report is the same campaign here.
       const all = await engine.measure.incrementality(window);
       expect(all.arms.treatment.sessions).toBe(r.arms.treatment.sessions);
-    } finally {
-      await client.close();
     }
   });
 
@@ -285,19 +290,15 @@ for (const backend of BACKENDS) describe(`incrementality reports and stop-loss o
     } finally {
       await losing.client.close();
     }
-    const rich = await simulated(loadScenario('apparel'), 3000);
-    try {
-      const results = await rich.engine.measure.stopLoss();
-      expect(results.map((r) => r.action)).toEqual(['none']);
-      expect((await rich.engine.catalog.getCampaign('cmp_sim')).status).toBe('live');
-    } finally {
-      await rich.client.close();
-    }
+    const rich = await apparel();
+    const results = await rich.engine.measure.stopLoss();
+    expect(results.map((r) => r.action)).toEqual(['none']);
+    expect((await rich.engine.catalog.getCampaign('cmp_sim')).status).toBe('live');
   });
 
   it('a report whose holdout no longer matches the design says so loudly', async () => {
-    const { client, engine } = await simulated(loadScenario('apparel'), 3000);
-    try {
+    const { engine } = await apparel();
+    {
       // The campaign was run with a 20% holdout; its definition now says 17%.
       const c = await engine.catalog.getCampaign('cmp_sim');
       const { id: _i, status: _s, version: _v, createdAt: _c, updatedAt: _u, ...spec } = c;
@@ -306,8 +307,6 @@ for (const backend of BACKENDS) describe(`incrementality reports and stop-loss o
       expect(r.srm.mismatch).toBe(true);
       expect(r.verdict).toBe('sample_ratio_mismatch');
       expect(r.warnings[0]).toMatch(/^SAMPLE RATIO MISMATCH in cmp_sim/);
-    } finally {
-      await client.close();
     }
   });
 });
