@@ -13,6 +13,7 @@ import { parseInput } from '../errors/validate.js';
 import { randomIds, type IdGenerator } from '../ids/index.js';
 import { systemClock, utcDay, type Clock, type Random } from '../runtime/index.js';
 import type { CustomerRecord, Store } from '../store/ports.js';
+import { watchStore, type StoreHealth } from '../store/errors.js';
 import { newTokenSecret, parseTokenKeys, TokenSigner } from '../tokens/index.js';
 import { z } from 'zod';
 import { packLog, unpackLog } from './log-codec.js';
@@ -107,6 +108,8 @@ export interface Engine {
     stopLoss(): Promise<StopLossResult[]>;
     guardLog(campaignId: string): Promise<Array<{ id: string; campaignId: string; at: string; action: string; evidence: unknown }>>;
   };
+  /** Whether the store's writes are failing (disk full, read-only, locked, unreachable), for /health. */
+  storeHealth(): StoreHealth;
   /** The catalog snapshot decisions currently read (reloaded when another process changes it). */
   snapshot(): Promise<CatalogSnapshot>;
   close(): Promise<void>;
@@ -125,7 +128,8 @@ const CustomerPutSchema = z
 /** Wires store, clock, random source, ids, logger and config into an engine. Call `store.migrate()` first. */
 export async function createEngine(deps: EngineDeps): Promise<Engine> {
   const config = Object.isFrozen(deps.config) ? (deps.config as Config) : loadConfig(deps.config ?? {}, {});
-  const { store } = deps;
+  // Storage failures leave the store as 503 codes (never a bare driver error), and write outcomes are tracked.
+  const { store, health: storeHealth } = watchStore(deps.store);
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? Math.random;
   const ids = deps.ids ?? randomIds;
@@ -505,6 +509,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     },
 
     snapshot,
+    storeHealth,
 
     close: async () => {
       if (sweeper) clearInterval(sweeper);

@@ -40,6 +40,9 @@ export const ERRORS = {
   ORDER_CONFLICT: { status: 409, message: 'This order id was already redeemed with different tokens' },
   CONFIG_INVALID: { status: 500, message: 'The server configuration is invalid' },
   STORE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry' },
+  STORE_FULL: { status: 503, message: 'The database is out of space; retry after the Retry-After delay' },
+  STORE_READ_ONLY: { status: 503, message: 'The database is read-only; retry after the Retry-After delay' },
+  STORE_BUSY: { status: 503, message: 'The database is busy (locked); retry after the Retry-After delay' },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -9,7 +9,8 @@ import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecS
 import { DecideRequestSchema } from '../decide/request.js';
 import { EventBatchSchema, MAX_BATCH } from '../events/index.js';
 import { RedemptionRequestSchema } from '../wallet/service.js';
-import { ERRORS, isOfferpilotError, OfferpilotError } from '../errors/index.js';
+import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorCode } from '../errors/index.js';
+import { storeErrorCode } from '../store/errors.js';
 import { unpackLog, type Engine } from '../engine/index.js';
 import { compileRule } from '../rules/index.js';
 import { sampleSize } from '../measure/index.js';
@@ -26,8 +27,13 @@ export interface ServerOptions {
   logRequests?: boolean;
 }
 
+// Seconds a client should wait before retrying a 503: a lock clears fast; a full or read-only
+// disk needs an operator, so retries should not hammer it.
+const RETRY_AFTER: Partial<Record<ErrorCode, string>> = { INGEST_OVERLOADED: '1', STORE_BUSY: '1', STORE_UNAVAILABLE: '5', STORE_FULL: '30', STORE_READ_ONLY: '30' };
+
 function send(reply: FastifyReply, e: OfferpilotError): FastifyReply {
-  if (e.code === 'INGEST_OVERLOADED') reply.header('retry-after', '1');
+  const retry = RETRY_AFTER[e.code];
+  if (retry) reply.header('retry-after', retry);
   return reply.code(e.status).send(e.toJSON());
 }
 
@@ -53,9 +59,10 @@ function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return reply.code(err.statusCode).send({ error: { code: 'VALIDATION_FAILED', message: err.message, details: [] } });
   }
-  const dbDown = /ECONNREFUSED|SQLITE_BUSY|Connection terminated|timeout exceeded when trying to connect/i.test(`${code} ${err.message}`);
+  // The engine's store already answers with codes; this catches a driver error raised elsewhere.
+  const stored = storeErrorCode(err);
   req.log.error({ err }, 'request failed');
-  return send(reply, new OfferpilotError(dbDown ? 'STORE_UNAVAILABLE' : 'INTERNAL', dbDown ? undefined : `Internal error (request ${req.id})`));
+  return send(reply, new OfferpilotError(stored ?? 'INTERNAL', stored ? undefined : `Internal error (request ${req.id})`));
 }
 
 // NUL (PostgreSQL cannot store it) or a lone UTF-16 surrogate (not valid Unicode: JSON and
@@ -153,10 +160,22 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/health', { schema: { tags: ['system'], security: [], summary: 'Liveness and database check' } }, async () => {
-    const s = await engine.snapshot();
-    return { status: 'ok', store: engine.store.dialect, catalogVersion: s.version, liveCampaigns: s.campaigns.length };
-  });
+  app.get(
+    '/health',
+    { schema: { tags: ['system'], security: [], summary: 'Liveness and database check: 503 "degraded" while writes fail (disk full, read-only, locked), until one succeeds' } },
+    async (_req, reply) => {
+      const s = await engine.snapshot();
+      const w = engine.storeHealth();
+      if (w.degraded) reply.code(503).header('retry-after', RETRY_AFTER[w.lastWriteError!.code] ?? '5');
+      return {
+        status: w.degraded ? 'degraded' : 'ok',
+        store: engine.store.dialect,
+        writes: { ok: !w.degraded, lastWriteError: w.lastWriteError, lastWriteOkAt: w.lastWriteOkAt },
+        catalogVersion: s.version,
+        liveCampaigns: s.campaigns.length,
+      };
+    },
+  );
 
   app.post(
     '/v1/decide',

@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Opens one connection to an SQLite file with the settings every connection of the store uses. */
-export function open(path: string): Database.Database {
+/** Opens one connection to an SQLite file with the settings every connection of the store uses, then `pragmas`. */
+export function open(path: string, pragmas: readonly string[] = []): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -21,5 +21,6 @@ export function open(path: string): Database.Database {
   // safety net should that thread fall behind: about 400 MB of log.
   db.pragma('wal_autocheckpoint = 100000');
   db.pragma('journal_size_limit = 67108864');
+  for (const p of pragmas) db.pragma(p);
   return db;
 }
