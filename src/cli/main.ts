@@ -19,7 +19,8 @@ interface CommonFlags {
 }
 
 async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (engine: Engine, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig({ db: flags.db, logLevel: flags.logLevel, host: flags.host, port: flags.port });
+  // Commander defaults a --no-… flag to true: only an explicit --no-access-log overrides the env var.
+  const config = loadConfig({ db: flags.db, logLevel: flags.logLevel, host: flags.host, port: flags.port, accessLog: flags.accessLog === false ? false : undefined });
   const store = openStore(config.db, { poolSize: config.pgPoolSize, writerThread: config.sqliteWriterThread });
   await store.migrate();
   const engine = await createEngine({ store, config });
@@ -45,7 +46,8 @@ program
   .option('--host <host>', 'listen address (env OFFERPILOT_HOST)')
   .option('--port <port>', 'listen port (env OFFERPILOT_PORT)')
   .option('--demo', 'seed the demo catalog into an empty database and print a dev API key')
-  .action(async (flags: CommonFlags & { host?: string; port?: string; demo?: boolean }) => {
+  .option('--no-access-log', 'do not log one line per request (env OFFERPILOT_ACCESS_LOG=false)')
+  .action(async (flags: CommonFlags & { host?: string; port?: string; demo?: boolean; accessLog?: boolean }) => {
     await withEngine({ ...flags, keepOpen: true }, async (engine, config) => {
       let demoKey: string | null = null;
       if (flags.demo) {
@@ -58,7 +60,7 @@ program
           await engine.store.putSetting('demo.dev_api_key', demoKey);
         }
       }
-      const app = await buildServer(engine);
+      const app = await buildServer(engine, { accessLog: config.accessLog });
       const address = await app.listen({ host: config.host, port: config.port });
       const url = address.replace('[::1]', 'localhost');
       const lines = [`Offerpilot listening on ${url}  (store: ${engine.store.dialect} ${engine.store.dialect === 'sqlite' ? config.db : ''})`, `API docs:   ${url}/docs`];

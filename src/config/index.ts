@@ -22,6 +22,12 @@ export const ConfigSchema = z.object({
     .transform((v) => v === true || v === 'true')
     .default(true)
     .describe('SQLite: run decision, event and redemption writes on a worker thread (false: on the request thread)'),
+  accessLog: z
+    .enum(['true', 'false'])
+    .or(z.boolean())
+    .transform((v) => v === true || v === 'true')
+    .default(true)
+    .describe('Log one line per HTTP request at info (method, path, status, ms, request id; never credentials)'),
   bodyLimit: int(1_048_576, 1024),
   marginFloorPct: z.coerce.number().min(0).max(100).default(0).describe('Default margin floor when neither offer nor campaign sets one'),
   shippingCost: int(500).describe('Default cost of free shipping, minor units'),

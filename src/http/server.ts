@@ -23,8 +23,23 @@ declare module 'fastify' {
 }
 
 export interface ServerOptions {
-  /** Log every request (off by default: the decide path is hot). */
+  /** Fastify's own two-line request logging, with its serializers (off by default: the decide path is hot). */
   logRequests?: boolean;
+  /** One access-log line per request at info (default: the engine's `accessLog` setting). */
+  accessLog?: boolean;
+}
+
+// Query parameters whose values may be credentials are not written to the log.
+const SECRET_PARAM = /token|code|key|secret|pass|auth|sig/i;
+
+/** The request path with its query, credential-like values replaced. */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const k of new Set(params.keys())) if (SECRET_PARAM.test(k)) params.set(k, '[redacted]');
+  const rest = params.toString();
+  return rest ? `${url.slice(0, q)}?${rest}` : url.slice(0, q);
 }
 
 // Seconds a client should wait before retrying a 503: a lock clears fast; a full or read-only
@@ -126,6 +141,17 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   // Response schemas document the API; replies are plain JSON and are not re-validated on the hot path.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(handleError);
+  if (opts.accessLog ?? engine.config.accessLog) {
+    const log = engine.logger;
+    // One line when the response is sent; nothing is computed when info is not enabled. Headers
+    // (Authorization, X-Api-Key) and bodies are never logged.
+    app.addHook('onResponse', (req, reply, done) => {
+      if (log.isLevelEnabled('info')) {
+        log.info({ reqId: req.id, method: req.method, url: loggableUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      }
+      done();
+    });
+  }
   app.setNotFoundHandler((req, reply) => send(reply, new OfferpilotError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`)));
 
   await app.register(fastifySwagger, {
