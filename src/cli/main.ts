@@ -29,7 +29,8 @@ interface CommonFlags {
 }
 
 async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (engine: Engine, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig({ db: flags.db, logLevel: flags.logLevel, host: flags.host, port: flags.port });
+  // Commander defaults a --no-… flag to true: only an explicit --no-access-log overrides the env var.
+  const config = loadConfig({ db: flags.db, logLevel: flags.logLevel, host: flags.host, port: flags.port, accessLog: flags.accessLog === false ? false : undefined });
   let store: Store | null = null;
   let engine: Engine;
   try {
@@ -75,7 +76,8 @@ program
   .option('--host <host>', 'listen address (env OFFERPILOT_HOST)')
   .option('--port <port>', 'listen port (env OFFERPILOT_PORT)', numberOption({ integer: true, min: 0, max: 65535 }))
   .option('--demo', 'seed the demo catalog into an empty database and print a dev API key')
-  .action(async (flags: CommonFlags & { host?: string; port?: number; demo?: boolean }) => {
+  .option('--no-access-log', 'do not log one line per request (env OFFERPILOT_ACCESS_LOG=false)')
+  .action(async (flags: CommonFlags & { host?: string; port?: number; demo?: boolean; accessLog?: boolean }) => {
     await withEngine({ ...flags, keepOpen: true }, async (engine, config) => {
       let demoKey: string | null = null;
       if (flags.demo) {
@@ -88,7 +90,7 @@ program
           await engine.store.putSetting('demo.dev_api_key', demoKey);
         }
       }
-      const app = await (await lazy.http()).buildServer(engine);
+      const app = await (await lazy.http()).buildServer(engine, { accessLog: config.accessLog });
       let address: string;
       try {
         address = await app.listen({ host: config.host, port: config.port });

@@ -38,6 +38,12 @@ export const ConfigSchema = z.object({
     .transform((v) => v === true || v === 'true')
     .default(true)
     .describe('SQLite: run decision, event and redemption writes on a worker thread (false: on the request thread)'),
+  accessLog: z
+    .enum(['true', 'false'])
+    .or(z.boolean())
+    .transform((v) => v === true || v === 'true')
+    .default(true)
+    .describe('Log one line per HTTP request at info (method, path, status, ms, request id; never credentials)'),
   bodyLimit: int(1_048_576, 1024),
   rateLimitWindowMs: int(60_000, 1000).describe('Window of the redemption and lookup rate limits (per process)'),
   rateLimitRedeemPerCustomer: int(120).describe('Redemption and quote requests per customer per window (0: no limit)'),

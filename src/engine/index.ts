@@ -13,6 +13,7 @@ import { parseInput } from '../errors/validate.js';
 import { randomIds, type IdGenerator } from '../ids/index.js';
 import { systemClock, utcDay, type Clock, type Random } from '../runtime/index.js';
 import type { CustomerRecord, Store } from '../store/ports.js';
+import { watchStore, type StoreHealth } from '../store/errors.js';
 import { newTokenSecret, parseTokenKeys, TokenSigner } from '../tokens/index.js';
 import { z } from 'zod';
 import { packLog, unpackLog } from './log-codec.js';
@@ -107,6 +108,8 @@ export interface Engine {
     stopLoss(): Promise<StopLossResult[]>;
     guardLog(campaignId: string): Promise<Array<{ id: string; campaignId: string; at: string; action: string; evidence: unknown }>>;
   };
+  /** Whether the store's writes are failing (disk full, read-only, locked, unreachable), for /health. */
+  storeHealth(): StoreHealth;
   /** The catalog snapshot decisions currently read (reloaded when another process changes it). */
   snapshot(): Promise<CatalogSnapshot>;
   close(): Promise<void>;
@@ -125,7 +128,8 @@ const CustomerPutSchema = z
 /** Wires store, clock, random source, ids, logger and config into an engine. Call `store.migrate()` first. */
 export async function createEngine(deps: EngineDeps): Promise<Engine> {
   const config = Object.isFrozen(deps.config) ? (deps.config as Config) : loadConfig(deps.config ?? {}, {});
-  const { store } = deps;
+  // Storage failures leave the store as 503 codes (never a bare driver error), and write outcomes are tracked.
+  const { store, health: storeHealth } = watchStore(deps.store);
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? Math.random;
   const ids = deps.ids ?? randomIds;
@@ -147,13 +151,19 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     logger.warn('the database still holds a generated token secret (settings token_key.db1): once no live token needs it, delete it (see README, "Secrets on disk")');
   }
 
-  // Catalog snapshot: rebuilt when the catalog version changes (checked at most every catalogRefreshMs).
+  // Catalog snapshot: rebuilt when the catalog version changes. A snapshot is served only while
+  // the check that produced it *started* less than catalogRefreshMs ago, so what a request reads
+  // is never older than that bound; past it, requests wait for one shared check.
   const compiledCache = new Map<string, CompiledOffer>();
   let snap: CatalogSnapshot | null = null;
   let checkedAt = -Infinity;
-  let loading: Promise<CatalogSnapshot> | null = null;
+  // Bumped by this process's own edits: a check begun before an edit cannot vouch for it.
+  let epoch = 0;
+  let loading: { epoch: number; promise: Promise<CatalogSnapshot> } | null = null;
   const reload = async (): Promise<CatalogSnapshot> => {
     const data = await store.loadCatalog();
+    // Two overlapping checks (an edit began a second one) may finish out of order: keep the newer.
+    if (snap && snap.version > data.version) return snap;
     snap = buildSnapshot(data.version, data.offers, data.campaigns, data.products, compiledCache);
     // Keep compiled rules only for the versions still current.
     const current = new Set(data.offers.map((o) => `${o.id}@${o.version}`));
@@ -161,21 +171,30 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     counterAt = -Infinity;
     return snap;
   };
-  async function snapshot(): Promise<CatalogSnapshot> {
-    const t = performance.now();
-    if (snap && t - checkedAt < config.catalogRefreshMs) return snap;
-    loading ??= (async () => {
+  const check = (): Promise<CatalogSnapshot> => {
+    const mine = { epoch, promise: null as unknown as Promise<CatalogSnapshot> };
+    const started = performance.now();
+    mine.promise = (async () => {
       try {
         const v = await store.catalogVersion();
-        checkedAt = performance.now();
-        return snap && snap.version === v ? snap : await reload();
+        const s = snap && snap.version === v ? snap : await reload();
+        if (mine.epoch === epoch) checkedAt = Math.max(checkedAt, started);
+        return s;
       } finally {
-        loading = null;
+        if (loading === mine) loading = null;
       }
     })();
-    return loading;
+    loading = mine;
+    return mine.promise;
+  };
+  /** The current catalog snapshot, at most catalogRefreshMs older than the database's. */
+  async function snapshot(): Promise<CatalogSnapshot> {
+    if (snap && performance.now() - checkedAt < config.catalogRefreshMs) return snap;
+    if (loading && loading.epoch === epoch) return loading.promise;
+    return check();
   }
   const invalidate = () => {
+    epoch++;
     checkedAt = -Infinity;
   };
 
@@ -199,16 +218,29 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   async function refreshCounters(s: CatalogSnapshot, now: number, only?: string): Promise<void> {
     const day = utcDay(now);
     const keys = guardedKeys(s, day, only);
+    // Stamped with when the read began: the view is as old as the read, not as its answer.
+    const started = performance.now();
     const fresh = await store.readCounters(keys);
     if (only === undefined) counters.clear();
     for (const k of keys) counters.set(k, fresh.get(k) ?? 0);
-    if (only === undefined) {
-      counterAt = performance.now();
+    if (only === undefined && s === snap) {
+      counterAt = started;
       counterDay = day;
     }
   }
+  // One full re-read at a time, shared by the requests that find the view too old.
+  let counterLoading: { snap: CatalogSnapshot; day: string; promise: Promise<void> } | null = null;
   async function counterView(s: CatalogSnapshot, now: number): Promise<CounterView> {
-    if (performance.now() - counterAt >= config.counterRefreshMs || counterDay !== utcDay(now)) await refreshCounters(s, now);
+    const day = utcDay(now);
+    if (performance.now() - counterAt < config.counterRefreshMs && counterDay === day) return view;
+    if (!counterLoading || counterLoading.snap !== s || counterLoading.day !== day) {
+      const mine = { snap: s, day, promise: null as unknown as Promise<void> };
+      mine.promise = refreshCounters(s, now).finally(() => {
+        if (counterLoading === mine) counterLoading = null;
+      });
+      counterLoading = mine;
+    }
+    await counterLoading.promise;
     return view;
   }
 
@@ -482,6 +514,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     },
 
     snapshot,
+    storeHealth,
 
     close: async () => {
       if (sweeper) clearInterval(sweeper);

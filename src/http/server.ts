@@ -11,8 +11,9 @@ import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecS
 import { DecideRequestSchema } from '../decide/request.js';
 import { EventBatchSchema, MAX_BATCH } from '../events/index.js';
 import { RedemptionRequestSchema } from '../wallet/service.js';
-import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorDetail } from '../errors/index.js';
+import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorCode, type ErrorDetail } from '../errors/index.js';
 import { issueDetails } from '../errors/validate.js';
+import { storeErrorCode } from '../store/errors.js';
 import { unpackLog, type Engine } from '../engine/index.js';
 import { compileRule } from '../rules/index.js';
 import { sampleSize } from '../measure/index.js';
@@ -28,12 +29,32 @@ declare module 'fastify' {
 }
 
 export interface ServerOptions {
-  /** Log every request (off by default: the decide path is hot). */
+  /** Fastify's own two-line request logging, with its serializers (off by default: the decide path is hot). */
   logRequests?: boolean;
+  /** One access-log line per request at info (default: the engine's `accessLog` setting). */
+  accessLog?: boolean;
 }
 
+// Query parameters whose values may be credentials are not written to the log.
+const SECRET_PARAM = /token|code|key|secret|pass|auth|sig/i;
+
+/** The request path with its query, credential-like values replaced. */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const k of new Set(params.keys())) if (SECRET_PARAM.test(k)) params.set(k, '[redacted]');
+  const rest = params.toString();
+  return rest ? `${url.slice(0, q)}?${rest}` : url.slice(0, q);
+}
+
+// Seconds a client should wait before retrying a 503: a lock clears fast; a full or read-only
+// disk needs an operator, so retries should not hammer it.
+const RETRY_AFTER: Partial<Record<ErrorCode, string>> = { INGEST_OVERLOADED: '1', STORE_BUSY: '1', STORE_UNAVAILABLE: '5', STORE_FULL: '30', STORE_READ_ONLY: '30' };
+
 function send(reply: FastifyReply, e: OfferpilotError): FastifyReply {
-  if (e.code === 'INGEST_OVERLOADED') reply.header('retry-after', '1');
+  const retry = RETRY_AFTER[e.code];
+  if (retry) reply.header('retry-after', retry);
   return reply.code(e.status).send(e.toJSON());
 }
 
@@ -71,9 +92,10 @@ function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return reply.code(err.statusCode).send({ error: { code: 'VALIDATION_FAILED', message: err.message, details: [] } });
   }
-  const dbDown = /ECONNREFUSED|SQLITE_BUSY|Connection terminated|timeout exceeded when trying to connect/i.test(`${code} ${err.message}`);
+  // The engine's store already answers with codes; this catches a driver error raised elsewhere.
+  const stored = storeErrorCode(err);
   req.log.error({ err }, 'request failed');
-  return send(reply, new OfferpilotError(dbDown ? 'STORE_UNAVAILABLE' : 'INTERNAL', dbDown ? undefined : `Internal error (request ${req.id})`));
+  return send(reply, new OfferpilotError(stored ?? 'INTERNAL', stored ? undefined : `Internal error (request ${req.id})`));
 }
 
 // NUL (PostgreSQL cannot store it) or a lone UTF-16 surrogate (not valid Unicode: JSON and
@@ -232,6 +254,17 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     }
     return send(reply, new OfferpilotError('NOT_FOUND', `No route ${req.method} ${path}`));
   });
+  if (opts.accessLog ?? engine.config.accessLog) {
+    const log = engine.logger;
+    // One line when the response is sent; nothing is computed when info is not enabled. Headers
+    // (Authorization, X-Api-Key) and bodies are never logged.
+    app.addHook('onResponse', (req, reply, done) => {
+      if (log.isLevelEnabled('info')) {
+        log.info({ reqId: req.id, method: req.method, url: loggableUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      }
+      done();
+    });
+  }
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -267,10 +300,22 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   // Registered after the auth hook, so only authenticated requests are counted.
   const lookupLimits = await registerLookupLimits(app as unknown as FastifyInstance, engine.config, bearer);
 
-  app.get('/health', { schema: { tags: ['system'], security: [], summary: 'Liveness and database check' } }, async () => {
-    const s = await engine.snapshot();
-    return { status: 'ok', store: engine.store.dialect, catalogVersion: s.version, liveCampaigns: s.campaigns.length };
-  });
+  app.get(
+    '/health',
+    { schema: { tags: ['system'], security: [], summary: 'Liveness and database check: 503 "degraded" while writes fail (disk full, read-only, locked), until one succeeds' } },
+    async (_req, reply) => {
+      const s = await engine.snapshot();
+      const w = engine.storeHealth();
+      if (w.degraded) reply.code(503).header('retry-after', RETRY_AFTER[w.lastWriteError!.code] ?? '5');
+      return {
+        status: w.degraded ? 'degraded' : 'ok',
+        store: engine.store.dialect,
+        writes: { ok: !w.degraded, lastWriteError: w.lastWriteError, lastWriteOkAt: w.lastWriteOkAt },
+        catalogVersion: s.version,
+        liveCampaigns: s.campaigns.length,
+      };
+    },
+  );
 
   app.post(
     '/v1/decide',

@@ -62,11 +62,29 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
     return lists.map((l) => l.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : [])));
   });
 
-  return {
-    dialect: 'postgres',
-    ...admin,
-    ...createOutcomeReads(kysely),
-    ...createMeasureReads(kysely, 'postgres', {
+  // A report's joins are planned from table statistics. Tables never analyzed (just loaded, before
+  // autovacuum's first visit) get nested-loop plans: measured, one headline report over 2,000
+  // simulated sessions took 15.6 s, 0.1 s after ANALYZE. Reports analyze such tables first (and
+  // tables changed by more than their size since), checking at most once a minute.
+  const REPORT_TABLES = ['decisions', 'orders', 'events', 'redemptions', 'issuances'];
+  let statsCheckedAt = -Infinity;
+  let analyzing: Promise<void> | null = null;
+  const ensureStats = (): Promise<void> => {
+    if (performance.now() - statsCheckedAt < 60_000) return Promise.resolve();
+    return (analyzing ??= (async () => {
+      try {
+        const r = await pool.query<{ relname: string }>(
+          'SELECT relname FROM pg_stat_user_tables WHERE relname = ANY($1::text[]) AND ((last_analyze IS NULL AND last_autoanalyze IS NULL) OR n_mod_since_analyze > n_live_tup)',
+          [REPORT_TABLES],
+        );
+        if (r.rows.length > 0) await pool.query(`ANALYZE ${r.rows.map((x) => `"${x.relname}"`).join(', ')}`);
+        statsCheckedAt = performance.now();
+      } finally {
+        analyzing = null;
+      }
+    })());
+  };
+  const measureReads = createMeasureReads(kysely, 'postgres', {
       // Rows handed over as they arrive, not once the whole result is in: a report works through
       // one grouping while the server still produces the next customers.
       async eachRow(query, onRow) {
@@ -106,7 +124,16 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
           client.release(failed);
         }
       },
-    }),
+  });
+  const withStats = Object.fromEntries(
+    Object.entries(measureReads).map(([k, f]) => [k, typeof f === 'function' && k.startsWith('measure') ? async (...a: unknown[]) => (await ensureStats(), (f as (...x: unknown[]) => unknown)(...a)) : f]),
+  ) as typeof measureReads;
+
+  return {
+    dialect: 'postgres',
+    ...admin,
+    ...createOutcomeReads(kysely),
+    ...withStats,
     ...postgresOutcomes(pool),
     issuancesByIds: (ids) => (ids.length === 0 ? Promise.resolve([]) : issuanceReads.submit(ids)),
     async migrate() {

@@ -25,8 +25,8 @@ function restrictFiles(path: string): void {
   }
 }
 
-/** Opens one connection to an SQLite file with the settings every connection of the store uses. */
-export function open(path: string): Database.Database {
+/** Opens one connection to an SQLite file with the settings every connection of the store uses, then `pragmas`. */
+export function open(path: string, pragmas: readonly string[] = []): Database.Database {
   if (path !== ':memory:') restrictFiles(path);
   const db = new Database(path);
   // Deleted and overwritten rows are zeroed, in the file and in its log, not left in free
@@ -47,5 +47,6 @@ export function open(path: string): Database.Database {
   // safety net should that thread fall behind: about 400 MB of log.
   db.pragma('wal_autocheckpoint = 100000');
   db.pragma('journal_size_limit = 67108864');
+  for (const p of pragmas) db.pragma(p);
   return db;
 }

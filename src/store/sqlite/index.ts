@@ -40,6 +40,11 @@ export interface SqliteOptions {
    * database has no second connection.
    */
   writerThread?: boolean;
+  /**
+   * PRAGMA statements run on every connection after the store's own, e.g. `max_page_count = N`
+   * to cap the file at N pages (writes past it fail as STORE_FULL instead of filling the disk).
+   */
+  pragmas?: readonly string[];
 }
 
 /**
@@ -49,14 +54,15 @@ export interface SqliteOptions {
  * even with several processes on one file.
  */
 export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store {
-  const adminConn = open(path);
+  const pragmas = opts.pragmas ?? [];
+  const adminConn = open(path, pragmas);
   const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: adminConn }) });
   const admin = createAdminStore(kysely);
   const outcomeReads = createOutcomeReads(kysely);
   let hot: ReturnType<typeof prepare> | null = null;
-  const conn = path === ':memory:' ? adminConn : open(path);
+  const conn = path === ':memory:' ? adminConn : open(path, pragmas);
   const local = inThreadWriter(() => createWriter(conn));
-  const writer: Writer = path !== ':memory:' && opts.writerThread !== false ? routeWrites(local, startWriterThread(path)) : local;
+  const writer: Writer = path !== ':memory:' && opts.writerThread !== false ? routeWrites(local, startWriterThread(path, pragmas)) : local;
   const checkpointer = path === ':memory:' ? null : startCheckpointer(path, 1000, (msg) => process.emitWarning(`SQLite checkpoint: ${msg}`), () => writer.rewind());
 
   // secure_delete zeroes what the erasure freed in the pages it writes, but the log still holds

@@ -41,7 +41,7 @@ function revive(e: { name: string; message: string; code: string | undefined }):
  * still means durable. If the thread dies, what it had not answered fails (nothing of it was
  * acknowledged) and the next write starts a new thread.
  */
-export function startWriterThread(path: string): Writer {
+export function startWriterThread(path: string, pragmas: readonly string[] = []): Writer {
   let worker: Worker | null = null;
   let nextId = 1;
   // Each job remembers the thread it went to: a dying thread fails its own jobs, never those of
@@ -59,7 +59,7 @@ export function startWriterThread(path: string): Writer {
   };
   const spawn = (): Worker => {
     const entry = workerEntry();
-    const w = new Worker(entry.source, { workerData: { path }, eval: entry.eval });
+    const w = new Worker(entry.source, { workerData: { path, pragmas }, eval: entry.eval });
     w.on('message', (m: FromWriter) => {
       if ('replies' in m) {
         for (const r of m.replies) {

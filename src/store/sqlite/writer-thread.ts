@@ -6,7 +6,8 @@ import { createWriter, type WriteJob, type Writer } from './writer.js';
 import type { FromWriter, ToWriter, WriterReply } from './writer-client.js';
 
 const port = parentPort!;
-const conn = open((workerData as { path: string }).path);
+const data = workerData as { path: string; pragmas: string[] };
+const conn = open(data.path, data.pragmas);
 // Prepared on the first job (the tables exist by then), so a failure is that job's answer.
 let writer: Writer | null = null;
 

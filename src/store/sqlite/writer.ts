@@ -144,6 +144,10 @@ export function createWriter(conn: Database.Database): Writer {
     try {
       return { ok: it.run() };
     } catch (e) {
+      // SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY and SQLITE_NOMEM may roll back the whole group
+      // commit, not just this write's savepoint: the writes before it are gone and the ones
+      // after would each autocommit on their own. Fail the group with this write's error.
+      if (!conn.inTransaction) throw e;
       return { error: e };
     }
   };
@@ -179,7 +183,10 @@ export function createWriter(conn: Database.Database): Writer {
       results = batch.immediate(items, background, taken, performance.now() + BACKGROUND_BUDGET_MS);
     } catch (e) {
       // Nothing of this transaction was committed: every write in it fails (and is not acknowledged).
-      for (const it of [...items, ...taken]) it.reject(e);
+      // If it failed before taking any background write (BEGIN refused: read-only, locked), the
+      // queued ones fail too: retrying them here would spin on the same refusal, unanswered.
+      const failed = taken.length === 0 ? [...items, ...background.splice(0)] : [...items, ...taken];
+      for (const it of failed) it.reject(e);
       if (background.length > 0) schedule();
       else idle?.();
       return;
