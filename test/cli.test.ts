@@ -178,8 +178,9 @@ describe('the offerpilot CLI', () => {
         return u.toString();
       };
       const cases: Array<{ args: string[]; env?: Record<string, string>; exit: number; code: string; names: RegExp; pg?: boolean }> = [
-        // A path SQLite cannot open (here a folder; a read-only folder fails the same way): the driver says only "unable to open database file".
-        { args: ['migrate', '--db', folder], exit: 1, code: 'STORE_UNAVAILABLE', names: new RegExp(`SQLite database at ${folder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: unable to open database file`) },
+        // A path that cannot be opened (here a folder; a read-only folder fails the same way): the driver's own words ("unable to open
+        // database file", or EISDIR from the 0600 create) do not name the path, the line does.
+        { args: ['migrate', '--db', folder], exit: 1, code: 'STORE_UNAVAILABLE', names: new RegExp(`SQLite database at ${folder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: (unable to open database file|EISDIR)`) },
         { pg: true, args: ['migrate', '--db', pgUrl((u) => (u.port = '1'))], exit: 1, code: 'STORE_UNAVAILABLE', names: new RegExp(`PostgreSQL at ${pg.hostname}:1, database ${pg.pathname.slice(1)}, user ${pg.username}: .*ECONNREFUSED`) },
         { pg: true, args: ['migrate', '--db', pgUrl((u) => (u.pathname = '/offerpilot_no_such_db'))], exit: 1, code: 'STORE_UNAVAILABLE', names: /database offerpilot_no_such_db, user .*: database "offerpilot_no_such_db" does not exist/ },
         { pg: true, args: ['migrate', '--db', pgUrl((u) => (u.username = 'offerpilot_no_such_user'))], exit: 1, code: 'STORE_UNAVAILABLE', names: /user offerpilot_no_such_user: .*offerpilot_no_such_user/ },
