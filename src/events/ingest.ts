@@ -8,6 +8,7 @@ import type { Store } from '../store/ports.js';
 import type { DB } from '../store/schema.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { isCouponCode, normalizeCode } from '../wallet/codes.js';
+import { subjectIdOf } from '../ids/subject.js';
 import { fastParseEvent } from './fast-validate.js';
 import { EventSchema, MAX_BATCH, type OutcomeEvent } from './schema.js';
 
@@ -40,7 +41,7 @@ export interface IngestDeps {
 
 type Link = { decision: DecisionRef; method: 'decision' | 'token' | 'redemption' | 'order' | 'window'; offerId: string | null };
 
-const subjectOf = (e: OutcomeEvent) => (e.customerId !== undefined ? `c:${e.customerId}` : `a:${e.anonymousId!}`);
+const subjectOf = (e: OutcomeEvent) => subjectIdOf(e);
 
 /**
  * Event ingestion: validates a batch whole (a bad event names its index and field and nothing

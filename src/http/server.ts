@@ -12,6 +12,7 @@ import { RedemptionRequestSchema } from '../wallet/service.js';
 import { ERRORS, isOfferpilotError, OfferpilotError } from '../errors/index.js';
 import { unpackLog, type Engine } from '../engine/index.js';
 import { compileRule } from '../rules/index.js';
+import { customerSubject } from '../ids/subject.js';
 import { sampleSize } from '../measure/index.js';
 import { DecisionResponseSchema, ErrorBody, IdParams, Passthrough, StatusBody, StatusQuery, VersionQuery } from './schemas.js';
 
@@ -200,7 +201,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     async (req) => {
       const rows = await engine.store.listDecisions({
         limit: req.query.limit,
-        ...(req.query.customerId ? { subjectId: `c:${req.query.customerId}` } : {}),
+        ...(req.query.customerId ? { subjectId: customerSubject(req.query.customerId) } : {}),
         ...(req.query.campaignId ? { campaignId: req.query.campaignId } : {}),
       });
       return { decisions: rows.map((r) => unpackLog(r.body).response) };

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { anonymousSubject, customerSubject } from '../ids/subject.js';
 import type { OutcomeReads } from './ports.js';
 import type { DB } from './schema.js';
 import type { DecisionRef } from './outcome-plan.js';
@@ -80,7 +81,7 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
       const rows = await db
         .selectFrom('issuances')
         .selectAll()
-        .where((eb) => eb.or([eb('subject_id', '=', `c:${customerId}`), eb('customer_id', '=', customerId)]))
+        .where((eb) => eb.or([eb('subject_id', '=', customerSubject(customerId)), eb('customer_id', '=', customerId)]))
         .where('status', '=', 'issued')
         .where('expires_at', '>', now)
         .orderBy('issued_at', 'desc')
@@ -128,11 +129,11 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
       return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
     },
     async eraseCustomer(customerId, pseudonym, scrubDecision) {
-      const subject = `c:${customerId}`;
+      const subject = customerSubject(customerId);
       return db.transaction().execute(async (trx) => {
         // Devices seen with this customer are personal data too: their anonymous subjects go with it.
         const devices = await trx.selectFrom('decisions').select('anonymous_id').distinct().where('customer_id', '=', customerId).where('anonymous_id', 'is not', null).execute();
-        const subjects = [subject, ...devices.map((d) => `a:${d.anonymous_id!}`)];
+        const subjects = [subject, ...devices.map((d) => anonymousSubject(d.anonymous_id!))];
         const gone = await trx.deleteFrom('customers').where('id', '=', customerId).executeTakeFirst();
         const feats = await trx.deleteFrom('customer_features').where('subject_id', 'in', subjects).executeTakeFirst();
         await trx.deleteFrom('subjects').where('id', 'in', subjects).execute();

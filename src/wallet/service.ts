@@ -5,6 +5,7 @@ import { CartLineSchema } from '../decide/request.js';
 import { OfferpilotError, type ErrorCode } from '../errors/index.js';
 import { parseInput } from '../errors/validate.js';
 import type { IdGenerator } from '../ids/index.js';
+import { anonymousSubject, customerSubject, subjectIdOf } from '../ids/subject.js';
 import { utcDay, type Clock } from '../runtime/index.js';
 import type { CounterOp } from '../store/commit-plan.js';
 import { expiryWrite, releaseOps, type RedemptionPlan, type RollbackPlan } from '../store/outcome-plan.js';
@@ -155,7 +156,7 @@ export class Wallet {
       this.d.store.issuancesByCodes(codes),
       this.d.store.issuancesByIds(sigs.flatMap((v) => (v?.ok ? [v.claims.iss] : []))),
     ]);
-    const subjects = new Set([req.customerId !== undefined ? `c:${req.customerId}` : null, req.anonymousId !== undefined ? `a:${req.anonymousId}` : null]);
+    const subjects = new Set([req.customerId !== undefined ? customerSubject(req.customerId) : null, req.anonymousId !== undefined ? anonymousSubject(req.anonymousId) : null]);
     const issuances: Array<DB['issuances'] | null> = req.tokens.map((t, index) => {
       const sig = sigs[index];
       let iss: DB['issuances'] | undefined;
@@ -260,7 +261,7 @@ export class Wallet {
       redemption: {
         id,
         order_id: req.orderId,
-        subject_id: req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`,
+        subject_id: subjectIdOf(req),
         customer_id: req.customerId ?? null,
         channel: req.channel,
         status: 'applied',
@@ -298,7 +299,7 @@ export class Wallet {
   /** The stored answer for a retried order: same customer and the same wallet entries, else ORDER_CONFLICT. */
   private async replay(prior: DB['redemptions'], req: RedemptionRequest): Promise<RedemptionView> {
     const stored = stored_(prior);
-    const subject = req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`;
+    const subject = subjectIdOf(req);
     const codes = req.tokens.filter(isCouponCode).map(normalizeCode);
     const byCode = codes.length > 0 ? await this.d.store.issuancesByCodes(codes) : [];
     const ids = req.tokens.map((t) => {
