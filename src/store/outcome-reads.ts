@@ -148,7 +148,8 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
           .set({ subject_id: pseudonym, customer_id: null })
           .where((eb) => eb.or([eb('subject_id', 'in', subjects), eb('customer_id', '=', customerId)]))
           .executeTakeFirst();
-        await trx.updateTable('redemptions').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', 'in', subjects).execute();
+        // The fingerprint digests the customer id and cart: it goes too (a resend then conflicts).
+        await trx.updateTable('redemptions').set({ subject_id: pseudonym, customer_id: null, fingerprint: null }).where('subject_id', 'in', subjects).execute();
         const decisions = await trx
           .selectFrom('decisions')
           .select(['id', 'body'])

@@ -129,6 +129,8 @@ export interface DB {
     cost: number;
     points: number;
     body: string;
+    /** Digest of the request (customer, channel, tokens, cart); null on rows from before it was kept. */
+    fingerprint: string | null;
   };
   redemption_items: { redemption_id: string; issuance_id: string; offer_id: string; discount: number; cost: number; points: number };
   liability_ledger: {

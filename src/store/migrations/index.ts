@@ -275,6 +275,15 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '20261201000000_redemption_fingerprint': {
+    async up(db: Kysely<any>) {
+      // A digest of what a redemption was asked for, so that a retry of the same order id with
+      // another cart, channel or customer is refused instead of answered with the old discount.
+      // Rows from before this migration have none and are compared on customer and tokens only.
+      await db.schema.alterTable('redemptions').addColumn('fingerprint', 'text').execute();
+      if (db.getExecutor().adapter.constructor.name === 'PostgresAdapter') await sql.raw(PG_REDEEM_FINGERPRINT).execute(db);
+    },
+  },
 };
 
 /**
@@ -367,6 +376,18 @@ BEGIN
   RETURN res;
 END
 $fn$`;
+
+/**
+ * offerpilot_redeem_many as of 20261201000000_redemption_fingerprint: the same function, also
+ * storing the request's fingerprint. Derived from PG_REDEEM (which stays as its migration
+ * installed it), so the two cannot drift apart anywhere but in that one column.
+ */
+const PG_REDEEM_FINGERPRINT = (() => {
+  const cols = 'INSERT INTO redemptions (id, order_id, subject_id, customer_id, channel, status, created_at, rolled_back_at, discount, cost, points, body)';
+  const vals = "(r->>'discount')::bigint, (r->>'cost')::bigint, (r->>'points')::bigint, r->>'body')";
+  if (!PG_REDEEM.includes(cols) || !PG_REDEEM.includes(vals)) throw new Error('offerpilot_redeem_many: the redemption INSERT is not where the fingerprint migration expects it');
+  return PG_REDEEM.replace(cols, cols.replace(', body)', ', body, fingerprint)')).replace(vals, vals.replace("r->>'body')", "r->>'body', r->>'fingerprint')"));
+})();
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 

@@ -52,7 +52,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     order: conn.prepare(cols('orders', ORDER_ROW).replace('INSERT', 'INSERT OR IGNORE')),
     feature: conn.prepare(FEATURE_UPSERT),
     redemption: conn.prepare(
-      cols('redemptions', { id: '', order_id: '', subject_id: '', customer_id: null, channel: '', status: '', created_at: 0, rolled_back_at: null, discount: 0, cost: 0, points: 0, body: '' }),
+      cols('redemptions', { id: '', order_id: '', subject_id: '', customer_id: null, channel: '', status: '', created_at: 0, rolled_back_at: null, discount: 0, cost: 0, points: 0, body: '', fingerprint: null }),
     ),
     redemptionByOrder: conn.prepare<[string], DB['redemptions']>('SELECT * FROM redemptions WHERE order_id = ?'),
     item: conn.prepare(cols('redemption_items', { redemption_id: '', issuance_id: '', offer_id: '', discount: 0, cost: 0, points: 0 })),
