@@ -54,9 +54,9 @@ for (const backend of BACKENDS) {
             { id: 'ev3', type: 'add_to_cart', customerId: 'alice', occurredAt: at(3000), sku: 'MUG', quantity: 1, unitPrice: 1500 },
           ],
         };
-        expect(await e.events.ingest(batch)).toEqual({ accepted: 3, duplicates: 0, attributed: 3 });
+        expect(await e.events.ingest(batch)).toEqual({ accepted: 3, duplicates: 0, rejected: 0, quarantined: 0, attributed: 3, results: [] });
         // Resending is a no-op.
-        expect(await e.events.ingest(batch)).toEqual({ accepted: 0, duplicates: 3, attributed: 3 });
+        expect(await e.events.ingest(batch)).toMatchObject({ accepted: 0, duplicates: 3, rejected: 0, quarantined: 0, attributed: 3, results: [0, 1, 2].map((index) => ({ index, status: 'duplicate' })) });
 
         const red = await e.wallet.redeem({ orderId: 'o-1', customerId: 'alice', channel: 'app', tokens: [offer.token], cart });
         expect(red.status).toBe('applied');

@@ -246,7 +246,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
       config: { scope: 'decide' },
       schema: {
         tags: ['events'],
-        summary: `Ingest up to ${MAX_BATCH} outcome events; idempotent by event id; 200 means every event is durable, 503 (Retry-After) means none was stored`,
+        summary: `Ingest up to ${MAX_BATCH} outcome events; idempotent by event id; 200 means every accepted event is durable (results lists duplicates, rejections and quarantines, each with a code), 503 (Retry-After) means none was stored`,
         body: EventBatchSchema,
       },
     },

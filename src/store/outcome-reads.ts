@@ -143,6 +143,8 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
           .where('subject_id', 'in', subjects)
           .executeTakeFirst();
         await trx.updateTable('orders').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', 'in', subjects).execute();
+        // Held-back refunds are whole event rows of the customer's: never counted, so simply gone.
+        await trx.deleteFrom('event_quarantine').where('subject_id', 'in', subjects).execute();
         const iss = await trx
           .updateTable('issuances')
           .set({ subject_id: pseudonym, customer_id: null })

@@ -284,6 +284,29 @@ const migrations: Record<string, Migration> = {
       if (db.getExecutor().adapter.constructor.name === 'PostgresAdapter') await sql.raw(PG_REDEEM_FINGERPRINT).execute(db);
     },
   },
+  '20261201010000_outcome_checks': {
+    async up(db: Kysely<any>) {
+      // What each order has had refunded, so a refund can be checked against what is left in the
+      // same statement that writes it (summing its events per refund would read them all again).
+      await db.schema.alterTable('orders').addColumn('refunded', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await sql`UPDATE orders SET refunded = (SELECT coalesce(sum(e.amount), 0) FROM events e WHERE e.order_id = orders.order_id AND e.type IN ('refund', 'return'))
+        WHERE order_id IN (SELECT order_id FROM events WHERE type IN ('refund', 'return') AND order_id IS NOT NULL)`.execute(db);
+      // Refunds that arrive before their order: kept (with the row they would store) instead of
+      // counted against nothing, out of every report, and written when their order arrives.
+      await db.schema
+        .createTable('event_quarantine')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('order_id', 'text')
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('event_quarantine_subject').on('event_quarantine').column('subject_id').execute();
+      // Each new order looks for refunds that were waiting for it.
+      await db.schema.createIndex('event_quarantine_order').on('event_quarantine').column('order_id').execute();
+    },
+  },
 };
 
 /**
