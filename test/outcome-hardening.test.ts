@@ -225,6 +225,11 @@ for (const backend of BACKENDS) {
         expect(rs.map((r) => r.accepted).reduce((a, b) => a + b, 0)).toBe(1);
         expect(rs.map((r) => r.rejected).reduce((a, b) => a + b, 0)).toBe(3);
         expect((await e.features('alice')).monetary).toBe(500);
+        // A refund racing its own order is either applied with it or held back and released by it: never stuck.
+        await Promise.all(
+          Array.from({ length: 12 }, (_, k) => [order(`ro${k}`, alice, `race-${k}`, 1000), refund(`rr${k}`, alice, `race-${k}`, 100)]).flatMap((evs) => evs.map((ev) => e.events.ingest({ events: [ev] }))),
+        );
+        expect((await e.features('alice')).refunded).toBe(1500 + 12 * 100);
         // Orders too: one order id, two customers at once — one owns it, the other is refused.
         const os = await Promise.all([order('x1', alice, 'ox', 1000), order('x2', bob, 'ox', 1000)].map((ev) => e.events.ingest({ events: [ev] })));
         expect(os.map((r) => [r.accepted, r.rejected]).sort()).toEqual([[0, 1], [1, 0]]);

@@ -241,6 +241,12 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
   return tx(pool, async (c) => {
     const checked = distinct.filter((i) => items[i]!.order || isRefund(items[i]!.event));
     if (checked.length > 0) {
+      // One lock per order id named, taken at once in key order (no deadlock between batches), and
+      // held to commit: a refund finding no order and a batch inserting that order are thereby
+      // serialized, so the refund either sees the order or is quarantined where the order's
+      // arrival will find it (an order id not stored yet has no row to lock).
+      const orderIds = [...new Set(checked.map((i) => items[i]!.event.order_id!))];
+      await c.query('SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(o, 0) AS k FROM unnest($1::text[]) AS o ORDER BY k) AS keys', [orderIds]);
       // Known event ids first: a resent order must not insert an order row, nor a resent refund refund again.
       const known = await c.query<{ id: string }>('SELECT id FROM events WHERE id = ANY($1::text[])', [checked.map((i) => items[i]!.event.id)]);
       const ids = new Set(known.rows.map((r) => r.id));
