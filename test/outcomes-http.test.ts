@@ -45,7 +45,7 @@ for (const backend of BACKENDS) {
           decideKey,
         );
         expect(ev.statusCode).toBe(200);
-        expect(json(ev)).toEqual({ accepted: 1, duplicates: 0, attributed: 1 });
+        expect(json(ev)).toEqual({ accepted: 1, duplicates: 0, rejected: 0, quarantined: 0, attributed: 1, results: [] });
         expect(json(await h.req('GET', '/v1/customers/u1/features', undefined, readKey))).toMatchObject({ orders: 1, monetary: 6000 + 450 - 500, couponAffinity: 1, cohort: 'engaged_30' });
 
         const rb = json(await h.req('POST', `/v1/redemptions/${red.redemptionId}/rollback`, undefined, decideKey));

@@ -54,9 +54,9 @@ for (const backend of BACKENDS) {
             { id: 'ev3', type: 'add_to_cart', customerId: 'alice', occurredAt: at(3000), sku: 'MUG', quantity: 1, unitPrice: 1500 },
           ],
         };
-        expect(await e.events.ingest(batch)).toEqual({ accepted: 3, duplicates: 0, attributed: 3 });
+        expect(await e.events.ingest(batch)).toEqual({ accepted: 3, duplicates: 0, rejected: 0, quarantined: 0, attributed: 3, results: [] });
         // Resending is a no-op.
-        expect(await e.events.ingest(batch)).toEqual({ accepted: 0, duplicates: 3, attributed: 3 });
+        expect(await e.events.ingest(batch)).toMatchObject({ accepted: 0, duplicates: 3, rejected: 0, quarantined: 0, attributed: 3, results: [0, 1, 2].map((index) => ({ index, status: 'duplicate' })) });
 
         const red = await e.wallet.redeem({ orderId: 'o-1', customerId: 'alice', channel: 'app', tokens: [offer.token], cart });
         expect(red.status).toBe('applied');
@@ -212,7 +212,7 @@ for (const backend of BACKENDS) {
         await e.putCustomer('frank', { traits: { email: 'frank@example.com' }, consent: { personalization: true } });
         const fd = await e.decide({ customerId: 'frank', anonymousId: 'device-123', placement: 'cart', channel: 'web', cart });
         await e.events.ingest({ events: [{ id: 'fa', type: 'order', anonymousId: 'device-123', occurredAt: new Date(t.clock.now()).toISOString(), orderId: 'fo-0', lines: [{ sku: 'MUG', quantity: 1, unitPrice: 1500 }] }] });
-        expect((await e.features('a:device-123')).orders).toBe(1);
+        expect((await e.features({ anonymousId: 'device-123' })).orders).toBe(1);
         await e.events.ingest({ events: [{ id: 'f1', type: 'order', customerId: 'frank', occurredAt: new Date(t.clock.now()).toISOString(), orderId: 'fo-1', lines: [{ sku: 'MUG', quantity: 1, unitPrice: 1500 }] }] });
         expect((await e.features('frank')).orders).toBe(1);
         expect(await e.eraseCustomer('frank')).toEqual({ erased: true });
@@ -228,7 +228,7 @@ for (const backend of BACKENDS) {
         const logged = await e.getDecision(fd.decisionId);
         expect(logged.offers.map((o) => o.token)).toEqual(['']);
         // The device seen with the customer goes with it.
-        expect((await e.features('a:device-123')).orders).toBe(0);
+        expect((await e.features({ anonymousId: 'device-123' })).orders).toBe(0);
         const rep = await e.liabilities({});
         expect(rep.totals.issued).toBe(1);
       } finally {

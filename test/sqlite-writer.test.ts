@@ -127,8 +127,8 @@ describe('SQLite writer', () => {
       // No tables yet: the writer cannot prepare its statements.
       await expect(store.writeEvents([{ event: row }])).rejects.toThrow(/no such table/);
       await store.migrate();
-      await expect(store.writeEvents([{ event: row }])).resolves.toEqual({ inserted: 1, duplicates: 0 });
-      await expect(store.writeEvents([{ event: row }])).resolves.toEqual({ inserted: 0, duplicates: 1 });
+      await expect(store.writeEvents([{ event: row }])).resolves.toEqual({ inserted: 1, duplicates: 0, outcomes: ['accepted'] });
+      await expect(store.writeEvents([{ event: row }])).resolves.toEqual({ inserted: 0, duplicates: 1, outcomes: ['duplicate'] });
       await store.close();
     } finally {
       await db.drop();

@@ -11,6 +11,7 @@ import type { Reason } from '../decide/reasons.js';
 import { OfferpilotError } from '../errors/index.js';
 import { parseInput } from '../errors/validate.js';
 import { randomIds, type IdGenerator } from '../ids/index.js';
+import { customerSubject, subjectIdOf, type SubjectRef } from '../ids/subject.js';
 import { systemClock, utcDay, type Clock, type Random } from '../runtime/index.js';
 import type { CustomerRecord, Store } from '../store/ports.js';
 import { watchStore, type StoreHealth } from '../store/errors.js';
@@ -90,8 +91,8 @@ export interface Engine {
   getDecision(id: string): Promise<DecisionResponse & { log: unknown }>;
   putCustomer(id: string, body: unknown): Promise<CustomerRecord>;
   getCustomer(id: string): Promise<CustomerRecord>;
-  /** A customer's (or `a:`-prefixed anonymous visitor's) features as rules see them. */
-  features(customerId: string): Promise<CustomerFeatures>;
+  /** A customer's (a string is always a customer id) or an anonymous visitor's features as rules see them. */
+  features(who: string | SubjectRef): Promise<CustomerFeatures>;
   /** Erases a customer's profile, features and personal data; outcomes stay, anonymised. */
   eraseCustomer(id: string): Promise<{ erased: boolean }>;
   /** Outcome events: batches, idempotent by event id, attributed, durable when acknowledged. */
@@ -244,9 +245,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     return view;
   }
 
-  const subjectIdOf = (req: DecideRequest) => (req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`);
-
-  async function subjectFor(req: DecideRequest, now: number, s: CatalogSnapshot) {
+    async function subjectFor(req: DecideRequest, now: number, s: CatalogSnapshot) {
     const subjectId = subjectIdOf(req);
     // Features cost two reads per decision: only when a live rule reads them.
     const stored = await store.loadSubject(subjectId, req.customerId ?? null, s.readsFeatures ? now - IMPRESSION_WINDOW_MS : null);
@@ -486,9 +485,10 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       return c;
     },
 
-    async features(customerId) {
+    async features(who) {
       const now = clock.now();
-      const subject = customerId.startsWith('a:') ? customerId : `c:${customerId}`;
+      // Never inferred from the id's shape: a customer id may itself start with `a:`.
+      const subject = typeof who === 'string' ? customerSubject(who) : subjectIdOf(who);
       const stored = await store.loadSubject(subject, null, now - IMPRESSION_WINDOW_MS);
       return computeFeatures(stored.features, stored.impressions, now);
     },

@@ -31,8 +31,11 @@ export function fastParseEvent(raw: unknown): OutcomeEvent | null {
   switch (e.type) {
     case 'order': {
       const lines = e.lines as Array<{ quantity: number; unitPrice: number }>;
-      if (lines.reduce((s, l) => s + l.unitPrice * l.quantity, 0) > SUBTOTAL_CAP) return null;
-      return { ...e, shipping: e.shipping ?? 0, discount: e.discount ?? 0, tokens: e.tokens ?? [] } as OutcomeEvent;
+      const subtotal = lines.reduce((s, l) => s + l.unitPrice * l.quantity, 0);
+      const shipping = (e.shipping as number | undefined) ?? 0;
+      const discount = (e.discount as number | undefined) ?? 0;
+      if (subtotal > SUBTOTAL_CAP || discount > subtotal + shipping) return null;
+      return { ...e, shipping, discount, tokens: e.tokens ?? [] } as OutcomeEvent;
     }
     case 'add_to_cart':
       return { ...e, quantity: e.quantity ?? 1 } as OutcomeEvent;

@@ -3,11 +3,12 @@ import { OfferpilotError } from '../errors/index.js';
 import { parseInput, validationError, type IssueLike } from '../errors/validate.js';
 import { z } from 'zod';
 import { parseDuration, type Clock } from '../runtime/index.js';
-import type { EventWrite, DecisionRef, FeatureDelta } from '../store/outcome-plan.js';
+import { refundDelta, type EventWrite, type DecisionRef, type EventRefusalCode, type FeatureDelta } from '../store/outcome-plan.js';
 import type { Store } from '../store/ports.js';
 import type { DB } from '../store/schema.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { isCouponCode, normalizeCode } from '../wallet/codes.js';
+import { subjectIdOf } from '../ids/subject.js';
 import { fastParseEvent } from './fast-validate.js';
 import { EventSchema, MAX_BATCH, type OutcomeEvent } from './schema.js';
 
@@ -19,14 +20,35 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 const DEFAULT_WINDOW_MS = 7 * 86_400_000;
 /** Client clocks drift; an event further in the future than this is a mistake, not skew. */
 const MAX_FUTURE_MS = 5 * 60_000;
+/** No shop's outcome data is older than this: an earlier date is a client bug (year 0001, epoch 0). */
+export const MIN_OCCURRED_AT = Date.parse('2000-01-01T00:00:00Z');
+
+/** An event of the batch that was not stored as new, with why. */
+export interface IngestEventResult {
+  /** Its position in the batch. */
+  index: number;
+  id: string;
+  status: 'duplicate' | 'rejected' | 'quarantined';
+  /** For rejected and quarantined events: a stable code from the error registry. */
+  code?: EventRefusalCode;
+  /** The field at fault, as `events.<index>.<field>`. */
+  field?: string;
+  message?: string;
+}
 
 export interface IngestResult {
   /** Events stored by this request. */
   accepted: number;
   /** Events already stored (same id): resending a batch is a no-op. */
   duplicates: number;
+  /** Events refused by the checks against stored orders (see `results`); nothing of them is stored. */
+  rejected: number;
+  /** Refunds and returns held back because their order is not known yet (see `results`). */
+  quarantined: number;
   /** Events credited to a decision (by id, token, redemption or attribution window). */
   attributed: number;
+  /** Every event not accepted, in batch order: duplicates, rejections and quarantines. */
+  results: IngestEventResult[];
 }
 
 export interface IngestDeps {
@@ -40,13 +62,17 @@ export interface IngestDeps {
 
 type Link = { decision: DecisionRef; method: 'decision' | 'token' | 'redemption' | 'order' | 'window'; offerId: string | null };
 
-const subjectOf = (e: OutcomeEvent) => (e.customerId !== undefined ? `c:${e.customerId}` : `a:${e.anonymousId!}`);
+const subjectOf = (e: OutcomeEvent) => subjectIdOf(e);
+const isRefund = (w: EventWrite) => w.event.type === 'refund' || w.event.type === 'return';
 
 /**
  * Event ingestion: validates a batch whole (a bad event names its index and field and nothing
  * is stored), attributes each outcome to the decision that exposed the offer, and writes the
- * batch in one transaction. Bounded: past `maxPending` events in flight new batches get a 503
- * (never a silent drop); a 2xx means every event of the batch is durable.
+ * batch in one transaction. What only the store can tell (whose order an order id is, what is
+ * left to refund on it) is checked inside that write: such events are rejected or quarantined
+ * one by one, reported in `results`, and the rest of the batch is stored. Bounded: past
+ * `maxPending` events in flight new batches get a 503 (never a silent drop); a 2xx means every
+ * event reported accepted or quarantined is durable.
  */
 export class Ingestor {
   private pending = 0;
@@ -82,6 +108,7 @@ export class Ingestor {
     const times = events.map((e, i) => {
       const t = Date.parse(e.occurredAt);
       if (t > now + MAX_FUTURE_MS) problems.push({ path: `events.${i}.occurredAt`, message: 'is more than 5 minutes in the future' });
+      else if (t < MIN_OCCURRED_AT) problems.push({ path: `events.${i}.occurredAt`, message: 'is before 2000-01-01T00:00:00Z' });
       return t;
     });
     events.forEach((e, i) => {
@@ -103,8 +130,27 @@ export class Ingestor {
       await this.acquire();
       try {
         const writes = await this.plan(events, times, now, s);
-        const r = await this.deps.store.writeEvents(writes);
-        return { accepted: r.inserted, duplicates: r.duplicates, attributed: writes.filter((w) => w.event.decision_id !== null).length };
+        // Refunds go after every order of the batch, so one naming an order sent beside it finds it.
+        const order = writes.map((_, i) => i).sort((a, b) => Number(isRefund(writes[a]!)) - Number(isRefund(writes[b]!)) || a - b);
+        const r = await this.deps.store.writeEvents(order.map((i) => writes[i]!));
+        const results: IngestEventResult[] = [];
+        let attributed = 0;
+        let rejected = 0;
+        let quarantined = 0;
+        order.forEach((index, k) => {
+          const o = r.outcomes[k]!;
+          const id = writes[index]!.event.id;
+          if (o !== 'accepted' && o !== 'duplicate') {
+            if (o.status === 'rejected') rejected++;
+            else quarantined++;
+            results.push({ index, id, status: o.status, code: o.code, field: `events.${index}.${o.field}`, message: o.message });
+            return;
+          }
+          if (writes[index]!.event.decision_id !== null) attributed++;
+          if (o === 'duplicate') results.push({ index, id, status: 'duplicate' });
+        });
+        results.sort((a, b) => a.index - b.index);
+        return { accepted: r.inserted, duplicates: r.duplicates, rejected, quarantined, attributed, results };
       } finally {
         this.release();
       }
@@ -292,7 +338,7 @@ export class Ingestor {
       }
       if (e.type === 'refund' || e.type === 'return') {
         event.amount = e.amount;
-        return { event, delta: { subjectId: subject, orders: 0, orderAt: null, revenue: 0, refunded: e.amount, offerOrders: 0, offerDiscount: 0, offerSubtotal: 0 } };
+        return { event, delta: refundDelta(event) };
       }
       if (e.type === 'add_to_cart' && e.unitPrice !== undefined) event.amount = e.unitPrice * e.quantity;
       if (e.type === 'checkout_started' && e.cartValue !== undefined) event.amount = e.cartValue;

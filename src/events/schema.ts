@@ -51,7 +51,9 @@ export const EVENT_VARIANTS = [
         tokens: z.array(Token).max(20).default([]).describe('Offer tokens or coupon codes redeemed on the order'),
       })
       .strict()
-      .refine((o) => o.lines.reduce((s, l) => s + l.unitPrice * l.quantity, 0) <= 900_000_000_000, { message: 'order subtotal above 900,000,000,000 minor units', path: ['lines'] }),
+      .refine((o) => o.lines.reduce((s, l) => s + l.unitPrice * l.quantity, 0) <= 900_000_000_000, { message: 'order subtotal above 900,000,000,000 minor units', path: ['lines'] })
+      // A discount beyond what the order charged would make its revenue (and the customer's monetary) negative.
+      .refine((o) => o.discount <= o.lines.reduce((s, l) => s + l.unitPrice * l.quantity, 0) + o.shipping, { message: 'is more than the order’s subtotal plus shipping', path: ['discount'] }),
     z.object({ type: z.literal('refund'), ...common, orderId: Id, amount: Money.refine((a) => a > 0, 'must be positive'), reason: z.string().max(500).optional() }).strict(),
     z.object({ type: z.literal('return'), ...common, orderId: Id, amount: Money.refine((a) => a > 0, 'must be positive'), reason: z.string().max(500).optional() }).strict(),
 ] as const;

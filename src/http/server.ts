@@ -16,6 +16,7 @@ import { issueDetails } from '../errors/validate.js';
 import { storeErrorCode } from '../store/errors.js';
 import { unpackLog, type Engine } from '../engine/index.js';
 import { compileRule } from '../rules/index.js';
+import { customerSubject } from '../ids/subject.js';
 import { sampleSize } from '../measure/index.js';
 import { registerLookupLimits } from './rate-limits.js';
 import type { CustomerRecord } from '../store/ports.js';
@@ -359,7 +360,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     async (req) => {
       const rows = await engine.store.listDecisions({
         limit: req.query.limit,
-        ...(req.query.customerId ? { subjectId: `c:${req.query.customerId}` } : {}),
+        ...(req.query.customerId ? { subjectId: customerSubject(req.query.customerId) } : {}),
         ...(req.query.campaignId ? { campaignId: req.query.campaignId } : {}),
       });
       return { decisions: rows.map((r) => unpackLog(r.body).response) };
@@ -407,7 +408,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
       config: { scope: 'decide' },
       schema: {
         tags: ['events'],
-        summary: `Ingest up to ${MAX_BATCH} outcome events; idempotent by event id; 200 means every event is durable, 503 (Retry-After) means none was stored`,
+        summary: `Ingest up to ${MAX_BATCH} outcome events; idempotent by event id; 200 means every accepted event is durable (results lists duplicates, rejections and quarantines, each with a code), 503 (Retry-After) means none was stored`,
         body: EventBatchSchema,
       },
     },

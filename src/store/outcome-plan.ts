@@ -23,9 +23,83 @@ export interface EventWrite {
   delta?: FeatureDelta;
 }
 
+/** Codes of events the store refuses (rejected) or holds back (quarantined); registered in errors/index.ts. */
+export type EventRefusalCode = 'EVENT_ORDER_CONFLICT' | 'REFUND_ORDER_UNKNOWN' | 'REFUND_CUSTOMER_MISMATCH' | 'REFUND_EXCEEDS_ORDER';
+
+/** Why an event was not stored: rejected for good, or quarantined until its order is known. */
+export interface EventRefusal {
+  status: 'rejected' | 'quarantined';
+  code: EventRefusalCode;
+  /** The event's field at fault, e.g. `orderId` or `amount`. */
+  field: string;
+  message: string;
+}
+
+/** One event's fate, by its position in the items written. */
+export type EventOutcome = 'accepted' | 'duplicate' | EventRefusal;
+
 export interface EventWriteResult {
   inserted: number;
   duplicates: number;
+  /** Per item, in the order given. */
+  outcomes: EventOutcome[];
+}
+
+/** What a refund or return may still take off its order: what was paid less what was refunded. */
+export interface RefundableOrder {
+  subjectId: string;
+  paid: number;
+  refunded: number;
+}
+
+/**
+ * The store-side checks on an event, with the order it names as the store (and the items of this
+ * batch before it) left it: an order id already someone else's order is refused; a refund needs
+ * its order, from the same subject, with enough left to refund. Both dialects apply exactly this.
+ */
+export function checkAgainstOrder(it: EventWrite, order: RefundableOrder | undefined): EventRefusal | null {
+  const e = it.event;
+  if (it.order) {
+    if (order && order.subjectId !== e.subject_id) {
+      return { status: 'rejected', code: 'EVENT_ORDER_CONFLICT', field: 'orderId', message: `order ${e.order_id} belongs to another customer` };
+    }
+    return null;
+  }
+  if (e.type !== 'refund' && e.type !== 'return') return null;
+  if (!order) {
+    return { status: 'quarantined', code: 'REFUND_ORDER_UNKNOWN', field: 'orderId', message: `order ${e.order_id} is not known yet: the ${e.type} is held back and counted when the order arrives` };
+  }
+  if (order.subjectId !== e.subject_id) {
+    return { status: 'rejected', code: 'REFUND_CUSTOMER_MISMATCH', field: 'orderId', message: `order ${e.order_id} belongs to another customer` };
+  }
+  const left = order.paid - order.refunded;
+  if (Number(e.amount) > left) {
+    return { status: 'rejected', code: 'REFUND_EXCEEDS_ORDER', field: 'amount', message: `${e.amount} is more than the ${left} left to refund on order ${e.order_id}` };
+  }
+  return null;
+}
+
+/** The feature change of an accepted refund or return: what the customer got back. */
+export function refundDelta(e: Pick<DB['events'], 'subject_id' | 'amount'>): FeatureDelta {
+  return { subjectId: e.subject_id, orders: 0, orderAt: null, revenue: 0, refunded: Number(e.amount), offerOrders: 0, offerDiscount: 0, offerSubtotal: 0 };
+}
+
+/**
+ * A quarantined refund or return released by the arrival of its order: written as it would have
+ * been, and credited (unless it named a decision itself) to whatever the order was credited to.
+ */
+export function releasedEvent(q: Pick<DB['event_quarantine'], 'event'>, order: DB['orders']): EventWrite {
+  const e = JSON.parse(q.event) as DB['events'];
+  const event: DB['events'] =
+    e.decision_id === null && order.decision_id !== null
+      ? { ...e, decision_id: order.decision_id, campaign_id: order.campaign_id, holdout: order.holdout, offer_id: e.offer_id ?? order.offer_id, attribution: 'order' }
+      : e;
+  return { event, delta: refundDelta(event) };
+}
+
+/** The quarantine row of a held-back event: the event row as it would have been stored, and why not. */
+export function quarantineRow(e: DB['events'], r: EventRefusal): DB['event_quarantine'] {
+  return { id: e.id, code: r.code, subject_id: e.subject_id, order_id: e.order_id, received_at: e.received_at, event: JSON.stringify(e) };
 }
 
 /** A decision as attribution sees it. */

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { anonymousSubject, customerSubject } from '../ids/subject.js';
 import type { OutcomeReads } from './ports.js';
 import type { DB } from './schema.js';
 import type { DecisionRef } from './outcome-plan.js';
@@ -80,7 +81,7 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
       const rows = await db
         .selectFrom('issuances')
         .selectAll()
-        .where((eb) => eb.or([eb('subject_id', '=', `c:${customerId}`), eb('customer_id', '=', customerId)]))
+        .where((eb) => eb.or([eb('subject_id', '=', customerSubject(customerId)), eb('customer_id', '=', customerId)]))
         .where('status', '=', 'issued')
         .where('expires_at', '>', now)
         .orderBy('issued_at', 'desc')
@@ -128,11 +129,11 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
       return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
     },
     async eraseCustomer(customerId, pseudonym, scrubDecision) {
-      const subject = `c:${customerId}`;
+      const subject = customerSubject(customerId);
       return db.transaction().execute(async (trx) => {
         // Devices seen with this customer are personal data too: their anonymous subjects go with it.
         const devices = await trx.selectFrom('decisions').select('anonymous_id').distinct().where('customer_id', '=', customerId).where('anonymous_id', 'is not', null).execute();
-        const subjects = [subject, ...devices.map((d) => `a:${d.anonymous_id!}`)];
+        const subjects = [subject, ...devices.map((d) => anonymousSubject(d.anonymous_id!))];
         const gone = await trx.deleteFrom('customers').where('id', '=', customerId).executeTakeFirst();
         const feats = await trx.deleteFrom('customer_features').where('subject_id', 'in', subjects).executeTakeFirst();
         await trx.deleteFrom('subjects').where('id', 'in', subjects).execute();
@@ -142,15 +143,18 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
           .where('subject_id', 'in', subjects)
           .executeTakeFirst();
         await trx.updateTable('orders').set({ subject_id: pseudonym, customer_id: null }).where('subject_id', 'in', subjects).execute();
+        // Held-back refunds are whole event rows of the customer's: never counted, so simply gone.
+        await trx.deleteFrom('event_quarantine').where('subject_id', 'in', subjects).execute();
         const iss = await trx
           .updateTable('issuances')
           // A coupon code is a bearer credential the customer was sent: personal, and it goes.
           .set({ subject_id: pseudonym, customer_id: null, code: null })
           .where((eb) => eb.or([eb('subject_id', 'in', subjects), eb('customer_id', '=', customerId)]))
           .executeTakeFirst();
+        // The fingerprint digests the customer id and cart: it goes too (a resend then conflicts).
         await trx
           .updateTable('redemptions')
-          .set({ subject_id: pseudonym, customer_id: null })
+          .set({ subject_id: pseudonym, customer_id: null, fingerprint: null })
           .where((eb) => eb.or([eb('subject_id', 'in', subjects), eb('customer_id', '=', customerId)]))
           .execute();
         const decisions = await trx

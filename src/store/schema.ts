@@ -103,6 +103,17 @@ export interface DB {
     offer_id: string | null;
     holdout: number | null;
     attribution: string | null;
+    /** Refunds and returns accepted against the order so far (never more than what was paid). */
+    refunded?: number;
+  };
+  /** Events held back by ingestion (a refund before its order), with the event row they would store. */
+  event_quarantine: {
+    id: string;
+    code: string;
+    subject_id: string;
+    order_id: string | null;
+    received_at: number;
+    event: string;
   };
   customer_features: {
     subject_id: string;
@@ -129,6 +140,8 @@ export interface DB {
     cost: number;
     points: number;
     body: string;
+    /** Digest of the request (customer, channel, tokens, cart); null on rows from before it was kept. */
+    fingerprint: string | null;
   };
   redemption_items: { redemption_id: string; issuance_id: string; offer_id: string; discount: number; cost: number; points: number };
   liability_ledger: {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ChannelSchema, type Offer, type Product } from '../catalog/schemas.js';
 import { counterKeys } from '../decide/counter-keys.js';
@@ -5,6 +6,7 @@ import { CartLineSchema } from '../decide/request.js';
 import { OfferpilotError, type ErrorCode } from '../errors/index.js';
 import { parseInput } from '../errors/validate.js';
 import type { IdGenerator } from '../ids/index.js';
+import { anonymousSubject, customerSubject, subjectIdOf } from '../ids/subject.js';
 import { utcDay, type Clock } from '../runtime/index.js';
 import type { CounterOp } from '../store/commit-plan.js';
 import { expiryWrite, releaseOps, type RedemptionPlan, type RollbackPlan } from '../store/outcome-plan.js';
@@ -155,7 +157,7 @@ export class Wallet {
       this.d.store.issuancesByCodes(codes),
       this.d.store.issuancesByIds(sigs.flatMap((v) => (v?.ok ? [v.claims.iss] : []))),
     ]);
-    const subjects = new Set([req.customerId !== undefined ? `c:${req.customerId}` : null, req.anonymousId !== undefined ? `a:${req.anonymousId}` : null]);
+    const subjects = new Set([req.customerId !== undefined ? customerSubject(req.customerId) : null, req.anonymousId !== undefined ? anonymousSubject(req.anonymousId) : null]);
     const issuances: Array<DB['issuances'] | null> = req.tokens.map((t, index) => {
       const sig = sigs[index];
       let iss: DB['issuances'] | undefined;
@@ -217,17 +219,38 @@ export class Wallet {
     return { result: r, issuances: issuances as Array<DB['issuances']>, offers: offers as Offer[] };
   }
 
-  /** Redeems tokens on an order: all or nothing, once per order id, within caps, budget and daily liability. */
+  /**
+   * A digest of everything that decides a redemption's result: who, channel, the wallet entries
+   * the tokens name and the cart. Signed tokens count by the issuance they name (a token re-signed
+   * under a rotated key is the same request), coupon codes as normalised.
+   */
+  private fingerprint(req: RedemptionRequest): string {
+    const tokens = req.tokens.map((t) => {
+      if (isCouponCode(t)) return `code:${normalizeCode(t)}`;
+      const v = this.d.tokens.verify(t, null);
+      return v.ok ? `iss:${v.claims.iss}` : `raw:${t}`;
+    });
+    const cart = [req.cart.currency ?? null, req.cart.shipping, req.cart.lines.map((l) => [l.sku, l.quantity, l.unitPrice])];
+    return createHash('sha256').update(JSON.stringify([1, subjectIdOf(req), req.channel, tokens, cart])).digest('base64url');
+  }
+
+  /**
+   * Redeems tokens on an order: all or nothing, once per order id, within caps, budget and daily
+   * liability. The order id is the idempotency key: the same request again is answered with the
+   * first result; another request (cart, channel, customer or tokens) under it is ORDER_CONFLICT,
+   * and an order whose redemption was rolled back is ORDER_ROLLED_BACK (a new order id redeems).
+   */
   async redeem(raw: unknown): Promise<RedemptionView> {
     const req = parseInput(RedemptionRequestSchema, raw);
     const now = this.d.clock.now();
+    const fingerprint = this.fingerprint(req);
     let checked: Awaited<ReturnType<Wallet['check']>>;
     try {
       checked = await this.check(req, now);
     } catch (e) {
       // A retry of a redemption that went through finds its tokens used: answer with the first result.
       const prior = (await this.d.store.redemptionsByOrderIds([req.orderId]))[0];
-      if (prior) return this.replay(prior, req);
+      if (prior) return this.replay(prior, req, fingerprint);
       throw e;
     }
     const { result, issuances, offers } = checked;
@@ -260,7 +283,7 @@ export class Wallet {
       redemption: {
         id,
         order_id: req.orderId,
-        subject_id: req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`,
+        subject_id: subjectIdOf(req),
         customer_id: req.customerId ?? null,
         channel: req.channel,
         status: 'applied',
@@ -270,6 +293,7 @@ export class Wallet {
         cost: result.applied.reduce((s, a) => s + a.cost, 0),
         points: result.points,
         body: JSON.stringify(body),
+        fingerprint,
       },
       items: result.applied.map((a, index) => ({ redemption_id: id, issuance_id: a.issuanceId, offer_id: a.offerId, discount: a.discount, cost: a.cost, points: a.points, index })),
       counterOps: ops,
@@ -288,17 +312,17 @@ export class Wallet {
     };
     const r = await this.d.store.redeem(plan);
     if (r.status === 'applied') return body;
-    if (r.status === 'duplicate') return this.replay(r.redemption, req);
+    if (r.status === 'duplicate') return this.replay(r.redemption, req, fingerprint);
     // A concurrent retry of this very order may have won the race for the token or the cap.
     const prior = (await this.d.store.redemptionsByOrderIds([req.orderId]))[0];
-    if (prior) return this.replay(prior, req);
+    if (prior) return this.replay(prior, req, fingerprint);
     throw problemsError([{ index: r.failure.index, code: r.failure.code, message: r.failure.message }]);
   }
 
-  /** The stored answer for a retried order: same customer and the same wallet entries, else ORDER_CONFLICT. */
-  private async replay(prior: DB['redemptions'], req: RedemptionRequest): Promise<RedemptionView> {
+  /** The stored answer for a retried order: the same request (by fingerprint), else ORDER_CONFLICT; never a rolled-back one. */
+  private async replay(prior: DB['redemptions'], req: RedemptionRequest, fingerprint: string): Promise<RedemptionView> {
     const stored = stored_(prior);
-    const subject = req.customerId !== undefined ? `c:${req.customerId}` : `a:${req.anonymousId!}`;
+    const subject = subjectIdOf(req);
     const codes = req.tokens.filter(isCouponCode).map(normalizeCode);
     const byCode = codes.length > 0 ? await this.d.store.issuancesByCodes(codes) : [];
     const ids = req.tokens.map((t) => {
@@ -308,9 +332,18 @@ export class Wallet {
     });
     const storedIds = new Set(stored.offers.map((o) => o.issuanceId));
     const same = prior.subject_id === subject && ids.length === storedIds.size && ids.every((id) => id !== undefined && storedIds.has(id));
-    if (!same) {
-      throw new OfferpilotError('ORDER_CONFLICT', `Order ${req.orderId} was already redeemed (${stored.redemptionId}) with other tokens or for another customer`, [
-        { path: 'orderId', message: `already used by ${stored.redemptionId}` },
+    // Rows from before fingerprints were kept are compared on customer and tokens alone.
+    const samePayload = prior.fingerprint === null || prior.fingerprint === undefined || prior.fingerprint === fingerprint;
+    if (!same || !samePayload) {
+      const what = !same ? 'other tokens or for another customer' : 'another cart or channel';
+      throw new OfferpilotError('ORDER_CONFLICT', `Order ${req.orderId} was already redeemed (${stored.redemptionId}) with ${what}`, [
+        { path: 'orderId', message: `already used by ${stored.redemptionId} with a different request` },
+      ]);
+    }
+    // Answering a retry with a redemption that no longer holds would tell the shop the discount stands.
+    if (prior.status !== 'applied') {
+      throw new OfferpilotError('ORDER_ROLLED_BACK', `Order ${req.orderId} was redeemed (${stored.redemptionId}) and rolled back; redeem under a new order id`, [
+        { path: 'orderId', message: `redemption ${stored.redemptionId} was rolled back` },
       ]);
     }
     return { ...stored, replayed: true };

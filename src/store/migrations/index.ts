@@ -275,6 +275,38 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '20261201000000_redemption_fingerprint': {
+    async up(db: Kysely<any>) {
+      // A digest of what a redemption was asked for, so that a retry of the same order id with
+      // another cart, channel or customer is refused instead of answered with the old discount.
+      // Rows from before this migration have none and are compared on customer and tokens only.
+      await db.schema.alterTable('redemptions').addColumn('fingerprint', 'text').execute();
+      if (db.getExecutor().adapter.constructor.name === 'PostgresAdapter') await sql.raw(PG_REDEEM_FINGERPRINT).execute(db);
+    },
+  },
+  '20261201010000_outcome_checks': {
+    async up(db: Kysely<any>) {
+      // What each order has had refunded, so a refund can be checked against what is left in the
+      // same statement that writes it (summing its events per refund would read them all again).
+      await db.schema.alterTable('orders').addColumn('refunded', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await sql`UPDATE orders SET refunded = (SELECT coalesce(sum(e.amount), 0) FROM events e WHERE e.order_id = orders.order_id AND e.type IN ('refund', 'return'))
+        WHERE order_id IN (SELECT order_id FROM events WHERE type IN ('refund', 'return') AND order_id IS NOT NULL)`.execute(db);
+      // Refunds that arrive before their order: kept (with the row they would store) instead of
+      // counted against nothing, out of every report, and written when their order arrives.
+      await db.schema
+        .createTable('event_quarantine')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('order_id', 'text')
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('event_quarantine_subject').on('event_quarantine').column('subject_id').execute();
+      // Each new order looks for refunds that were waiting for it.
+      await db.schema.createIndex('event_quarantine_order').on('event_quarantine').column('order_id').execute();
+    },
+  },
 };
 
 /**
@@ -367,6 +399,18 @@ BEGIN
   RETURN res;
 END
 $fn$`;
+
+/**
+ * offerpilot_redeem_many as of 20261201000000_redemption_fingerprint: the same function, also
+ * storing the request's fingerprint. Derived from PG_REDEEM (which stays as its migration
+ * installed it), so the two cannot drift apart anywhere but in that one column.
+ */
+const PG_REDEEM_FINGERPRINT = (() => {
+  const cols = 'INSERT INTO redemptions (id, order_id, subject_id, customer_id, channel, status, created_at, rolled_back_at, discount, cost, points, body)';
+  const vals = "(r->>'discount')::bigint, (r->>'cost')::bigint, (r->>'points')::bigint, r->>'body')";
+  if (!PG_REDEEM.includes(cols) || !PG_REDEEM.includes(vals)) throw new Error('offerpilot_redeem_many: the redemption INSERT is not where the fingerprint migration expects it');
+  return PG_REDEEM.replace(cols, cols.replace(', body)', ', body, fingerprint)')).replace(vals, vals.replace("r->>'body')", "r->>'body', r->>'fingerprint')"));
+})();
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { CounterOp } from '../commit-plan.js';
-import { COUNTER_FAILURE, type RedeemFailure, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
+import { checkAgainstOrder, COUNTER_FAILURE, quarantineRow, releasedEvent, type EventOutcome, type RefundableOrder, type RedeemFailure, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
 import type { DB } from '../schema.js';
 
 type Col = readonly [name: string, type: 'text' | 'int8' | 'int4'];
@@ -25,6 +25,7 @@ const FEATURE_COLS: Col[] = [
   ['subject_id', 'text'], ['orders', 'int8'], ['first_order_at', 'int8'], ['last_order_at', 'int8'], ['revenue', 'int8'], ['refunded', 'int8'],
   ['offer_orders', 'int8'], ['offer_discount', 'int8'], ['offer_subtotal', 'int8'], ['updated_at', 'int8'],
 ];
+const QUARANTINE_COLS: Col[] = [['id', 'text'], ['code', 'text'], ['subject_id', 'text'], ['order_id', 'text'], ['received_at', 'int8'], ['event', 'text']];
 const ITEM_COLS: Col[] = [['redemption_id', 'text'], ['issuance_id', 'text'], ['offer_id', 'text'], ['discount', 'int8'], ['cost', 'int8'], ['points', 'int8']];
 const LEDGER_COLS: Col[] = [
   ['id', 'text'], ['issuance_id', 'text'], ['offer_id', 'text'], ['kind', 'text'], ['day', 'text'], ['at', 'int8'], ['liability', 'int8'], ['cost', 'int8'], ['points', 'int8'], ['redemption_id', 'text'],
@@ -158,60 +159,19 @@ export function postgresOutcomes(pool: pg.Pool) {
     return finish(plans, results);
   });
 
+  const writeEventsOnce = (items: EventWrite[]) => writeEventsOnceOn(pool, items);
+
   return {
     async writeEvents(items: EventWrite[]): Promise<EventWriteResult> {
-      // Sorted so concurrent batches touching the same keys wait for each other instead of deadlocking.
-      const sorted = [...items].sort(byKey((i) => i.event.id));
-      const distinct = sorted.filter((it, i) => i === 0 || sorted[i - 1]!.event.id !== it.event.id);
-      return tx(pool, async (c) => {
-        const [evSql, evParams] = bulkInsert('events', EVENT_COLS, distinct.map((i) => i.event), 'ON CONFLICT (id) DO NOTHING RETURNING id');
-        const fresh = new Set((await c.query<{ id: string }>(evSql, evParams)).rows.map((r) => r.id));
-        const news = distinct.filter((i) => fresh.has(i.event.id));
-        // One row per order id: the same order resent under another event id in this batch counts once.
-        const sortedOrders = news.filter((i) => i.order).sort(byKey((i) => i.order!.order_id));
-        const orders = sortedOrders.filter((it, i) => i === 0 || sortedOrders[i - 1]!.order!.order_id !== it.order!.order_id);
-        let freshOrders = new Set<string>(); // event ids whose order row was inserted
-        if (orders.length > 0) {
-          const [oSql, oParams] = bulkInsert('orders', ORDER_COLS, orders.map((i) => i.order!), 'ON CONFLICT (order_id) DO NOTHING RETURNING event_id');
-          freshOrders = new Set((await c.query<{ event_id: string }>(oSql, oParams)).rows.map((r) => r.event_id));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await writeEventsOnce(items);
+        } catch (e) {
+          // Two batches each refunding an order the other is inserting can deadlock; PostgreSQL
+          // aborts one, which is written again (nothing of it was committed).
+          if ((e as { code?: string }).code !== '40P01' || attempt >= 3) throw e;
         }
-        const agg = new Map<string, FeatureDelta & { first: number | null }>();
-        for (const it of news) {
-          if (!it.delta || (it.order && !freshOrders.has(it.event.id))) continue;
-          const d = it.delta;
-          const a = agg.get(d.subjectId);
-          if (!a) {
-            agg.set(d.subjectId, { ...d, first: d.orderAt });
-            continue;
-          }
-          a.orders += d.orders;
-          a.revenue += d.revenue;
-          a.refunded += d.refunded;
-          a.offerOrders += d.offerOrders;
-          a.offerDiscount += d.offerDiscount;
-          a.offerSubtotal += d.offerSubtotal;
-          a.first = minN(a.first, d.orderAt);
-          a.orderAt = maxN(a.orderAt, d.orderAt);
-        }
-        if (agg.size > 0) {
-          const now = Date.now();
-          const rows = [...agg.values()].sort(byKey((d) => d.subjectId)).map((d) => ({
-            subject_id: d.subjectId,
-            orders: d.orders,
-            first_order_at: d.first,
-            last_order_at: d.orderAt,
-            revenue: d.revenue,
-            refunded: d.refunded,
-            offer_orders: d.offerOrders,
-            offer_discount: d.offerDiscount,
-            offer_subtotal: d.offerSubtotal,
-            updated_at: now,
-          }));
-          const [fSql, fParams] = bulkInsert('customer_features', FEATURE_COLS, rows, FEATURE_CONFLICT);
-          await c.query(fSql, fParams);
-        }
-        return { inserted: fresh.size, duplicates: items.length - fresh.size };
-      });
+      }
     },
 
     redeem(plan: RedemptionPlan): Promise<RedeemResult> {
@@ -256,6 +216,170 @@ export function postgresOutcomes(pool: pg.Pool) {
       });
     },
   };
+}
+
+const isRefund = (e: DB['events']) => e.type === 'refund' || e.type === 'return';
+
+/**
+ * One batch of events in one transaction, a fixed number of statements whatever its size:
+ * order rows first (the unique order id decides, across concurrent batches, whose order it is),
+ * then the orders the batch's refunds name, locked, so refunds are checked against what is left,
+ * then the events that passed, refund totals, quarantine and features.
+ */
+async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<EventWriteResult> {
+  // The batch, then any quarantined refunds its new orders release (written, not reported).
+  const items = [...batch];
+  const outcomes: EventOutcome[] = new Array<EventOutcome>(items.length);
+  // Sorted so concurrent batches touching the same keys wait for each other instead of deadlocking;
+  // the first of a repeated event id in the batch is the one written.
+  const sorted = items.map((_, i) => i).sort((a, b) => (items[a]!.event.id < items[b]!.event.id ? -1 : items[a]!.event.id > items[b]!.event.id ? 1 : a - b));
+  const distinct: number[] = [];
+  for (const i of sorted) {
+    if (distinct.length > 0 && items[distinct[distinct.length - 1]!]!.event.id === items[i]!.event.id) outcomes[i] = 'duplicate';
+    else distinct.push(i);
+  }
+  return tx(pool, async (c) => {
+    const checked = distinct.filter((i) => items[i]!.order || isRefund(items[i]!.event));
+    if (checked.length > 0) {
+      // One lock per order id named, taken at once in key order (no deadlock between batches), and
+      // held to commit: a refund finding no order and a batch inserting that order are thereby
+      // serialized, so the refund either sees the order or is quarantined where the order's
+      // arrival will find it (an order id not stored yet has no row to lock).
+      const orderIds = [...new Set(checked.map((i) => items[i]!.event.order_id!))];
+      await c.query('SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(o, 0) AS k FROM unnest($1::text[]) AS o ORDER BY k) AS keys', [orderIds]);
+      // Known event ids first: a resent order must not insert an order row, nor a resent refund refund again.
+      const known = await c.query<{ id: string }>('SELECT id FROM events WHERE id = ANY($1::text[])', [checked.map((i) => items[i]!.event.id)]);
+      const ids = new Set(known.rows.map((r) => r.id));
+      for (const i of checked) if (ids.has(items[i]!.event.id)) outcomes[i] = 'duplicate';
+    }
+    const pending = (i: number) => outcomes[i] === undefined;
+
+    // Orders: the earliest event of each order id in the batch carries its row.
+    const orderItems = distinct.filter((i) => items[i]!.order && pending(i)).sort((a, b) => a - b);
+    const carrier = new Map<string, number>();
+    for (const i of orderItems) if (!carrier.has(items[i]!.order!.order_id)) carrier.set(items[i]!.order!.order_id, i);
+    const freshOrders = new Set<number>(); // items whose order row was inserted
+    if (carrier.size > 0) {
+      const rows = [...carrier.values()].map((i) => items[i]!.order!).sort(byKey((o) => o.order_id));
+      const [oSql, oParams] = bulkInsert('orders', ORDER_COLS, rows, 'ON CONFLICT (order_id) DO NOTHING RETURNING order_id');
+      const inserted = new Set((await c.query<{ order_id: string }>(oSql, oParams)).rows.map((r) => r.order_id));
+      for (const [id, i] of carrier) if (inserted.has(id)) freshOrders.add(i);
+      const owner = new Map<string, string>();
+      for (const [id, i] of carrier) if (inserted.has(id)) owner.set(id, items[i]!.event.subject_id);
+      const stored = [...carrier.keys()].filter((id) => !inserted.has(id));
+      if (stored.length > 0) {
+        for (const r of (await c.query<{ order_id: string; subject_id: string }>('SELECT order_id, subject_id FROM orders WHERE order_id = ANY($1::text[])', [stored])).rows) owner.set(r.order_id, r.subject_id);
+      }
+      for (const i of orderItems) {
+        const subjectId = owner.get(items[i]!.order!.order_id);
+        const refusal = checkAgainstOrder(items[i]!, subjectId === undefined ? undefined : { subjectId, paid: 0, refunded: 0 });
+        if (refusal) outcomes[i] = refusal;
+      }
+    }
+    const released: number[] = [];
+    if (freshOrders.size > 0) {
+      const byId = new Map([...freshOrders].map((i) => [items[i]!.order!.order_id, items[i]!.order!]));
+      const held = await c.query<{ id: string; order_id: string; event: string }>(
+        'SELECT id, order_id, event FROM event_quarantine WHERE order_id = ANY($1::text[]) ORDER BY received_at, id FOR UPDATE',
+        [[...byId.keys()]],
+      );
+      for (const q of held.rows) {
+        released.push(items.length);
+        items.push(releasedEvent(q, byId.get(q.order_id)!));
+      }
+    }
+
+    // Refunds against their orders as stored and as this batch leaves them: those waiting for a
+    // new order first (they came earlier), then the batch's in batch order.
+    const refunds = [...released, ...distinct.filter((i) => isRefund(items[i]!.event) && pending(i)).sort((a, b) => a - b)];
+    const refundable = new Map<string, RefundableOrder>();
+    if (refunds.length > 0) {
+      const ids = [...new Set(refunds.map((i) => items[i]!.event.order_id!))].sort();
+      const r = await c.query<{ order_id: string; subject_id: string; paid: string; refunded: string }>(
+        'SELECT order_id, subject_id, subtotal + shipping - discount AS paid, refunded FROM orders WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE',
+        [ids],
+      );
+      for (const o of r.rows) refundable.set(o.order_id, { subjectId: o.subject_id, paid: Number(o.paid), refunded: Number(o.refunded) });
+      for (const i of refunds) {
+        const e = items[i]!.event;
+        const o = refundable.get(e.order_id!);
+        const refusal = checkAgainstOrder(items[i]!, o);
+        if (refusal) outcomes[i] = refusal;
+        else o!.refunded += Number(e.amount);
+      }
+    }
+
+    const toWrite = [...distinct, ...released].filter(pending);
+    let fresh = new Set<string>();
+    if (toWrite.length > 0) {
+      const [evSql, evParams] = bulkInsert('events', EVENT_COLS, toWrite.map((i) => items[i]!.event), 'ON CONFLICT (id) DO NOTHING RETURNING id');
+      fresh = new Set((await c.query<{ id: string }>(evSql, evParams)).rows.map((r) => r.id));
+    }
+    for (const i of toWrite) outcomes[i] = fresh.has(items[i]!.event.id) ? 'accepted' : 'duplicate';
+    const news = toWrite.filter((i) => outcomes[i] === 'accepted');
+
+    const refunded = news.filter((i) => isRefund(items[i]!.event));
+    if (refunded.length > 0) {
+      const sum = new Map<string, number>();
+      for (const i of refunded) sum.set(items[i]!.event.order_id!, (sum.get(items[i]!.event.order_id!) ?? 0) + Number(items[i]!.event.amount));
+      const keys = [...sum.keys()].sort();
+      await c.query('UPDATE orders o SET refunded = o.refunded + u.amount FROM unnest($1::text[], $2::int8[]) AS u(order_id, amount) WHERE o.order_id = u.order_id', [keys, keys.map((k) => sum.get(k)!)]);
+    }
+    const held = distinct.filter((i) => typeof outcomes[i] === 'object' && (outcomes[i] as { status: string }).status === 'quarantined');
+    if (held.length > 0) {
+      const [qSql, qParams] = bulkInsert('event_quarantine', QUARANTINE_COLS, held.map((i) => quarantineRow(items[i]!.event, outcomes[i] as Exclude<EventOutcome, string>)), 'ON CONFLICT (id) DO NOTHING');
+      await c.query(qSql, qParams);
+    }
+    // Written (or already stored): out of quarantine. A released one that no longer fits stays, under its reason.
+    const done = [...refunded, ...released.filter((i) => outcomes[i] === 'duplicate')].map((i) => items[i]!.event.id);
+    if (done.length > 0) await c.query('DELETE FROM event_quarantine WHERE id = ANY($1::text[])', [done]);
+    const refused = released.filter((i) => typeof outcomes[i] === 'object');
+    if (refused.length > 0) {
+      await c.query('UPDATE event_quarantine q SET code = u.code FROM unnest($1::text[], $2::text[]) AS u(id, code) WHERE q.id = u.id', [
+        refused.map((i) => items[i]!.event.id),
+        refused.map((i) => (outcomes[i] as Exclude<EventOutcome, string>).code),
+      ]);
+    }
+
+    const agg = new Map<string, FeatureDelta & { first: number | null }>();
+    for (const i of news) {
+      const it = items[i]!;
+      if (!it.delta || (it.order && !freshOrders.has(i))) continue;
+      const d = it.delta;
+      const a = agg.get(d.subjectId);
+      if (!a) {
+        agg.set(d.subjectId, { ...d, first: d.orderAt });
+        continue;
+      }
+      a.orders += d.orders;
+      a.revenue += d.revenue;
+      a.refunded += d.refunded;
+      a.offerOrders += d.offerOrders;
+      a.offerDiscount += d.offerDiscount;
+      a.offerSubtotal += d.offerSubtotal;
+      a.first = minN(a.first, d.orderAt);
+      a.orderAt = maxN(a.orderAt, d.orderAt);
+    }
+    if (agg.size > 0) {
+      const now = Date.now();
+      const rows = [...agg.values()].sort(byKey((d) => d.subjectId)).map((d) => ({
+        subject_id: d.subjectId,
+        orders: d.orders,
+        first_order_at: d.first,
+        last_order_at: d.orderAt,
+        revenue: d.revenue,
+        refunded: d.refunded,
+        offer_orders: d.offerOrders,
+        offer_discount: d.offerDiscount,
+        offer_subtotal: d.offerSubtotal,
+        updated_at: now,
+      }));
+      const [fSql, fParams] = bulkInsert('customer_features', FEATURE_COLS, rows, FEATURE_CONFLICT);
+      await c.query(fSql, fParams);
+    }
+    const reported = outcomes.slice(0, batch.length);
+    return { inserted: reported.filter((o) => o === 'accepted').length, duplicates: reported.filter((o) => o === 'duplicate').length, outcomes: reported };
+  });
 }
 
 const minN = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { isUniqueViolation } from '../admin-store.js';
 import type { CounterOp } from '../commit-plan.js';
-import { COUNTER_FAILURE, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
+import { checkAgainstOrder, COUNTER_FAILURE, quarantineRow, releasedEvent, type EventOutcome, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
 import type { DB } from '../schema.js';
 
 /** Thrown inside a savepoint to roll it back and hand a result to the caller. */
@@ -52,7 +52,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     order: conn.prepare(cols('orders', ORDER_ROW).replace('INSERT', 'INSERT OR IGNORE')),
     feature: conn.prepare(FEATURE_UPSERT),
     redemption: conn.prepare(
-      cols('redemptions', { id: '', order_id: '', subject_id: '', customer_id: null, channel: '', status: '', created_at: 0, rolled_back_at: null, discount: 0, cost: 0, points: 0, body: '' }),
+      cols('redemptions', { id: '', order_id: '', subject_id: '', customer_id: null, channel: '', status: '', created_at: 0, rolled_back_at: null, discount: 0, cost: 0, points: 0, body: '', fingerprint: null }),
     ),
     redemptionByOrder: conn.prepare<[string], DB['redemptions']>('SELECT * FROM redemptions WHERE order_id = ?'),
     item: conn.prepare(cols('redemption_items', { redemption_id: '', issuance_id: '', offer_id: '', discount: 0, cost: 0, points: 0 })),
@@ -61,27 +61,84 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     setIssuance: conn.prepare<[string, string, string]>('UPDATE issuances SET status = ? WHERE id = ? AND status = ?'),
     unapply: conn.prepare<[number, string]>(`UPDATE redemptions SET status = 'rolled_back', rolled_back_at = ? WHERE id = ? AND status = 'applied'`),
     counter: conn.prepare<[string], { used: number }>('SELECT used FROM guard_counters WHERE key = ?'),
+    eventExists: conn.prepare<[string], { one: number }>('SELECT 1 AS one FROM events WHERE id = ?'),
+    orderRef: conn.prepare<[string], { subject_id: string; paid: number; refunded: number }>('SELECT subject_id, subtotal + shipping - discount AS paid, refunded FROM orders WHERE order_id = ?'),
+    addRefund: conn.prepare<[number, string]>('UPDATE orders SET refunded = refunded + ? WHERE order_id = ?'),
+    quarantine: conn.prepare(cols('event_quarantine', { id: '', code: '', subject_id: '', order_id: null, received_at: 0, event: '' }).replace('INSERT', 'INSERT OR IGNORE')),
+    release: conn.prepare<[string]>('DELETE FROM event_quarantine WHERE id = ?'),
+    heldFor: conn.prepare<[string], { id: string; event: string }>('SELECT id, event FROM event_quarantine WHERE order_id = ? ORDER BY received_at, id'),
+    reason: conn.prepare<[string, string]>('UPDATE event_quarantine SET code = ? WHERE id = ?'),
   };
   const take = conn.prepare<[string, number]>(`UPDATE issuances SET status = 'redeemed' WHERE id = ? AND status = 'issued' AND expires_at > ?`);
 
   const applyOp = (op: CounterOp, now: number): boolean => (op.amount <= op.limit ? bump.get(op.key, op.amount, now, op.limit) !== undefined : false);
   const applyDelta = (d: FeatureDelta, now: number) => s.feature.run({ ...d, now });
+  const insertEvent = (e: DB['events']) =>
+    s.event.run(e.id, e.type, e.subject_id, e.customer_id, e.session_id, e.occurred_at, e.received_at, e.order_id, e.offer_id, e.decision_id, e.campaign_id, e.holdout, e.attribution, e.amount, e.body).changes > 0;
+  const refundable = (orderId: string) => {
+    const o = s.orderRef.get(orderId);
+    return o && { subjectId: o.subject_id, paid: Number(o.paid), refunded: Number(o.refunded) };
+  };
+  // Refunds that arrived before this (new) order are written now, oldest first; one that no
+  // longer fits (another customer's, or more than is left) stays quarantined under its reason.
+  const releaseHeld = (order: DB['orders'], now: number) => {
+    for (const q of s.heldFor.all(order.order_id)) {
+      const w = releasedEvent(q, order);
+      const refusal = checkAgainstOrder(w, refundable(order.order_id));
+      if (refusal) {
+        s.reason.run(refusal.code, q.id);
+        continue;
+      }
+      s.release.run(q.id);
+      if (!insertEvent(w.event)) continue;
+      s.addRefund.run(Number(w.event.amount), order.order_id);
+      applyDelta(w.delta!, now);
+    }
+  };
 
   return {
     writeEvents(items: EventWrite[], now: number): EventWriteResult {
       let inserted = 0;
+      let duplicates = 0;
+      const outcomes: EventOutcome[] = [];
       for (const it of items) {
         const e = it.event;
-        const r = s.event.run(e.id, e.type, e.subject_id, e.customer_id, e.session_id, e.occurred_at, e.received_at, e.order_id, e.offer_id, e.decision_id, e.campaign_id, e.holdout, e.attribution, e.amount, e.body);
-        if (r.changes === 0) continue;
+        const refund = e.type === 'refund' || e.type === 'return';
+        if (it.order || refund) {
+          // A resent refund is a duplicate, not a second refund checked against what the first left.
+          if (refund && s.eventExists.get(e.id)) {
+            duplicates++;
+            outcomes.push('duplicate');
+            continue;
+          }
+          const refusal = checkAgainstOrder(it, refundable(e.order_id!));
+          if (refusal) {
+            if (refusal.status === 'quarantined') s.quarantine.run(quarantineRow(e, refusal));
+            outcomes.push(refusal);
+            continue;
+          }
+        }
+        if (!insertEvent(e)) {
+          duplicates++;
+          outcomes.push('duplicate');
+          continue;
+        }
         inserted++;
+        outcomes.push('accepted');
+        if (refund) {
+          s.addRefund.run(Number(e.amount), e.order_id!);
+          s.release.run(e.id);
+        }
         if (it.order) {
           // A resent order under a new event id is recorded as an event but counted once.
           if (s.order.run(it.order).changes === 0) continue;
+          if (it.delta) applyDelta(it.delta, now);
+          releaseHeld(it.order, now);
+          continue;
         }
         if (it.delta) applyDelta(it.delta, now);
       }
-      return { inserted, duplicates: items.length - inserted };
+      return { inserted, duplicates, outcomes };
     },
 
     redeem(plan: RedemptionPlan): RedeemResult {

@@ -216,7 +216,7 @@ export function createWriter(conn: Database.Database): Writer {
     const failed = settled.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const rs = settled.map((r) => (r as PromiseFulfilledResult<EventWriteResult>).value);
-    return { inserted: rs.reduce((a, r) => a + r.inserted, 0), duplicates: rs.reduce((a, r) => a + r.duplicates, 0) };
+    return { inserted: rs.reduce((a, r) => a + r.inserted, 0), duplicates: rs.reduce((a, r) => a + r.duplicates, 0), outcomes: rs.flatMap((r) => r.outcomes) };
   }
 
   return {
