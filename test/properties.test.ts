@@ -443,7 +443,16 @@ function checkGuardrails(cat: Catalog, made: Made[], prior: Prior = NO_PRIOR): v
   const spent = new Map<string, number>(); // offer -> reserved
   const daily = new Map<string, number>(); // offer|day -> reserved
   const fresh = new Map<string, number[]>(); // subject|offer -> times of issuances under test
-  const open = new Map<string, { value: number | null; expiresAt: number }>(); // subject|offer -> the last entry issued under test
+  // subject|offer -> every entry issued under test. Collected up front: decisions sent together
+  // commit in any order, so one may present an entry that a decision listed after it issued.
+  const entries = new Map<string, Array<{ n: number; at: number; value: number | null; expiresAt: number }>>();
+  for (const [n, m] of made.entries()) {
+    for (const c of m.offers) {
+      if (c.fromWallet !== false || c.expiresAt === undefined) continue;
+      const k = `${m.subjectId}|${c.offerId}`;
+      entries.set(k, [...(entries.get(k) ?? []), { n, at: m.at, value: c.value, expiresAt: c.expiresAt }]);
+    }
+  }
   for (const p of prior.issuances) {
     const k = `${p.subjectId}|${p.offerId}`;
     perSubject.set(k, [...(perSubject.get(k) ?? []), p.at]);
@@ -496,11 +505,10 @@ function checkGuardrails(cat: Catalog, made: Made[], prior: Prior = NO_PRIOR): v
       if (c.fromWallet) expect(c.reserve, `${at}: a held entry reserved again`).toBe(0);
       else expect(c.reserve, `${at}: reserve below cost × redemptionRate`).toBeGreaterThanOrEqual(reserveOf(e.cost, cmp.model.redemptionRate));
       // One open wallet entry per offer and subject: a held offer is presented (at its issued value), never issued again.
-      const held = open.get(`${m.subjectId}|${c.offerId}`);
-      const isOpen = held !== undefined && c.expiresAt !== undefined && held.expiresAt > m.at;
       if (c.fromWallet !== undefined && o.type !== 'content') {
-        expect(c.fromWallet, `${at}: ${c.fromWallet ? 'presented from the wallet without an open entry' : 'issued again while an entry is open'}`).toBe(isOpen);
-        if (c.fromWallet) expect({ value: c.value, expiresAt: c.expiresAt }, `${at}: held entry changed`).toEqual(held);
+        const openAt = (entries.get(`${m.subjectId}|${c.offerId}`) ?? []).filter((x) => x.n !== n && x.at <= m.at && x.expiresAt > m.at);
+        if (c.fromWallet) expect(openAt.map((x) => ({ value: x.value, expiresAt: x.expiresAt })), `${at}: presented from the wallet without that open entry`).toContainEqual({ value: c.value, expiresAt: c.expiresAt });
+        else expect(openAt, `${at}: issued again while an entry is open`).toEqual([]);
       }
       if (o.type === 'percent_off' || o.type === 'amount_off') expect(c.discount, `${at}: discount`).toBe(e.reduction);
       totalCost += e.cost;
@@ -527,7 +535,6 @@ function checkGuardrails(cat: Catalog, made: Made[], prior: Prior = NO_PRIOR): v
     // Accumulate for the caps and budgets.
     for (const c of chosen) {
       if (c.fromWallet) continue;
-      if (c.expiresAt !== undefined) open.set(`${m.subjectId}|${c.offerId}`, { value: c.value, expiresAt: c.expiresAt });
       issued.set(c.offerId, (issued.get(c.offerId) ?? counter(`g:${c.offerId}`)) + 1);
       const k = `${m.subjectId}|${c.offerId}`;
       perSubject.set(k, [...(perSubject.get(k) ?? []), m.at]);
