@@ -159,7 +159,7 @@ export async function runRedeemBench(backend: Backend, opts: { tokens?: number; 
     const tokens: string[] = [];
     for (let i = 0; i < n; i += 100) {
       const ds = await Promise.all(Array.from({ length: 100 }, (_, j) => engine.decide({ customerId: `r${i + j}`, placement: 'cart', channel: 'web', cart })));
-      tokens.push(...ds.map((d) => d.offers[0]!.token));
+      tokens.push(...ds.map((d) => d.offers[0]!.token!));
     }
     let next = 0;
     const per = Math.floor(n / (rounds + 1));

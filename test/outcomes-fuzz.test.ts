@@ -445,7 +445,13 @@ for (const backend of BACKENDS) {
     async function issue(subject: Tok['subject'], placement: string, channel: string, cart: { lines: unknown[]; shipping?: number }): Promise<Tok[]> {
       const r = await h.req('POST', '/v1/decide', { ...subject, placement, channel, cart });
       expect(r.statusCode, r.body).toBe(200);
-      return (json(r).offers as Array<{ token: string }>).map((o) => ({ token: o.token, subject }));
+      type Offer = { token: string | null; issuanceId: string; offerId: string; version: number; value: number | null; expiresAt: string };
+      const sub = 'customerId' in subject ? `c:${subject.customerId}` : `a:${subject.anonymousId}`;
+      // Content gets no token any more (nothing to redeem); sign one from its claims, as a token
+      // minted before that change would be, to check redemption still refuses it.
+      const tokenOf = (o: Offer) =>
+        o.token ?? h.t.engine.tokens.sign({ iss: o.issuanceId, ofr: o.offerId, ver: o.version, sub, val: o.value, exp: Math.floor(Date.parse(o.expiresAt) / 1000) });
+      return (json(r).offers as Offer[]).map((o) => ({ token: tokenOf(o), subject }));
     }
     const smallCart = { lines: [{ sku: 'HOOD', quantity: 1, unitPrice: 6000 }], shipping: 500 };
 

@@ -165,7 +165,7 @@ for (const backend of BACKENDS) {
         const tok = Object.fromEntries(d.offers.map((o) => [o.offerId, o.token]));
         expect(Object.keys(tok).sort()).toEqual(['ofr_a', 'ofr_c']);
         const d2 = await e.decide({ customerId: 'dave', placement: 'cart', channel: 'web', cart: withToy });
-        const daveB = d2.offers.find((o) => o.offerId === 'ofr_a')!.token;
+        const daveB = d2.offers.find((o) => o.offerId === 'ofr_a')!.token!;
         const small = { lines: [{ sku: 'MUG', quantity: 1, unitPrice: 1500 }] };
         const r = (tokens: string[], over: Record<string, unknown> = {}) => codeOf(e.wallet.redeem({ orderId: `x${Math.random()}`, customerId: 'carol', channel: 'web', tokens, cart, ...over }));
         expect(await r([daveB])).toBe('TOKEN_NOT_FOR_CUSTOMER');

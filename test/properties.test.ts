@@ -420,7 +420,8 @@ interface Made {
   decidedAt: number;
   holdout: boolean;
   personalized: boolean;
-  offers: Array<{ offerId: string; value: number | null; discount: number; cost: number; reserve: number }>;
+  /** `fromWallet`: an open entry presented again (issued and reserved by an earlier decision). */
+  offers: Array<{ offerId: string; value: number | null; discount: number; cost: number; reserve: number; fromWallet?: boolean; expiresAt?: number }>;
   reasonCodes: string[];
 }
 
@@ -442,6 +443,16 @@ function checkGuardrails(cat: Catalog, made: Made[], prior: Prior = NO_PRIOR): v
   const spent = new Map<string, number>(); // offer -> reserved
   const daily = new Map<string, number>(); // offer|day -> reserved
   const fresh = new Map<string, number[]>(); // subject|offer -> times of issuances under test
+  // subject|offer -> every entry issued under test. Collected up front: decisions sent together
+  // commit in any order, so one may present an entry that a decision listed after it issued.
+  const entries = new Map<string, Array<{ n: number; at: number; value: number | null; expiresAt: number }>>();
+  for (const [n, m] of made.entries()) {
+    for (const c of m.offers) {
+      if (c.fromWallet !== false || c.expiresAt === undefined) continue;
+      const k = `${m.subjectId}|${c.offerId}`;
+      entries.set(k, [...(entries.get(k) ?? []), { n, at: m.at, value: c.value, expiresAt: c.expiresAt }]);
+    }
+  }
   for (const p of prior.issuances) {
     const k = `${p.subjectId}|${p.offerId}`;
     perSubject.set(k, [...(perSubject.get(k) ?? []), p.at]);
@@ -489,8 +500,16 @@ function checkGuardrails(cat: Catalog, made: Made[], prior: Prior = NO_PRIOR): v
       // Economics: the reported cost and reserve are what the offer really costs on this basket.
       const e = economicsOf(o, c.value, basket);
       expect(c.cost, `${at}: cost vs recomputed`).toBe(e.cost);
-      // Never less than cost × redemptionRate rounded up (exactness is its own property below).
-      expect(c.reserve, `${at}: reserve below cost × redemptionRate`).toBeGreaterThanOrEqual(reserveOf(e.cost, cmp.model.redemptionRate));
+      // Never less than cost × redemptionRate rounded up (exactness is its own property below);
+      // an entry presented again from the wallet reserves nothing: it was reserved when issued.
+      if (c.fromWallet) expect(c.reserve, `${at}: a held entry reserved again`).toBe(0);
+      else expect(c.reserve, `${at}: reserve below cost × redemptionRate`).toBeGreaterThanOrEqual(reserveOf(e.cost, cmp.model.redemptionRate));
+      // One open wallet entry per offer and subject: a held offer is presented (at its issued value), never issued again.
+      if (c.fromWallet !== undefined && o.type !== 'content') {
+        const openAt = (entries.get(`${m.subjectId}|${c.offerId}`) ?? []).filter((x) => x.n !== n && x.at <= m.at && x.expiresAt > m.at);
+        if (c.fromWallet) expect(openAt.map((x) => ({ value: x.value, expiresAt: x.expiresAt })), `${at}: presented from the wallet without that open entry`).toContainEqual({ value: c.value, expiresAt: c.expiresAt });
+        else expect(openAt, `${at}: issued again while an entry is open`).toEqual([]);
+      }
       if (o.type === 'percent_off' || o.type === 'amount_off') expect(c.discount, `${at}: discount`).toBe(e.reduction);
       totalCost += e.cost;
       totalReduction += e.reduction;
@@ -515,6 +534,7 @@ function checkGuardrails(cat: Catalog, made: Made[], prior: Prior = NO_PRIOR): v
     }
     // Accumulate for the caps and budgets.
     for (const c of chosen) {
+      if (c.fromWallet) continue;
       issued.set(c.offerId, (issued.get(c.offerId) ?? counter(`g:${c.offerId}`)) + 1);
       const k = `${m.subjectId}|${c.offerId}`;
       perSubject.set(k, [...(perSubject.get(k) ?? []), m.at]);
@@ -570,6 +590,7 @@ async function checkStore(store: import('../src/index.js').Store, made: Made[]):
     const list = bySubject.get(m.subjectId) ?? [];
     bySubject.set(m.subjectId, list);
     for (const c of m.offers) {
+      if (c.fromWallet) continue;
       list.push({ offerId: c.offerId, issuedAt: m.at });
       add(`g:${c.offerId}`, 1);
       if (c.reserve > 0) {
@@ -664,7 +685,10 @@ for (const backend of BACKENDS) {
                     decidedAt: Date.parse(res.decidedAt),
                     holdout: res.holdout,
                     personalized: res.personalized,
-                    offers: res.offers.map((o, k) => ({ offerId: o.offerId, value: o.value, discount: o.discount, cost: log.chosenCosts[k]!.cost, reserve: log.chosenCosts[k]!.reserve })),
+                    offers: res.offers.map((o, k) => ({
+                      offerId: o.offerId, value: o.value, discount: o.discount, cost: log.chosenCosts[k]!.cost, reserve: log.chosenCosts[k]!.reserve,
+                      fromWallet: o.fromWallet, expiresAt: Date.parse(o.expiresAt),
+                    })),
                     reasonCodes: res.candidates.flatMap((c) => c.reasons.map((r) => r.code)),
                   });
                   expect(logged.offers, 'logged offers').toEqual(res.offers);

@@ -43,7 +43,7 @@ for (const backend of BACKENDS) {
         const ds: DecisionResponse[] = await Promise.all(
           Array.from({ length: 100 }, (_, j) => engine.decide({ customerId: `shopper_${i + j}`, placement: 'cart', channel: 'web', cart })),
         );
-        for (const d of ds) tokens.push(Object.fromEntries(d.offers.map((o) => [o.offerId, o.token])));
+        for (const d of ds) tokens.push(Object.fromEntries(d.offers.map((o) => [o.offerId, o.token!])));
       }
       servers = await Promise.all([0, 1].map(() => startServerProcess(['--db', db.url], { OFFERPILOT_TOKEN_KEYS: 'k1:shared-secret' })));
     }, 120_000);

@@ -78,6 +78,7 @@ export const OfferSpecSchema = z
       .describe('Assumed relative lift in conversion (0.1 = +10%), one per ladder rung if an array'),
     scope: ScopeSchema.default({ type: 'order' }),
     minCartValue: Money.optional(),
+    maxCartValue: Money.optional().describe('Largest cart subtotal the offer applies to, minor units (at least minCartValue)'),
     maxDiscount: Money.optional(),
     startsAt: IsoTime.optional(),
     endsAt: IsoTime.optional(),
@@ -134,6 +135,9 @@ export const OfferSpecSchema = z
     }
     if (o.type === 'free_gift' && !o.giftSku) ctx.addIssue({ code: 'custom', path: ['giftSku'], message: 'free_gift needs giftSku' });
     if (o.type === 'bundle' && !o.bundleSkus) ctx.addIssue({ code: 'custom', path: ['bundleSkus'], message: 'bundle needs bundleSkus' });
+    if (o.minCartValue !== undefined && o.maxCartValue !== undefined && o.maxCartValue < o.minCartValue) {
+      ctx.addIssue({ code: 'custom', path: ['maxCartValue'], message: 'maxCartValue must be at least minCartValue' });
+    }
     if (o.startsAt && o.endsAt && Date.parse(o.endsAt) <= Date.parse(o.startsAt)) {
       ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'endsAt must be after startsAt' });
     }

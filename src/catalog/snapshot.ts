@@ -66,6 +66,7 @@ function normalizeOffer(o: Offer): Offer {
     expectedLift: o.expectedLift,
     scope: o.scope,
     minCartValue: o.minCartValue,
+    maxCartValue: o.maxCartValue,
     maxDiscount: o.maxDiscount,
     startsAt: o.startsAt,
     endsAt: o.endsAt,

@@ -22,6 +22,19 @@ export interface SubjectState {
   features: Record<string, unknown>;
   /** Past issuances of offers to this subject (for per-customer and frequency caps). */
   issuances: ReadonlyArray<{ offerId: string; issuedAt: number }>;
+  /** The subject's open wallet entries (issued, unredeemed, unexpired): presented again, never issued twice. */
+  wallet?: ReadonlyArray<HeldEntry>;
+}
+
+/** An offer already in the subject's wallet, as it was issued. */
+export interface HeldEntry {
+  issuanceId: string;
+  offerId: string;
+  /** The offer version it was issued under (its terms apply at redemption). */
+  version: number;
+  value: number | null;
+  expiresAt: number;
+  code: string | null;
 }
 
 /** Read access to the shared guardrail counters (a possibly stale view; commit re-checks). */
@@ -78,6 +91,8 @@ export interface ChosenOffer {
   reserve: number;
   score: number;
   expiresAt: number;
+  /** Set when the offer is already in the subject's wallet: shown again, nothing reserved or issued. */
+  held: HeldEntry | null;
   guard: {
     globalCap: number | null;
     budgetTotal: number | null;
@@ -156,6 +171,7 @@ interface Scored {
   econ: OfferEconomics;
   value: number;
   reserve: number;
+  held: HeldEntry | null;
 }
 
 // Reasons without a detail are shared, frozen constants: most candidates carry only those.
@@ -233,11 +249,9 @@ export function decide(input: DecideInput): Decision {
   const channelConsent = !MARKETING_CHANNELS.has(req.channel) || subject.consent[req.channel as 'email' | 'sms' | 'push'] === true;
   let rules: RuleInput | null = null; // built on first use: many requests meet no rule
   const day = utcDay(now);
-  const traitPropensity = subject.traits['propensity'];
-  const baseline =
-    personalized && typeof traitPropensity === 'number' && traitPropensity >= 0 && traitPropensity <= 1
-      ? traitPropensity
-      : (model.baseConversionByPlacement[req.placement] ?? model.baseConversion);
+  // Only the campaign's documented response model sets the baseline: no trait or context key may.
+  const baseline = model.baseConversionByPlacement[req.placement] ?? model.baseConversion;
+  const held = heldByOffer(subject.wallet);
 
   // Offers sharing a rule text share one compiled rule; each distinct rule runs once per decision.
   const ruleResults = new Map<CompiledRule, RuleResult>();
@@ -272,9 +286,16 @@ export function decide(input: DecideInput): Decision {
       fail('MIN_CART_VALUE', `${basket.subtotal} < ${o.minCartValue}`);
       continue;
     }
+    if (o.maxCartValue !== undefined && basket.subtotal > o.maxCartValue) {
+      fail('MAX_CART_VALUE', `${basket.subtotal} > ${o.maxCartValue}`);
+      continue;
+    }
+    // An entry the subject already holds was counted and reserved when it was issued: caps,
+    // budget and daily liability do not apply again, and it is shown at its issued value.
+    const h = held?.get(o.id) ?? null;
     // Per-customer guardrails read the subject's own history.
     const caps = o.caps;
-    if (caps.perCustomer !== undefined || c.frequencyWindowMs !== null) {
+    if (h === null && (caps.perCustomer !== undefined || c.frequencyWindowMs !== null)) {
       let ever = 0;
       let inWindow = 0;
       const since = c.frequencyWindowMs !== null ? now - c.frequencyWindowMs : Infinity;
@@ -289,7 +310,7 @@ export function decide(input: DecideInput): Decision {
         continue;
       }
     }
-    if (caps.global !== undefined) {
+    if (h === null && caps.global !== undefined) {
       const issued = counters.get(c.issuedKey);
       if (issued >= caps.global) { fail('GLOBAL_CAP', `${issued} of ${caps.global}`); continue; }
     }
@@ -299,33 +320,40 @@ export function decide(input: DecideInput): Decision {
     const today = o.budget.dailyLiability !== undefined ? counters.get(counterKeys.daily(o.id, day)) : 0;
     let best: Scored | null = null;
     let firstFailure: Reason | null = null;
-    for (let i = 0; i < c.ladder.length; i++) {
-      const value = c.ladder[i]!;
+    // A held rung is kept even if the policy would now pick another: swapping it would mean a
+    // second entry (twice the liability) or revoking what the customer was already shown.
+    const ladder = h === null ? c.ladder : [h.value ?? c.ladder[0]!];
+    for (let i = 0; i < ladder.length; i++) {
+      const value = ladder[i]!;
       const econ = offerEconomics(o, value, basket, snapshot.products, defaults);
       if (!econ.applicable) { firstFailure ??= reason(econ.notApplicableReason!); continue; }
+      // Content is shown, not redeemed; any other incentive worth nothing on this request is not issued.
+      if (o.type !== 'content' && econ.benefit <= 0) { firstFailure ??= reason('NO_BENEFIT', `value ${value}`); continue; }
       if (econ.cost > 0 && floor > 0) {
         if (basket.margin === null) { firstFailure ??= reason('MARGIN_UNKNOWN', basket.unknownSkus.join(',')); continue; }
         const pct = marginPctAfter(basket, econ.cost, econ.priceReduction);
         if (pct < floor) { firstFailure ??= reason('MARGIN_FLOOR', `${fmtPct(pct)} < ${floor}% at value ${value}`); continue; }
       }
-      const reserve = reserveFor(econ.cost, model.redemptionRate);
-      if (o.budget.total !== undefined && spent + reserve > o.budget.total) {
+      const reserve = h === null ? reserveFor(econ.cost, model.redemptionRate) : 0;
+      if (h === null && o.budget.total !== undefined && spent + reserve > o.budget.total) {
         firstFailure ??= reason('BUDGET_EXHAUSTED', `${spent} + ${reserve} > ${o.budget.total}`);
         continue;
       }
-      if (o.budget.dailyLiability !== undefined && today + reserve > o.budget.dailyLiability) {
+      if (h === null && o.budget.dailyLiability !== undefined && today + reserve > o.budget.dailyLiability) {
         firstFailure ??= reason('DAILY_LIABILITY', `${today} + ${reserve} > ${o.budget.dailyLiability}`);
         continue;
       }
-      const score = campaign.policy.score({ offer: o, value, rung: i, economics: econ, basket, model, baseline });
+      const rung = h === null ? i : Math.max(0, c.ladder.indexOf(value));
+      const score = campaign.policy.score({ offer: o, value, rung, economics: econ, basket, model, baseline });
       if (!best || score > best.score) {
-        best = { c, result, offerId: o.id, priority: o.priority, score, cost: econ.cost, econ, value, reserve };
+        best = { c, result, offerId: o.id, priority: o.priority, score, cost: econ.cost, econ, value, reserve, held: h };
       }
     }
     if (!best) { result.reasons.push(firstFailure ?? reason('NOT_PROFITABLE')); continue; }
     result.eligible = true;
     result.score = round2(best.score);
-    result.value = o.type === 'content' || o.type === 'free_shipping' || o.type === 'free_gift' ? null : best.value;
+    result.value = h !== null ? h.value : o.type === 'content' || o.type === 'free_shipping' || o.type === 'free_gift' ? null : best.value;
+    if (h !== null) result.reasons.push(reason('IN_WALLET', h.issuanceId));
     result.reasons.push(reason('ELIGIBLE'));
     eligible.push(best);
   }
@@ -368,7 +396,8 @@ export function decide(input: DecideInput): Decision {
       points: s.econ.points,
       reserve: s.reserve,
       score: round2(s.score),
-      expiresAt: s.c.endsAt !== null ? Math.min(now + s.c.expiresAfterMs, s.c.endsAt) : now + s.c.expiresAfterMs,
+      expiresAt: s.held !== null ? s.held.expiresAt : s.c.endsAt !== null ? Math.min(now + s.c.expiresAfterMs, s.c.endsAt) : now + s.c.expiresAfterMs,
+      held: s.held,
       guard: {
         globalCap: o.caps.global ?? null,
         budgetTotal: o.budget.total ?? null,
@@ -395,6 +424,17 @@ export function decide(input: DecideInput): Decision {
     candidates,
     basket: { basis: basket.basis, subtotal: basket.subtotal, margin: basket.margin },
   });
+}
+
+/** The subject's open entries by offer; of several (issued before entries were re-presented), the first to expire. */
+function heldByOffer(wallet: ReadonlyArray<HeldEntry> | undefined): Map<string, HeldEntry> | null {
+  if (wallet === undefined || wallet.length === 0) return null;
+  const out = new Map<string, HeldEntry>();
+  for (const e of wallet) {
+    const prev = out.get(e.offerId);
+    if (!prev || e.expiresAt < prev.expiresAt || (e.expiresAt === prev.expiresAt && e.issuanceId < prev.issuanceId)) out.set(e.offerId, e);
+  }
+  return out;
 }
 
 /**

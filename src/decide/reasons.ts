@@ -19,6 +19,7 @@ export const REASONS = {
   RULE_FAILED: 'The eligibility rule evaluated to false',
   RULE_ERROR: 'The eligibility rule could not be evaluated on this request (treated as not eligible)',
   MIN_CART_VALUE: 'The cart is below the offer minimum',
+  MAX_CART_VALUE: 'The cart is above the offer maximum',
   CUSTOMER_CAP: 'The customer has reached the per-customer issuance cap',
   FREQUENCY_CAP: 'The customer has seen this offer as often as the frequency cap allows in its window',
   GLOBAL_CAP: 'The offer has reached its global issuance cap',
@@ -26,10 +27,12 @@ export const REASONS = {
   // per value rung
   SCOPE_NOT_IN_CART: 'No cart line is in the offer scope',
   BUNDLE_INCOMPLETE: 'The cart does not hold every SKU of the bundle',
+  NO_BENEFIT: 'The offer is worth nothing on this request (free shipping on a cart with no shipping fee, a discount that computes to 0): never issued',
   MARGIN_UNKNOWN: 'A cart SKU has no cost in the catalog, so the margin floor cannot be verified',
   MARGIN_FLOOR: 'The offer would push the cart contribution margin below the floor',
   BUDGET_EXHAUSTED: 'The offer budget cannot cover the expected cost',
   DAILY_LIABILITY: 'The offer daily liability cap cannot cover the expected cost',
+  IN_WALLET: 'The customer already holds this offer (issued, unredeemed, unexpired): it is presented again with the same issuance and token, nothing new is reserved',
   ELIGIBLE: 'Eligible',
   NOT_PROFITABLE: 'Expected incremental margin is not positive: the customer is as likely to buy without it',
   STACKING_CONFLICT: 'Cannot be combined with an offer already chosen (exclusive or same stacking group)',
@@ -38,6 +41,7 @@ export const REASONS = {
   HOLDOUT_CONTROL: 'Would have been chosen; withheld because the customer is in the holdout',
   // commit level
   OFFER_CHANGED: 'The offer or campaign was edited, paused or archived after the catalog snapshot was read',
+  ALREADY_HELD: 'A concurrent decision issued this offer to the customer first: the decision is made again and presents that entry',
 } as const;
 
 export type ReasonCode = keyof typeof REASONS;

@@ -40,9 +40,12 @@ export interface OfferView {
   points: number;
   score: number;
   expiresAt: string;
-  token: string;
+  /** Signed token to redeem at checkout; null for content, which has nothing to redeem. */
+  token: string | null;
   /** Human-enterable coupon code (e-mail, SMS and push decisions); redeems the same wallet entry as the token. */
   code: string | null;
+  /** True when the customer already held this entry: the same issuance, token, value and expiry are presented again. */
+  fromWallet: boolean;
 }
 
 /** The decide API's answer; also what the decision log stores. */
@@ -257,6 +260,10 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       consent: req.consent ? { ...stored.consent, ...req.consent } : stored.consent,
       features: s.readsFeatures ? (computeFeatures(stored.features, stored.impressions, now) as unknown as Record<string, unknown>) : {},
       issuances: stored.issuances,
+      // Open entries come from the same read as the cap history: no extra query per decision.
+      wallet: stored.issuances
+        .filter((i) => i.status === 'issued' && i.expiresAt > now)
+        .map((i) => ({ issuanceId: i.id, offerId: i.offerId, version: i.version, value: i.value, expiresAt: i.expiresAt, code: i.code })),
     };
   }
 
@@ -275,7 +282,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       offers: d.chosen.map((c, i) => ({
         issuanceId: issuanceIds[i]!,
         offerId: c.offerId,
-        version: c.version,
+        version: c.held?.version ?? c.version,
         name: c.name,
         type: c.type,
         value: c.value,
@@ -283,8 +290,10 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
         points: c.points,
         score: c.score,
         expiresAt: new Date(c.expiresAt).toISOString(),
-        token: tokens.sign({ iss: issuanceIds[i]!, ofr: c.offerId, ver: c.version, sub: d.subjectId, val: c.value, exp: Math.floor(c.expiresAt / 1000) }),
+        // Signed from the issuance's claims, so a held entry gets back the very token it was issued with.
+        token: c.type === 'content' ? null : tokens.sign({ iss: issuanceIds[i]!, ofr: c.offerId, ver: c.held?.version ?? c.version, sub: d.subjectId, val: c.value, exp: Math.floor(c.expiresAt / 1000) }),
         code: codes[i] ?? null,
+        fromWallet: c.held !== null,
       })),
       reasons: d.reasons,
       candidates: d.candidates,
@@ -412,13 +421,15 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       const exclusions = new Map<string, Reason>();
       let reloads = 0;
       const recounted = new Set<string>();
+      const reheld = new Set<string>();
       // Ends: each round commits, or reloads the catalog (at most 3 times), or re-counts an offer
       // (once each), or excludes an offer (once each).
       for (;;) {
         const d = decide({ request: req, snapshot: s, subject, counters: cview, now, random, defaults, exclusions });
         const decisionId = ids('decision');
-        const issuanceIds = d.chosen.map(() => ids('issuance'));
-        const codes = d.chosen.map(() => (CODE_CHANNELS.has(req.channel) ? makeCode() : null));
+        const issuanceIds = d.chosen.map((c) => c.held?.issuanceId ?? ids('issuance'));
+        // Content has nothing to redeem, so no code; a held entry keeps the code it was issued with.
+        const codes = d.chosen.map((c) => (c.held !== null ? c.held.code : CODE_CHANNELS.has(req.channel) && c.type !== 'content' ? makeCode() : null));
         const response = respond(d, decisionId, issuanceIds, codes, req, s.version);
         const log = {
           request: {
@@ -432,6 +443,8 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
           },
           counterfactual: d.counterfactual,
           chosenCosts: d.chosen.map((c) => ({ offerId: c.offerId, cost: c.cost, reserve: c.reserve })),
+          // Entries presented again from the wallet: no reservation, no new issuance.
+          fromWallet: d.chosen.filter((c) => c.held !== null).map((c) => c.held!.issuanceId),
         };
         const body = packLog(response, log);
         const meta = { decisionId, issuanceIds, codes, catalogVersion: s.version, body, ...(requestKey !== undefined ? { requestId: requestKey } : {}) };
@@ -448,6 +461,12 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
           s = await snapshot();
           // The fresh catalog may have a rule reading features the subject was loaded without.
           if (s.readsFeatures && !before) subject = await subjectFor(req, now, s);
+          continue;
+        }
+        if (r.reason.code === 'ALREADY_HELD' && !reheld.has(r.offerId)) {
+          // A concurrent decision issued it first: reread the wallet and present that entry instead.
+          reheld.add(r.offerId);
+          subject = await subjectFor(req, now, s);
           continue;
         }
         await refreshCounters(s, now, r.offerId);

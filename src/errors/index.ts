@@ -30,6 +30,7 @@ export const ERRORS = {
   TOKEN_NOT_FOR_CUSTOMER: { status: 422, message: 'The offer was issued to someone else' },
   CHANNEL_NOT_ALLOWED: { status: 422, message: 'The offer cannot be redeemed on this channel' },
   MIN_CART_NOT_MET: { status: 422, message: 'The cart is below the offer’s minimum' },
+  MAX_CART_EXCEEDED: { status: 422, message: 'The cart is above the offer’s maximum' },
   SCOPE_NOT_IN_CART: { status: 422, message: 'Nothing in the cart is covered by the offer' },
   BUNDLE_INCOMPLETE: { status: 422, message: 'The cart does not hold the whole bundle' },
   NOT_STACKABLE: { status: 422, message: 'These offers cannot be used together' },

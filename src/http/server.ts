@@ -10,7 +10,7 @@ import { importCatalog } from '../catalog/import.js';
 import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecSchema, ProductSchema } from '../catalog/schemas.js';
 import { DecideRequestSchema } from '../decide/request.js';
 import { EventBatchSchema, MAX_BATCH } from '../events/index.js';
-import { RedemptionRequestSchema } from '../wallet/service.js';
+import { RedemptionRequestSchema, WALLET_PAGE_DEFAULT, WALLET_PAGE_MAX } from '../wallet/service.js';
 import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorCode, type ErrorDetail } from '../errors/index.js';
 import { issueDetails } from '../errors/validate.js';
 import { storeErrorCode } from '../store/errors.js';
@@ -385,8 +385,20 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   app.get('/v1/customers/:id/features', { config: { scope: 'read' }, schema: { tags: ['customers'], summary: 'Features computed from events (RFM, cohort, coupon affinity…); rules read them as customer.features', params: IdParams } }, async (req) =>
     engine.features(req.params.id),
   );
-  app.get('/v1/customers/:id/wallet', { config: { scope: 'decide' }, schema: { tags: ['wallet'], summary: 'Issued, unexpired, unredeemed offers across sessions, devices and channels', params: IdParams } }, async (req) =>
-    engine.wallet.list(req.params.id),
+  app.get(
+    '/v1/customers/:id/wallet',
+    {
+      config: { scope: 'decide' },
+      schema: {
+        tags: ['wallet'],
+        summary: `Issued, unexpired, unredeemed offers across sessions, devices and channels; newest first, at most ${WALLET_PAGE_MAX} a page (pass nextCursor as cursor for the next)`,
+        params: IdParams,
+        querystring: z
+          .object({ limit: z.coerce.number().int().min(1).max(WALLET_PAGE_MAX).default(WALLET_PAGE_DEFAULT), cursor: z.string().min(1).max(500).optional() })
+          .strict(),
+      },
+    },
+    async (req) => engine.wallet.list(req.params.id, { limit: req.query.limit, ...(req.query.cursor !== undefined ? { cursor: req.query.cursor } : {}) }),
   );
   app.delete('/v1/customers/:id', { config: { scope: 'admin' }, schema: { tags: ['customers'], summary: 'Erase a customer: profile, features and personal data; aggregate outcomes stay, anonymised', params: IdParams } }, async (req) => {
     const r = await engine.eraseCustomer(req.params.id);

@@ -13,7 +13,7 @@ import type { Scenario } from './scenario.js';
 export interface SimDecision {
   decisionId: string;
   holdout: boolean;
-  offers: Array<{ offerId: string; value: number | null; token: string }>;
+  offers: Array<{ offerId: string; value: number | null; token: string | null }>;
 }
 
 /** What the simulator needs back from a redemption. */
@@ -37,7 +37,7 @@ export interface ShopClient {
   close(): Promise<void>;
 }
 
-const toDecision = (d: { decisionId: string; holdout: boolean; offers: Array<{ offerId: string; value: number | null; token: string }> }): SimDecision => ({
+const toDecision = (d: { decisionId: string; holdout: boolean; offers: Array<{ offerId: string; value: number | null; token: string | null }> }): SimDecision => ({
   decisionId: d.decisionId,
   holdout: d.holdout,
   offers: d.offers.map((o) => ({ offerId: o.offerId, value: o.value, token: o.token })),

@@ -299,11 +299,11 @@ export async function simulate(scenario: Scenario, client: ShopClient, opts: Sim
       let discount = 0;
       const tokens: string[] = [];
       if (shown.length && t.order.applied) {
-        const r = await client.redeem({ orderId, customerId: cust.id, channel: session.channel, tokens: d.offers.map((o) => o.token), cart: { lines: session.lines, shipping: scenario.shippingFee } });
+        const r = await client.redeem({ orderId, customerId: cust.id, channel: session.channel, tokens: d.offers.flatMap((o) => (o.token === null ? [] : [o.token])), cart: { lines: session.lines, shipping: scenario.shippingFee } });
         if (r.ok) {
           redemptions++;
           discount = r.discountTotal;
-          tokens.push(...d.offers.map((o) => o.token));
+          tokens.push(...d.offers.flatMap((o) => (o.token === null ? [] : [o.token])));
           if (r.discountTotal !== t.order.discount) mismatches++;
         } else failures[r.code] = (failures[r.code] ?? 0) + 1;
       }

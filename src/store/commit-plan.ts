@@ -17,6 +17,8 @@ export interface SubjectCheck {
   offerId: string;
   perCustomer: number | null;
   frequency: { count: number; windowMs: number } | null;
+  /** Refuse if the subject already holds an open entry of the offer (a concurrent decision issued it). */
+  notHeld: boolean;
 }
 
 /** Everything a commit writes, computed once so both dialects execute the same plan. */
@@ -43,8 +45,12 @@ export function commitPlan(d: Decision, meta: CommitMeta): CommitPlan {
   const counterOps: CounterOp[] = [];
   const issuances: Array<DB['issuances']> = [];
   d.chosen.forEach((c, i) => {
-    if (c.guard.perCustomer !== null || c.guard.frequency !== null) {
-      subjectChecks.push({ offerId: c.offerId, perCustomer: c.guard.perCustomer, frequency: c.guard.frequency });
+    // Presented again from the wallet: reserved and recorded when it was issued.
+    if (c.held !== null) return;
+    // Content is shown, not held: each showing is recorded (caps count it) but is no wallet entry.
+    const content = c.type === 'content';
+    if (c.guard.perCustomer !== null || c.guard.frequency !== null || !content) {
+      subjectChecks.push({ offerId: c.offerId, perCustomer: c.guard.perCustomer, frequency: c.guard.frequency, notHeld: !content });
     }
     // Counters are kept even without a limit so issued and reserved totals are always known.
     counterOps.push({ key: counterKeys.issued(c.offerId), amount: 1, limit: c.guard.globalCap ?? UNLIMITED, offerId: c.offerId, reason: 'GLOBAL_CAP' });
@@ -76,12 +82,13 @@ export function commitPlan(d: Decision, meta: CommitMeta): CommitPlan {
       liability_day: c.guard.day,
       issued_at: d.decidedAt,
       expires_at: c.expiresAt,
-      status: 'issued',
-      code: meta.codes?.[i] ?? null,
+      status: content ? 'shown' : 'issued',
+      code: content ? null : (meta.codes?.[i] ?? null),
     });
   });
   counterOps.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return {
+    // Held entries too: an offer paused or edited since the snapshot is not presented on stale terms.
     versionChecks: { campaign: d.chosen.length > 0 ? d.campaign : null, offers: d.chosen.map((c) => ({ offerId: c.offerId, version: c.version })) },
     subjectChecks,
     counterOps,
@@ -133,7 +140,7 @@ export function staleVersion(
 /** Evaluates subject checks against the subject's issuance history (read under its lock). */
 export function failedSubjectCheck(
   checks: SubjectCheck[],
-  history: ReadonlyArray<{ offer_id: string; issued_at: number }>,
+  history: ReadonlyArray<{ id: string; offer_id: string; issued_at: number; status: string; expires_at: number }>,
   now: number,
 ): { offerId: string; reason: ReasonCode; detail: string } | null {
   for (const ch of checks) {
@@ -141,6 +148,7 @@ export function failedSubjectCheck(
     let inWindow = 0;
     for (const h of history) {
       if (h.offer_id !== ch.offerId) continue;
+      if (ch.notHeld && h.status === 'issued' && Number(h.expires_at) > now) return { offerId: ch.offerId, reason: 'ALREADY_HELD', detail: h.id };
       ever++;
       if (ch.frequency && Number(h.issued_at) > now - ch.frequency.windowMs) inWindow++;
     }

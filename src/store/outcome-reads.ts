@@ -77,16 +77,17 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
       const r = await db.selectFrom('redemptions').selectAll().where('id', '=', id).executeTakeFirst();
       return r ? (await withItems([r]))[0]! : null;
     },
-    async wallet(customerId, now) {
-      const rows = await db
+    async wallet(customerId, now, page) {
+      let q = db
         .selectFrom('issuances')
         .selectAll()
         .where((eb) => eb.or([eb('subject_id', '=', customerSubject(customerId)), eb('customer_id', '=', customerId)]))
         .where('status', '=', 'issued')
-        .where('expires_at', '>', now)
-        .orderBy('issued_at', 'desc')
-        .limit(1000)
-        .execute();
+        .where('expires_at', '>', now);
+      // Keyset paging on (issued_at, id), newest first: a total order, so no entry is skipped or repeated.
+      const after = page.after;
+      if (after) q = q.where((eb) => eb.or([eb('issued_at', '<', after.issuedAt), eb.and([eb('issued_at', '=', after.issuedAt), eb('id', '<', after.id)])]));
+      const rows = await q.orderBy('issued_at', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
       return rows.map((r) => num(r, ISS_NUM));
     },
     async dueExpiries(now, limit, from = 0) {
@@ -106,6 +107,8 @@ export function createOutcomeReads(db: Kysely<DB>): OutcomeReads {
         .selectFrom('issuances')
         .select(['offer_id', 'liability_day as day'])
         .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.sum<number>('cost').as('liability'), eb.fn.sum<number>('points').as('points')])
+        // Content shown is recorded for its caps but is no incentive: it carries no liability.
+        .where('status', '!=', 'shown')
         .groupBy(['offer_id', 'liability_day'])
         .execute();
       const moves = await db

@@ -25,11 +25,23 @@ export interface CustomerRecord {
 export interface StoredSubject {
   traits: Record<string, unknown>;
   consent: Consent;
-  issuances: Array<{ offerId: string; issuedAt: number }>;
+  /** Every issuance to the subject (caps count them), with what the open ones need to be presented again. */
+  issuances: SubjectIssuance[];
   /** Order aggregates kept current by event ingestion (null: none seen, or not asked for). */
   features: DB['customer_features'] | null;
   /** Impression events since `impressionsSince` (0 when features were not asked for). */
   impressions: number;
+}
+
+export interface SubjectIssuance {
+  id: string;
+  offerId: string;
+  version: number;
+  issuedAt: number;
+  expiresAt: number;
+  status: string;
+  value: number | null;
+  code: string | null;
 }
 
 export interface ApiKeyRecord {
@@ -121,8 +133,8 @@ export interface OutcomeReads {
   redemptionsByOrderIds(orderIds: string[]): Promise<Array<DB['redemptions'] & { items: Array<DB['redemption_items']> }>>;
   ordersByIds(orderIds: string[]): Promise<Array<DB['orders']>>;
   getRedemption(id: string): Promise<(DB['redemptions'] & { items: Array<DB['redemption_items']> }) | null>;
-  /** Wallet entries of a customer (issued to them or to their subject), still issued and unexpired at `now`. */
-  wallet(customerId: string, now: number): Promise<Array<DB['issuances']>>;
+  /** Wallet entries of a customer (issued to them or to their subject), still issued and unexpired at `now`; newest first, `limit` after the `after` entry. */
+  wallet(customerId: string, now: number, page: { limit: number; after?: { issuedAt: number; id: string } }): Promise<Array<DB['issuances']>>;
   /** Issued, unredeemed issuances whose expiry is in [from, now] (oldest first). */
   dueExpiries(now: number, limit: number, from?: number): Promise<Array<DB['issuances']>>;
   /** Issue totals per offer and day (from the wallet) and every later liability move. */

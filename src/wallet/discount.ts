@@ -62,7 +62,7 @@ export interface CheckoutResult {
   applied: AppliedOffer[];
 }
 
-export type CheckoutFailure = { index: number; code: 'SCOPE_NOT_IN_CART' | 'BUNDLE_INCOMPLETE' | 'MIN_CART_NOT_MET' | 'OFFER_NOT_REDEEMABLE'; message: string };
+export type CheckoutFailure = { index: number; code: 'SCOPE_NOT_IN_CART' | 'BUNDLE_INCOMPLETE' | 'MIN_CART_NOT_MET' | 'MAX_CART_EXCEEDED' | 'OFFER_NOT_REDEEMABLE'; message: string };
 
 export interface CheckoutDefaults {
   pointValue: number;
@@ -110,6 +110,7 @@ export function applyOffers(
   for (const [index, { issuanceId, offer, value }] of offers.entries()) {
     const fail = (code: CheckoutFailure['code'], message: string) => ({ failure: { index, code, message } });
     if (offer.minCartValue !== undefined && subtotal < offer.minCartValue) return fail('MIN_CART_NOT_MET', `cart subtotal ${subtotal} < minimum ${offer.minCartValue}`);
+    if (offer.maxCartValue !== undefined && subtotal > offer.maxCartValue) return fail('MAX_CART_EXCEEDED', `cart subtotal ${subtotal} > maximum ${offer.maxCartValue}`);
     const cap = (x: number) => (offer.maxDiscount !== undefined ? Math.min(x, offer.maxDiscount) : x);
     const a: AppliedOffer = { issuanceId, offerId: offer.id, offerVersion: offer.version, type: offer.type, value, lineDiscount: 0, shippingDiscount: 0, giftValue: 0, discount: 0, cost: 0, points: 0 };
     const spread = (idx: number[], weights: number[], amount: number) => {

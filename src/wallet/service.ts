@@ -82,6 +82,27 @@ export interface WalletDeps {
 }
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
+/** Wallet page size when none is asked for, and the most one page returns. */
+export const WALLET_PAGE_DEFAULT = 50;
+export const WALLET_PAGE_MAX = 100;
+
+/** An opaque wallet cursor: the last entry's sort key (issued_at, id). */
+function encodeCursor(issuedAt: number, id: string): string {
+  return Buffer.from(JSON.stringify([issuedAt, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { issuedAt: number; id: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    v = null;
+  }
+  if (!Array.isArray(v) || v.length !== 2 || !Number.isSafeInteger(v[0]) || typeof v[1] !== 'string') {
+    throw new OfferpilotError('VALIDATION_FAILED', 'cursor: not a cursor this endpoint returned', [{ path: 'query.cursor', message: 'not a cursor this endpoint returned (use nextCursor as given)' }]);
+  }
+  return { issuedAt: v[0] as number, id: v[1] as string };
+}
 const iso = (t: number) => new Date(t).toISOString();
 type TokenProblem = { index: number; code: ErrorCode; message: string };
 
@@ -113,10 +134,19 @@ export class Wallet {
     return o;
   }
 
-  /** Lists a customer's usable offers across sessions, devices and channels. */
-  async list(customerId: string): Promise<{ customerId: string; entries: WalletEntry[] }> {
+  /** Lists a page of a customer's usable offers across sessions, devices and channels, newest first. */
+  async list(customerId: string, page: { limit?: number; cursor?: string } = {}): Promise<{ customerId: string; entries: WalletEntry[]; nextCursor: string | null }> {
     const now = this.d.clock.now();
-    const rows = await this.d.store.wallet(customerId, now);
+    const limit = page.limit ?? WALLET_PAGE_DEFAULT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > WALLET_PAGE_MAX) {
+      throw new OfferpilotError('VALIDATION_FAILED', `limit: an integer from 1 to ${WALLET_PAGE_MAX}`, [{ path: 'query.limit', message: `an integer from 1 to ${WALLET_PAGE_MAX}` }]);
+    }
+    const after = page.cursor !== undefined ? decodeCursor(page.cursor) : undefined;
+    // One row past the page tells whether another page follows.
+    const fetched = await this.d.store.wallet(customerId, now, { limit: limit + 1, ...(after ? { after } : {}) });
+    const rows = fetched.slice(0, limit);
+    const last = rows[rows.length - 1];
+    const nextCursor = fetched.length > limit && last ? encodeCursor(last.issued_at, last.id) : null;
     const entries = await Promise.all(
       rows.map(async (r): Promise<WalletEntry> => {
         const o = await this.offerVersion(r.offer_id, r.offer_version);
@@ -139,7 +169,7 @@ export class Wallet {
         };
       }),
     );
-    return { customerId, entries };
+    return { customerId, entries, nextCursor };
   }
 
   /** Validates tokens against the cart and computes the discount, without redeeming anything. */

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Consent } from '../../decide/request.js';
 import { createAdminStore, isUniqueViolation, storedDecision } from '../admin-store.js';
 import { commitPlan, failedSubjectCheck, staleVersion } from '../commit-plan.js';
+import { HISTORY_SQL, toIssuance, type HistoryRow } from '../subject-history.js';
 import { migrateToLatest } from '../migrations/index.js';
 import type { CommitResult, Store } from '../ports.js';
 import type { DB } from '../schema.js';
@@ -146,7 +147,7 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
     async loadSubject(subjectId, customerId, impressionsSince) {
       const [cust, hist, feats] = await Promise.all([
         customerId !== null ? pool.query<{ traits: string; consent: string }>('SELECT traits, consent FROM customers WHERE id = $1', [customerId]) : null,
-        pool.query<{ offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = $1', [subjectId]),
+        pool.query<HistoryRow>(HISTORY_SQL.replace('?', '$1'), [subjectId]),
         // One round trip for the stored features and the impression count, when asked for.
         impressionsSince === null
           ? null
@@ -161,7 +162,7 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
       return {
         traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
         consent: row ? (JSON.parse(row.consent) as Consent) : {},
-        issuances: hist.rows.map((r) => ({ offerId: r.offer_id, issuedAt: Number(r.issued_at) })),
+        issuances: hist.rows.map(toIssuance),
         features: !frow || frow.subject_id === null ? null : (({ impressions: _n, ...f }) => f)(frow),
         impressions: frow ? Number(frow.impressions) : 0,
       };
@@ -203,8 +204,8 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
           }
         }
         if (plan.subjectChecks.length > 0) {
-          const hist = await client.query<{ offer_id: string; issued_at: number }>(
-            'SELECT offer_id, issued_at FROM issuances WHERE subject_id = $1 AND offer_id = ANY($2)',
+          const hist = await client.query<{ id: string; offer_id: string; issued_at: number; status: string; expires_at: number }>(
+            'SELECT id, offer_id, issued_at, status, expires_at FROM issuances WHERE subject_id = $1 AND offer_id = ANY($2)',
             [plan.decision.subject_id, plan.subjectChecks.map((c) => c.offerId)],
           );
           const failed = failedSubjectCheck(plan.subjectChecks, hist.rows, now);

@@ -2,6 +2,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import type { Consent } from '../../decide/request.js';
 import { createAdminStore, storedDecision } from '../admin-store.js';
 import { commitPlan } from '../commit-plan.js';
+import { HISTORY_SQL, toIssuance, type HistoryRow } from '../subject-history.js';
 import { migrateToLatest } from '../migrations/index.js';
 import type { Store } from '../ports.js';
 import type { DB } from '../schema.js';
@@ -79,7 +80,7 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
   function prepare() {
     return {
       customer: conn.prepare<[string], { traits: string; consent: string }>('SELECT traits, consent FROM customers WHERE id = ?'),
-      history: conn.prepare<[string], { offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = ?'),
+      history: conn.prepare<[string], HistoryRow>(HISTORY_SQL),
       decisionRef: conn.prepare<[string], RefRow>('SELECT id, subject_id, campaign_id, holdout, created_at FROM decisions WHERE id = ?'),
       recent: conn.prepare<[string, number, number], RefRow>(
         'SELECT id, subject_id, campaign_id, holdout, created_at FROM decisions WHERE subject_id = ? AND created_at >= ? AND created_at <= ? AND campaign_id IS NOT NULL ORDER BY created_at DESC, id DESC',
@@ -151,7 +152,7 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
       return {
         traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
         consent: row ? (JSON.parse(row.consent) as Consent) : {},
-        issuances: s.history.all(subjectId).map((r) => ({ offerId: r.offer_id, issuedAt: Number(r.issued_at) })),
+        issuances: s.history.all(subjectId).map(toIssuance),
         features: impressionsSince === null ? null : (s.features.get(subjectId) ?? null),
         impressions: impressionsSince === null ? 0 : Number(s.impressions.get(subjectId, impressionsSince)?.n ?? 0),
       };

@@ -58,7 +58,9 @@ interface Pending {
  */
 export function createWriter(conn: Database.Database): Writer {
   const s = {
-    history: conn.prepare<[string], { offer_id: string; issued_at: number }>('SELECT offer_id, issued_at FROM issuances WHERE subject_id = ?'),
+    history: conn.prepare<[string], { id: string; offer_id: string; issued_at: number; status: string; expires_at: number }>(
+      'SELECT id, offer_id, issued_at, status, expires_at FROM issuances WHERE subject_id = ?',
+    ),
     byRequest: conn.prepare<[string], { id: string }>('SELECT id FROM decisions WHERE request_id = ?'),
     counter: conn.prepare<[string], { used: number }>('SELECT used FROM guard_counters WHERE key = ?'),
     offerHead: conn.prepare<[string], { status: string; current_version: number }>('SELECT status, current_version FROM offers WHERE id = ?'),
