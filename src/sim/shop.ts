@@ -54,16 +54,24 @@ export interface SimShop {
   customers: SimCustomer[];
 }
 
-const pick = <T extends string>(r: Random, weights: Partial<Record<T, number>> | Array<[T, number]>): T => {
+/**
+ * A weighted draw over fixed weights. Filtering and totalling the weights once, not per draw,
+ * keeps the arithmetic of each draw (the same subtractions in the same order) and so every
+ * seeded run's results to the last bit, while sessions() no longer rescans the catalog per line.
+ */
+const picker = <T extends string>(weights: Partial<Record<T, number>> | Array<[T, number]>): ((r: Random) => T) => {
   const entries = (Array.isArray(weights) ? weights : (Object.entries(weights) as Array<[T, number]>)).filter(([, w]) => w > 0);
   const total = entries.reduce((a, [, w]) => a + w, 0);
-  let x = r() * total;
-  for (const [k, w] of entries) {
-    x -= w;
-    if (x < 0) return k;
-  }
-  return entries[entries.length - 1]![0];
+  return (r) => {
+    let x = r() * total;
+    for (const [k, w] of entries) {
+      x -= w;
+      if (x < 0) return k;
+    }
+    return entries[entries.length - 1]![0];
+  };
 };
+const pick = <T extends string>(r: Random, weights: Partial<Record<T, number>> | Array<[T, number]>): T => picker(weights)(r);
 const uniformInt = (r: Random, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 /** Log-normal around `mean` with a spread of about ±50%: latent traits vary between customers. */
 const around = (r: Random, mean: number) => mean * Math.exp(0.5 * gaussian(r) - 0.125);
@@ -133,16 +141,17 @@ export function buildShop(s: Scenario, seed: number): SimShop {
 export function* sessions(s: Scenario, shop: SimShop, count: number, seed: number): Generator<SimSession> {
   const r = seededRandom(seed ^ 0x5e55);
   const span = s.days * 86_400_000;
-  const placements = s.placements.map((p) => [p.name, p.share] as [string, number]);
-  const weights = shop.products.map((p, i) => [String(i), p.weight] as [string, number]);
+  const pickPlacement = picker(s.placements.map((p) => [p.name, p.share] as [string, number]));
+  const placementByName = new Map<string, (typeof s.placements)[number]>();
+  for (const p of s.placements) if (!placementByName.has(p.name)) placementByName.set(p.name, p);
+  const pickProduct = picker(shop.products.map((p, i) => [String(i), p.weight] as [string, number]));
   for (let index = 0; index < count; index++) {
     const customer = shop.customers[Math.floor(r() * shop.customers.length)]!;
-    const placementName = pick(r, placements);
-    const placement = s.placements.find((p) => p.name === placementName)!;
+    const placement = placementByName.get(pickPlacement(r))!;
     const n = uniformInt(r, customer.basketLines[0], customer.basketLines[1]);
     const bySku = new Map<string, SimLine>();
     for (let k = 0; k < n; k++) {
-      const p = shop.products[Number(pick(r, weights))]!;
+      const p = shop.products[Number(pickProduct(r))]!;
       const line = bySku.get(p.sku);
       if (line) line.quantity++;
       else bySku.set(p.sku, { sku: p.sku, quantity: r() < 0.15 ? 2 : 1, unitPrice: p.price });
