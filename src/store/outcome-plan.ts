@@ -155,10 +155,15 @@ export interface DecisionRef {
   createdAt: number;
 }
 
-/** Why a redemption (or one of its tokens) was refused; codes are API error codes. */
+/**
+ * Why a redemption (or one of its tokens) was refused; codes are API error codes. The index is
+ * the token's, or -1 for ORDER_DISCOUNT_MISMATCH: the order id was already reported as an order
+ * with another discount than this redemption computes (orders and redemptions must agree,
+ * whichever arrives first).
+ */
 export type RedeemFailure = {
   index: number;
-  code: 'TOKEN_ALREADY_REDEEMED' | 'TOKEN_EXPIRED' | 'REDEMPTION_CAP_REACHED' | 'BUDGET_EXHAUSTED' | 'DAILY_LIABILITY_EXCEEDED';
+  code: 'TOKEN_ALREADY_REDEEMED' | 'TOKEN_EXPIRED' | 'REDEMPTION_CAP_REACHED' | 'BUDGET_EXHAUSTED' | 'DAILY_LIABILITY_EXCEEDED' | 'ORDER_DISCOUNT_MISMATCH';
   message: string;
 };
 

@@ -119,7 +119,13 @@ export function groupBatcher<I, O>(max: number, inFlight: number, run: (items: I
 }
 
 const failureMessage = (code: RedeemFailure['code'], key?: string) =>
-  code === 'TOKEN_EXPIRED' ? 'The offer has expired' : code === 'TOKEN_ALREADY_REDEEMED' ? 'The offer was already redeemed' : `counter ${key} is at its limit`;
+  code === 'TOKEN_EXPIRED'
+    ? 'The offer has expired'
+    : code === 'TOKEN_ALREADY_REDEEMED'
+      ? 'The offer was already redeemed'
+      : code === 'ORDER_DISCOUNT_MISMATCH'
+        ? `the order was reported with a discount of ${key}`
+        : `counter ${key} is at its limit`;
 
 /** Outcome writes for PostgreSQL: each call is one transaction of a few batched statements. */
 export function postgresOutcomes(pool: pg.Pool) {

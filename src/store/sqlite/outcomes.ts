@@ -55,6 +55,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
       cols('redemptions', { id: '', order_id: '', subject_id: '', customer_id: null, channel: '', status: '', created_at: 0, rolled_back_at: null, discount: 0, cost: 0, points: 0, body: '', fingerprint: null }),
     ),
     redemptionByOrder: conn.prepare<[string], DB['redemptions']>('SELECT * FROM redemptions WHERE order_id = ?'),
+    reportedDiscount: conn.prepare<[string], { discount: number }>('SELECT discount FROM orders WHERE order_id = ?'),
     item: conn.prepare(cols('redemption_items', { redemption_id: '', issuance_id: '', offer_id: '', discount: 0, cost: 0, points: 0 })),
     ledger: conn.prepare(cols('liability_ledger', LEDGER_ROW)),
     issuanceStatus: conn.prepare<[string], { status: string; expires_at: number }>('SELECT status, expires_at FROM issuances WHERE id = ?'),
@@ -151,6 +152,11 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     redeem(plan: RedemptionPlan): RedeemResult {
       const dup = s.redemptionByOrder.get(plan.redemption.order_id);
       if (dup) return { status: 'duplicate', redemption: dup };
+      // An order reported before its redemption: both are kept only if they agree on the discount.
+      const reported = s.reportedDiscount.get(plan.redemption.order_id);
+      if (reported && Number(reported.discount) !== plan.redemption.discount) {
+        return { status: 'rejected', failure: { index: -1, code: 'ORDER_DISCOUNT_MISMATCH', message: `order ${plan.redemption.order_id} was reported with a discount of ${reported.discount}, not ${plan.redemption.discount}` } };
+      }
       try {
         s.redemption.run(plan.redemption);
       } catch (e) {
