@@ -44,6 +44,8 @@ export const ERRORS = {
   REFUND_ORDER_UNKNOWN: { status: 422, message: 'The refund’s order is not known yet; the event is quarantined and counted when the order arrives' },
   REFUND_CUSTOMER_MISMATCH: { status: 422, message: 'The refund’s order belongs to another customer; the event was not stored' },
   REFUND_EXCEEDS_ORDER: { status: 422, message: 'The refund is more than is left to refund on its order; the event was not stored' },
+  ORDER_DISCOUNT_MISMATCH: { status: 409, message: 'The order’s discount is not the one its redemption applied; the event (or redemption) was not stored' },
+  ORDER_TOKEN_MISMATCH: { status: 409, message: 'The order names a token or code its redemption did not use; the event was not stored' },
   CONFIG_INVALID: { status: 500, message: 'The server configuration is invalid' },
   USAGE_ERROR: { status: 400, message: 'The command line is invalid (see --help)' },
   FILE_NOT_READABLE: { status: 400, message: 'A file could not be read' },

@@ -334,7 +334,9 @@ export class Ingestor {
           offerDiscount: withOffer ? e.discount : 0,
           offerSubtotal: withOffer ? subtotal + e.shipping : 0,
         };
-        return { event, order, delta };
+        // Which issuance each token names, so the store can hold them against the order's redemption.
+        const tokenIssuances = e.tokens.map((tok) => (isCouponCode(tok) ? (codeIss.get(normalizeCode(tok))?.id ?? null) : (tokenIss.get(tok) ?? null)));
+        return { event, order, delta, tokenIssuances };
       }
       if (e.type === 'refund' || e.type === 'return') {
         event.amount = e.amount;

@@ -21,10 +21,18 @@ export interface EventWrite {
   event: DB['events'];
   order?: DB['orders'];
   delta?: FeatureDelta;
+  /** Order events: the issuance each of its tokens or codes names, in order (null: none known). */
+  tokenIssuances?: Array<string | null>;
 }
 
 /** Codes of events the store refuses (rejected) or holds back (quarantined); registered in errors/index.ts. */
-export type EventRefusalCode = 'EVENT_ORDER_CONFLICT' | 'REFUND_ORDER_UNKNOWN' | 'REFUND_CUSTOMER_MISMATCH' | 'REFUND_EXCEEDS_ORDER';
+export type EventRefusalCode =
+  | 'EVENT_ORDER_CONFLICT'
+  | 'REFUND_ORDER_UNKNOWN'
+  | 'REFUND_CUSTOMER_MISMATCH'
+  | 'REFUND_EXCEEDS_ORDER'
+  | 'ORDER_DISCOUNT_MISMATCH'
+  | 'ORDER_TOKEN_MISMATCH';
 
 /** Why an event was not stored: rejected for good, or quarantined until its order is known. */
 export interface EventRefusal {
@@ -79,6 +87,42 @@ export function checkAgainstOrder(it: EventWrite, order: RefundableOrder | undef
   return null;
 }
 
+/** An applied redemption of an order id, as an order event is reconciled with it. */
+export interface AppliedRedemption {
+  id: string;
+  discount: number;
+  issuanceIds: string[];
+}
+
+/** Groups (order id, discount, issuance) rows of applied redemptions by order id. */
+export function appliedRedemptions(rows: Array<{ id: string; order_id: string; discount: number | string; issuance_id: string | null }>): Map<string, AppliedRedemption> {
+  const m = new Map<string, AppliedRedemption>();
+  for (const r of rows) {
+    let a = m.get(r.order_id);
+    if (!a) m.set(r.order_id, (a = { id: r.id, discount: Number(r.discount), issuanceIds: [] }));
+    if (r.issuance_id !== null) a.issuanceIds.push(r.issuance_id);
+  }
+  return m;
+}
+
+/**
+ * An order event against the redemption applied to its order id: the engine computed that
+ * discount itself, so an order reporting another one (or tokens the redemption did not use)
+ * would put a made-up discount into incremental margin; it is refused. Without an applied
+ * redemption (none, or rolled back) there is nothing to reconcile with. Both dialects apply this.
+ */
+export function checkAgainstRedemption(it: EventWrite, red: AppliedRedemption | undefined): EventRefusal | null {
+  if (!it.order || !red) return null;
+  if (Number(it.order.discount) !== red.discount) {
+    return { status: 'rejected', code: 'ORDER_DISCOUNT_MISMATCH', field: 'discount', message: `order ${it.order.order_id} was redeemed (${red.id}) with a discount of ${red.discount}, not ${it.order.discount}` };
+  }
+  const j = (it.tokenIssuances ?? []).findIndex((iss) => iss === null || !red.issuanceIds.includes(iss));
+  if (j >= 0) {
+    return { status: 'rejected', code: 'ORDER_TOKEN_MISMATCH', field: `tokens.${j}`, message: `order ${it.order.order_id} was redeemed (${red.id}) without this token or code` };
+  }
+  return null;
+}
+
 /** The feature change of an accepted refund or return: what the customer got back. */
 export function refundDelta(e: Pick<DB['events'], 'subject_id' | 'amount'>): FeatureDelta {
   return { subjectId: e.subject_id, orders: 0, orderAt: null, revenue: 0, refunded: Number(e.amount), offerOrders: 0, offerDiscount: 0, offerSubtotal: 0 };
@@ -111,10 +155,15 @@ export interface DecisionRef {
   createdAt: number;
 }
 
-/** Why a redemption (or one of its tokens) was refused; codes are API error codes. */
+/**
+ * Why a redemption (or one of its tokens) was refused; codes are API error codes. The index is
+ * the token's, or -1 for ORDER_DISCOUNT_MISMATCH: the order id was already reported as an order
+ * with another discount than this redemption computes (orders and redemptions must agree,
+ * whichever arrives first).
+ */
 export type RedeemFailure = {
   index: number;
-  code: 'TOKEN_ALREADY_REDEEMED' | 'TOKEN_EXPIRED' | 'REDEMPTION_CAP_REACHED' | 'BUDGET_EXHAUSTED' | 'DAILY_LIABILITY_EXCEEDED';
+  code: 'TOKEN_ALREADY_REDEEMED' | 'TOKEN_EXPIRED' | 'REDEMPTION_CAP_REACHED' | 'BUDGET_EXHAUSTED' | 'DAILY_LIABILITY_EXCEEDED' | 'ORDER_DISCOUNT_MISMATCH';
   message: string;
 };
 

@@ -346,6 +346,11 @@ export class Wallet {
     // A concurrent retry of this very order may have won the race for the token or the cap.
     const prior = (await this.d.store.redemptionsByOrderIds([req.orderId]))[0];
     if (prior) return this.replay(prior, req, fingerprint);
+    if (r.failure.code === 'ORDER_DISCOUNT_MISMATCH') {
+      throw new OfferpilotError('ORDER_DISCOUNT_MISMATCH', `Order ${req.orderId}: ${r.failure.message}; this cart's discount is ${result.discountTotal}`, [
+        { path: 'orderId', message: `already reported as an order with another discount than ${result.discountTotal}` },
+      ]);
+    }
     throw problemsError([{ index: r.failure.index, code: r.failure.code, message: r.failure.message }]);
   }
 

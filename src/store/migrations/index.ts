@@ -307,6 +307,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('event_quarantine_order').on('event_quarantine').column('order_id').execute();
     },
   },
+  '20261201030000_order_redemption_reconcile': {
+    async up(db: Kysely<any>) {
+      // Orders and redemptions of one order id must agree on the discount, whichever arrives
+      // first; on SQLite the writer checks it in the redemption's transaction, with no schema change.
+      if (db.getExecutor().adapter.constructor.name === 'PostgresAdapter') await sql.raw(PG_REDEEM_RECONCILE).execute(db);
+    },
+  },
 };
 
 /**
@@ -410,6 +417,36 @@ const PG_REDEEM_FINGERPRINT = (() => {
   const vals = "(r->>'discount')::bigint, (r->>'cost')::bigint, (r->>'points')::bigint, r->>'body')";
   if (!PG_REDEEM.includes(cols) || !PG_REDEEM.includes(vals)) throw new Error('offerpilot_redeem_many: the redemption INSERT is not where the fingerprint migration expects it');
   return PG_REDEEM.replace(cols, cols.replace(', body)', ', body, fingerprint)')).replace(vals, vals.replace("r->>'body')", "r->>'body', r->>'fingerprint')"));
+})();
+
+/**
+ * offerpilot_redeem_many as of 20261201030000_order_redemption_reconcile: the fingerprint version,
+ * which also takes the order-id locks event batches take (so an order and the redemption of its
+ * id, written concurrently, see each other) and refuses a redemption of an order id already
+ * reported as an order with another discount: {index: -1, code: ORDER_DISCOUNT_MISMATCH, key: the
+ * reported discount}. Derived like PG_REDEEM_FINGERPRINT, so the versions cannot drift apart.
+ */
+const PG_REDEEM_RECONCILE = (() => {
+  const decl = '  v_keys text[];\nBEGIN\n';
+  const dup = `    IF EXISTS (SELECT 1 FROM redemptions WHERE order_id = r->>'order_id') THEN
+      res := res || jsonb_build_array('duplicate');
+      CONTINUE;
+    END IF;
+`;
+  if (!PG_REDEEM_FINGERPRINT.includes(decl) || !PG_REDEEM_FINGERPRINT.includes(dup)) throw new Error('offerpilot_redeem_many: the declarations or the duplicate check are not where the reconcile migration expects them');
+  const locks = `  v_keys text[];
+  v_reported bigint;
+BEGIN
+  -- The same locks as event batches, taken first and in key order (no deadlock with them or other batches).
+  PERFORM pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(x->'redemption'->>'order_id', 0) AS k FROM jsonb_array_elements(ps) x ORDER BY k) AS keys;
+`;
+  const reported = `${dup}    SELECT discount INTO v_reported FROM orders WHERE order_id = r->>'order_id';
+    IF FOUND AND v_reported <> (r->>'discount')::bigint THEN
+      res := res || jsonb_build_array(jsonb_build_object('index', -1, 'code', 'ORDER_DISCOUNT_MISMATCH', 'key', v_reported::text)::text);
+      CONTINUE;
+    END IF;
+`;
+  return PG_REDEEM_FINGERPRINT.replace(decl, locks).replace(dup, reported);
 })();
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

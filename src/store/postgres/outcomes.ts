@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { CounterOp } from '../commit-plan.js';
-import { checkAgainstOrder, COUNTER_FAILURE, quarantineRow, releasedEvent, type EventOutcome, type RefundableOrder, type RedeemFailure, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
+import { appliedRedemptions, checkAgainstOrder, checkAgainstRedemption, COUNTER_FAILURE, type AppliedRedemption, quarantineRow, releasedEvent, type EventOutcome, type RefundableOrder, type RedeemFailure, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
 import type { DB } from '../schema.js';
 
 type Col = readonly [name: string, type: 'text' | 'int8' | 'int4'];
@@ -119,7 +119,13 @@ export function groupBatcher<I, O>(max: number, inFlight: number, run: (items: I
 }
 
 const failureMessage = (code: RedeemFailure['code'], key?: string) =>
-  code === 'TOKEN_EXPIRED' ? 'The offer has expired' : code === 'TOKEN_ALREADY_REDEEMED' ? 'The offer was already redeemed' : `counter ${key} is at its limit`;
+  code === 'TOKEN_EXPIRED'
+    ? 'The offer has expired'
+    : code === 'TOKEN_ALREADY_REDEEMED'
+      ? 'The offer was already redeemed'
+      : code === 'ORDER_DISCOUNT_MISMATCH'
+        ? `the order was reported with a discount of ${key}`
+        : `counter ${key} is at its limit`;
 
 /** Outcome writes for PostgreSQL: each call is one transaction of a few batched statements. */
 export function postgresOutcomes(pool: pg.Pool) {
@@ -239,6 +245,7 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
     else distinct.push(i);
   }
   return tx(pool, async (c) => {
+    let redeemed = new Map<string, AppliedRedemption>();
     const checked = distinct.filter((i) => items[i]!.order || isRefund(items[i]!.event));
     if (checked.length > 0) {
       // One lock per order id named, taken at once in key order (no deadlock between batches), and
@@ -251,8 +258,24 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
       const known = await c.query<{ id: string }>('SELECT id FROM events WHERE id = ANY($1::text[])', [checked.map((i) => items[i]!.event.id)]);
       const ids = new Set(known.rows.map((r) => r.id));
       for (const i of checked) if (ids.has(items[i]!.event.id)) outcomes[i] = 'duplicate';
+      // Read under the order-id locks, which a redemption batch takes too: an order and the
+      // redemption of its id, written concurrently, each see the other or are seen by it.
+      const ordered = [...new Set(checked.filter((i) => items[i]!.order && outcomes[i] === undefined).map((i) => items[i]!.order!.order_id))];
+      if (ordered.length > 0) {
+        const red = await c.query<{ id: string; order_id: string; discount: string; issuance_id: string | null }>(
+          `SELECT r.id, r.order_id, r.discount, i.issuance_id FROM redemptions r LEFT JOIN redemption_items i ON i.redemption_id = r.id
+           WHERE r.status = 'applied' AND r.order_id = ANY($1::text[])`,
+          [ordered],
+        );
+        redeemed = appliedRedemptions(red.rows);
+      }
     }
     const pending = (i: number) => outcomes[i] === undefined;
+    // Before any order row is inserted: a refused order must not become the order of its id.
+    for (const i of distinct) {
+      const refusal = pending(i) && items[i]!.order ? checkAgainstRedemption(items[i]!, redeemed.get(items[i]!.order!.order_id)) : null;
+      if (refusal) outcomes[i] = refusal;
+    }
 
     // Orders: the earliest event of each order id in the batch carries its row.
     const orderItems = distinct.filter((i) => items[i]!.order && pending(i)).sort((a, b) => a - b);

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { isUniqueViolation } from '../admin-store.js';
 import type { CounterOp } from '../commit-plan.js';
-import { checkAgainstOrder, COUNTER_FAILURE, quarantineRow, releasedEvent, type EventOutcome, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
+import { appliedRedemptions, checkAgainstOrder, checkAgainstRedemption, COUNTER_FAILURE, quarantineRow, releasedEvent, type EventOutcome, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
 import type { DB } from '../schema.js';
 
 /** Thrown inside a savepoint to roll it back and hand a result to the caller. */
@@ -55,6 +55,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
       cols('redemptions', { id: '', order_id: '', subject_id: '', customer_id: null, channel: '', status: '', created_at: 0, rolled_back_at: null, discount: 0, cost: 0, points: 0, body: '', fingerprint: null }),
     ),
     redemptionByOrder: conn.prepare<[string], DB['redemptions']>('SELECT * FROM redemptions WHERE order_id = ?'),
+    reportedDiscount: conn.prepare<[string], { discount: number }>('SELECT discount FROM orders WHERE order_id = ?'),
     item: conn.prepare(cols('redemption_items', { redemption_id: '', issuance_id: '', offer_id: '', discount: 0, cost: 0, points: 0 })),
     ledger: conn.prepare(cols('liability_ledger', LEDGER_ROW)),
     issuanceStatus: conn.prepare<[string], { status: string; expires_at: number }>('SELECT status, expires_at FROM issuances WHERE id = ?'),
@@ -68,6 +69,11 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     release: conn.prepare<[string]>('DELETE FROM event_quarantine WHERE id = ?'),
     heldFor: conn.prepare<[string], { id: string; event: string }>('SELECT id, event FROM event_quarantine WHERE order_id = ? ORDER BY received_at, id'),
     reason: conn.prepare<[string, string]>('UPDATE event_quarantine SET code = ? WHERE id = ?'),
+    // One lookup per written chunk, not per order: the applied redemptions of its order ids.
+    applied: conn.prepare<[string], { id: string; order_id: string; discount: number; issuance_id: string | null }>(
+      `SELECT r.id, r.order_id, r.discount, i.issuance_id FROM redemptions r LEFT JOIN redemption_items i ON i.redemption_id = r.id
+       WHERE r.status = 'applied' AND r.order_id IN (SELECT value FROM json_each(?))`,
+    ),
   };
   const take = conn.prepare<[string, number]>(`UPDATE issuances SET status = 'redeemed' WHERE id = ? AND status = 'issued' AND expires_at > ?`);
 
@@ -101,6 +107,8 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
       let inserted = 0;
       let duplicates = 0;
       const outcomes: EventOutcome[] = [];
+      const orderIds = items.flatMap((it) => (it.order ? [it.order.order_id] : []));
+      const redeemed = orderIds.length === 0 ? new Map() : appliedRedemptions(s.applied.all(JSON.stringify(orderIds)));
       for (const it of items) {
         const e = it.event;
         const refund = e.type === 'refund' || e.type === 'return';
@@ -111,7 +119,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
             outcomes.push('duplicate');
             continue;
           }
-          const refusal = checkAgainstOrder(it, refundable(e.order_id!));
+          const refusal = checkAgainstRedemption(it, redeemed.get(e.order_id!)) ?? checkAgainstOrder(it, refundable(e.order_id!));
           if (refusal) {
             if (refusal.status === 'quarantined') s.quarantine.run(quarantineRow(e, refusal));
             outcomes.push(refusal);
@@ -144,6 +152,11 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     redeem(plan: RedemptionPlan): RedeemResult {
       const dup = s.redemptionByOrder.get(plan.redemption.order_id);
       if (dup) return { status: 'duplicate', redemption: dup };
+      // An order reported before its redemption: both are kept only if they agree on the discount.
+      const reported = s.reportedDiscount.get(plan.redemption.order_id);
+      if (reported && Number(reported.discount) !== plan.redemption.discount) {
+        return { status: 'rejected', failure: { index: -1, code: 'ORDER_DISCOUNT_MISMATCH', message: `order ${plan.redemption.order_id} was reported with a discount of ${reported.discount}, not ${plan.redemption.discount}` } };
+      }
       try {
         s.redemption.run(plan.redemption);
       } catch (e) {
