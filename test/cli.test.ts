@@ -45,7 +45,10 @@ const expectOneLine = (r: { code: number; stderr: string }, exit: number, code: 
   expect(r.stderr).not.toMatch(/\n\s+at |NaN|Infinity/);
 };
 
-describe('the offerpilot CLI', () => {
+// Each CLI call is a fresh Node process loading the TypeScript sources (about 4 s of start-up on
+// this 2-core machine when quiet, twice that when busy): a test of five calls needs more than the
+// default minute on a loaded machine, though its work is seconds.
+describe('the offerpilot CLI', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'offerpilot-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -209,7 +209,9 @@ describe('calibration on simulated campaigns with known true lift', () => {
   });
 });
 
-for (const backend of BACKENDS) describe(`incrementality reports and stop-loss on the engine, driven by the simulator [${backend}]`, () => {
+// Simulating a shop through the engine (thousands of decides and events on PostgreSQL) takes 15–25 s
+// when the machine is quiet; the headroom is for a busy one.
+for (const backend of BACKENDS) describe(`incrementality reports and stop-loss on the engine, driven by the simulator [${backend}]`, { timeout: 180_000 }, () => {
   const START = Date.parse('2026-11-01T00:00:00Z');
   const config = { measureMinCustomersPerArm: 300, measureMinDays: 7, stopLossCheckMs: 0 };
   async function simulated(scenario: Scenario, n: number) {
