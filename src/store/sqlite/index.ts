@@ -138,7 +138,35 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
       return erased;
     },
     async migrate() {
-      return migrateToLatest(kysely);
+      // Kysely takes no migration lock on SQLite, so two processes starting on a new file both
+      // applied the first migration ("table settings already exists"). One write transaction
+      // around the run makes the second wait (busy_timeout) and then find nothing pending; it
+      // also makes a run all-or-nothing. The migrations hold no statement that cannot run in one.
+      // Waiting is asynchronous (busy_timeout would block this thread, and with it a holder in
+      // the same process).
+      const timeout = adminConn.pragma('busy_timeout', { simple: true }) as number;
+      adminConn.pragma('busy_timeout = 0');
+      try {
+        for (let waited = 0; ; waited += 20) {
+          try {
+            adminConn.exec('BEGIN IMMEDIATE');
+            break;
+          } catch (e) {
+            if ((e as { code?: string }).code !== 'SQLITE_BUSY' || waited > 60_000) throw e;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      } finally {
+        adminConn.pragma(`busy_timeout = ${timeout}`);
+      }
+      try {
+        const applied = await migrateToLatest(kysely);
+        adminConn.exec('COMMIT');
+        return applied;
+      } catch (e) {
+        if (adminConn.inTransaction) adminConn.exec('ROLLBACK');
+        throw e;
+      }
     },
     async close() {
       await writer.close();
