@@ -327,6 +327,13 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     async (req) => engine.decide(req.body),
   );
 
+  // A preview needs only the read scope: a held wallet entry is shown as held, never with its
+  // coupon code or token (bearer credentials the wallet gives only to the decide scope).
+  const previewOffer = <T extends { guard: unknown; held: unknown; expiresAt: number }>({ guard: _g, held, ...c }: T) => ({
+    ...c,
+    fromWallet: held !== null && held !== undefined,
+    expiresAt: new Date(c.expiresAt).toISOString(),
+  });
   app.post(
     '/v1/decide/preview',
     {
@@ -339,7 +346,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     },
     async (req) => {
       const d = await engine.preview(req.body);
-      return { ...d, decidedAt: new Date(d.decidedAt).toISOString(), chosen: d.chosen.map(({ guard: _g, ...c }) => ({ ...c, expiresAt: new Date(c.expiresAt).toISOString() })), counterfactual: d.counterfactual.map(({ guard: _g, ...c }) => ({ ...c, expiresAt: new Date(c.expiresAt).toISOString() })) };
+      return { ...d, decidedAt: new Date(d.decidedAt).toISOString(), chosen: d.chosen.map(previewOffer), counterfactual: d.counterfactual.map(previewOffer) };
     },
   );
 
