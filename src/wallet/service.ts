@@ -204,11 +204,12 @@ export class Wallet {
         }
       }
       if (!iss) return null;
-      if (iss.status === 'redeemed') problems.push({ index, code: 'TOKEN_ALREADY_REDEEMED', message: 'the offer was already redeemed' });
-      else if (iss.status === 'expired' || iss.expires_at <= now) problems.push({ index, code: 'TOKEN_EXPIRED', message: `the offer expired at ${iso(iss.expires_at)}` });
-      else if (!subjects.has(iss.subject_id) && !(iss.customer_id !== null && iss.customer_id === req.customerId)) {
+      // Ownership first: someone else's code says only that it is not theirs (and counts as a
+      // failed guess), never whether it was redeemed or has expired.
+      if (!subjects.has(iss.subject_id) && !(iss.customer_id !== null && iss.customer_id === req.customerId)) {
         problems.push({ index, code: 'TOKEN_NOT_FOR_CUSTOMER', message: 'the offer was issued to another customer' });
-      }
+      } else if (iss.status === 'redeemed') problems.push({ index, code: 'TOKEN_ALREADY_REDEEMED', message: 'the offer was already redeemed' });
+      else if (iss.status === 'expired' || iss.expires_at <= now) problems.push({ index, code: 'TOKEN_EXPIRED', message: `the offer expired at ${iso(iss.expires_at)}` });
       return iss;
     });
     const offers = await Promise.all(issuances.map((i) => (i ? this.offerVersion(i.offer_id, i.offer_version) : null)));

@@ -70,9 +70,19 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
   // older copies of those pages (the customer's rows as first written) until it is overwritten.
   // A TRUNCATE checkpoint copies the log into the file and empties it, so "erased" holds at once.
   function purgeLog() {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const [r] = adminConn.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
-      if (r?.busy === 0) return;
+    // Without waiting for readers (busy_timeout would hold this thread, and every request, up to
+    // 5 s per try): a log that stays busy is reported and rewound by a later checkpoint.
+    const timeout = adminConn.pragma('busy_timeout', { simple: true }) as number;
+    adminConn.pragma('busy_timeout = 0');
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const [r] = adminConn.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+        if (r?.busy === 0) return;
+      }
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+    } finally {
+      adminConn.pragma(`busy_timeout = ${timeout}`);
     }
     process.emitWarning('SQLite: after a customer erasure the log could not be emptied (other connections busy); older copies of the erased rows stay in the -wal file until the next checkpoint rewinds it');
   }
