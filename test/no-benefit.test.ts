@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
 import type { OfferpilotError } from '../src/index.js';
 import { BACKENDS, createTestEngine, type TestEngine } from './helpers/backends.js';
+import { codeOf } from './helpers/errors.js';
 
 // Regression tests for issue 10, items 7 (zero-benefit incentives were issued; content got
 // tokens and coupon codes; no maxCartValue) and 8 (traits.propensity silently set the baseline).
@@ -19,14 +20,6 @@ async function setup(backend: (typeof BACKENDS)[number], offers: unknown[], camp
   return t;
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    return (e as OfferpilotError).code ?? String(e);
-  }
-}
 
 const reasonsOf = (d: { candidates: Array<{ offerId: string; reasons: Array<{ code: string }> }> }, id: string) => d.candidates.find((c) => c.offerId === id)!.reasons.map((r) => r.code);
 

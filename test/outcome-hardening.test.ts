@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
 import { BACKENDS, createTestEngine, type TestEngine } from './helpers/backends.js';
 import { createApiHarness, json } from './helpers/http.js';
+import { codeOf } from './helpers/errors.js';
 
 const catalog = {
   products: [{ sku: 'TEE', category: 'tops', price: 3000, unitCost: 1000, fulfilmentCost: 200 }],
@@ -17,14 +18,6 @@ async function engineWith(backend: (typeof BACKENDS)[number]): Promise<TestEngin
   return t;
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-}
 
 for (const backend of BACKENDS) {
   describe(`redemption idempotency: the order id is a key for one request [${backend}]`, () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
 import type { DecisionResponse, OfferpilotError } from '../src/index.js';
 import { BACKENDS, createTestEngine, type TestEngine } from './helpers/backends.js';
+import { codeOf } from './helpers/errors.js';
 
 const DAY = 86_400_000;
 const products = [
@@ -22,14 +23,6 @@ async function setup(backend: (typeof BACKENDS)[number], offers: unknown[], camp
   return t;
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    return (e as OfferpilotError).code ?? String(e);
-  }
-}
 
 const pct10 = { id: 'ofr_p10', status: 'live', name: '10% off', type: 'percent_off', value: 10, expectedLift: 1, caps: { redemptions: 5 }, budget: { total: 100_000 } };
 
