@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { importCatalog } from '../src/catalog/import.js';
-import { inHoldout } from '../src/decide/holdout.js';
+import { inHoldout } from '../src/core/holdout.js';
 import { createEngine, openStore, seededRandom } from '../src/index.js';
 import { pgReachable, tempDb, type Backend } from './outcomes.js';
 import { fmt, measure, median, referenceWorkload } from './stats.js';

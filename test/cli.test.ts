@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, openStore } from '../src/index.js';
-import { inHoldout } from '../src/decide/holdout.js';
+import { inHoldout } from '../src/core/holdout.js';
 import { pgAvailable, PG_ADMIN_URL } from './helpers/backends.js';
 import { startServerProcess } from './helpers/server-process.js';
 import { describeStore, exitCodeOf, formatCliError, isoTimeOption, listOfOption, numberOption, storeOpenError } from '../src/cli/options.js';
-import { OfferpilotError } from '../src/errors/index.js';
+import { OfferpilotError } from '../src/core/errors.js';
 import { sampleSize } from '../src/measure/index.js';
 
 const run = promisify(execFile);

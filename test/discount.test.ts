@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OfferSpecSchema, type Offer, type OfferSpecInput, type Product } from '../src/catalog/schemas.js';
-import { allocate, applyOffers, type CheckoutDefaults, type CheckoutFailure, type CheckoutLine, type CheckoutResult, type OfferToApply } from '../src/wallet/discount.js';
+import { OfferSpecSchema, type Offer, type OfferSpecInput, type Product } from '../src/core/catalog.js';
+import { allocate, applyOffers, type CheckoutDefaults, type CheckoutFailure, type CheckoutLine, type CheckoutResult, type OfferToApply } from '../src/core/discount.js';
 
 /**
- * Worked examples for checkout discount arithmetic (src/wallet/discount.ts), all in integer
+ * Worked examples for checkout discount arithmetic (src/core/discount.ts), all in integer
  * minor units. The rule under test: a percentage is applied once to the eligible amount in
  * basis points, rounding half up, then capped by maxDiscount and by what is left; the discount
  * is spread over the eligible lines by largest remainder (ties to the earlier line); several

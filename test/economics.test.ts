@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { OfferSpecSchema, type Offer, type Product } from '../src/catalog/schemas.js';
-import { marginPctAfter, offerEconomics, percentOf, priceBasket } from '../src/decide/economics.js';
-import { ResponseModelSchema } from '../src/catalog/schemas.js';
+import { OfferSpecSchema, type Offer, type Product } from '../src/core/catalog.js';
+import { marginPctAfter, offerEconomics, percentOf, priceBasket } from '../src/core/economics.js';
+import { ResponseModelSchema } from '../src/core/catalog.js';
 
 const products = new Map<string, Product>(
   [

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
-import { inHoldout } from '../src/decide/holdout.js';
+import { inHoldout } from '../src/core/holdout.js';
 import { DEFAULT_MEASURE_SETTINGS, formatIncrementality, incrementalityReport, type IncrementalityReport } from '../src/measure/index.js';
 import type { CustomerSessions, MeasureReads, MomentRow, UnitRow } from '../src/store/measure-reads.js';
 import { BACKENDS, createTestEngine, type Backend } from './helpers/backends.js';

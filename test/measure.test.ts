@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inHoldout } from '../src/decide/holdout.js';
+import { inHoldout } from '../src/core/holdout.js';
 import { confidenceSequence, csvReport, difference, formatIncrementality, readCsv, sampleSize, srm, UnitSums } from '../src/measure/index.js';
-import { seededRandom } from '../src/runtime/index.js';
+import { seededRandom } from '../src/core/runtime.js';
 import { createTestDb, createTestEngine, BACKENDS } from './helpers/backends.js';
 import { importCatalog } from '../src/catalog/import.js';
 import { createApiHarness, DEMO_CATALOG, expectError, json } from './helpers/http.js';

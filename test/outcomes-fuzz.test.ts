@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS, type ErrorCode } from '../src/errors/index.js';
+import { ERRORS, type ErrorCode } from '../src/core/errors.js';
 import { BACKENDS } from './helpers/backends.js';
 import { createApiHarness, errorBodyProblem, json, type ApiHarness, type ErrorJson } from './helpers/http.js';
 

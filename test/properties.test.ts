@@ -18,13 +18,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
-import { CampaignSpecSchema, OfferSpecSchema, ProductSchema, type Campaign, type Offer, type Product } from '../src/catalog/schemas.js';
-import { buildSnapshot } from '../src/catalog/snapshot.js';
-import { decide, type DecideInput, type SubjectState } from '../src/decide/decide.js';
-import { inHoldout } from '../src/decide/holdout.js';
-import { DecideRequestSchema } from '../src/decide/request.js';
+import { CampaignSpecSchema, OfferSpecSchema, ProductSchema, type Campaign, type Offer, type Product } from '../src/core/catalog.js';
+import { buildSnapshot } from '../src/core/snapshot.js';
+import { decide, type DecideInput, type SubjectState } from '../src/core/decide.js';
+import { inHoldout } from '../src/core/holdout.js';
+import { DecideRequestSchema } from '../src/core/request.js';
 import { createEngine, openStore, seededRandom, sequentialIds, type DecisionResponse } from '../src/index.js';
-import { parseDuration, utcDay } from '../src/runtime/index.js';
+import { parseDuration, utcDay } from '../src/core/runtime.js';
 import { BACKENDS, createTestEngine } from './helpers/backends.js';
 
 const T0 = Date.parse('2026-11-23T12:00:00Z');
@@ -340,7 +340,7 @@ function catalogOf(s: Pick<Scenario, 'products' | 'offers' | 'campaign'>): Catal
 }
 
 // ---------------------------------------------------------------------------------------------
-// Oracle: independent re-derivation of basket and offer economics (src/decide/economics.ts rules)
+// Oracle: independent re-derivation of basket and offer economics (src/core/economics.ts rules)
 // ---------------------------------------------------------------------------------------------
 
 interface Money {

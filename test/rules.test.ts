@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { importCatalog } from '../src/catalog/import.js';
 import { compileRule, OfferpilotError } from '../src/index.js';
-import type { RuleInput } from '../src/rules/index.js';
+import type { RuleInput } from '../src/core/rules.js';
 import { BACKENDS, createTestEngine } from './helpers/backends.js';
 import { createApiHarness, expectError, json } from './helpers/http.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
-import { OfferpilotError } from '../src/errors/index.js';
+import { OfferpilotError } from '../src/core/errors.js';
 import { parseTokenKeys, TokenSigner } from '../src/tokens/index.js';
 
 const claims = { iss: 'iss_1', ofr: 'ofr_a', ver: 2, sub: 'c:cust_1', val: 10, exp: 2_000_000_000 };

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { OfferpilotError } from '../errors/index.js';
+import { OfferpilotError } from '../core/errors.js';
 import type { IdGenerator } from '../ids/index.js';
 import type { AdminStore } from '../store/ports.js';
 

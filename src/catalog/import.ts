@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { isOfferpilotError, OfferpilotError } from '../errors/index.js';
-import { parseInput, validationError, type IssueLike } from '../errors/validate.js';
-import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecSchema, ProductSchema } from './schemas.js';
+import { isOfferpilotError, OfferpilotError } from '../core/errors.js';
+import { parseInput, validationError, type IssueLike } from '../core/validate.js';
+import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecSchema, ProductSchema } from '../core/catalog.js';
 import type { CatalogService } from './service.js';
 
 function stableJson(v: unknown): string {

@@ -1,7 +1,7 @@
-import { OfferpilotError } from '../errors/index.js';
-import { parseInput } from '../errors/validate.js';
+import { OfferpilotError } from '../core/errors.js';
+import { parseInput } from '../core/validate.js';
 import type { IdGenerator } from '../ids/index.js';
-import type { Clock } from '../runtime/index.js';
+import type { Clock } from '../core/runtime.js';
 import type { Store } from '../store/ports.js';
 import {
   CampaignCreateSchema,
@@ -15,8 +15,8 @@ import {
   type Product,
   type ProductView,
   type Status,
-} from './schemas.js';
-import { compileOffer } from './snapshot.js';
+} from '../core/catalog.js';
+import { compileOffer } from '../core/snapshot.js';
 import { z } from 'zod';
 
 const ProductBatchSchema = z.array(ProductSchema).min(1).max(10_000);

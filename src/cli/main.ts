@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { SCOPES, type Scope } from '../auth/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { Engine } from '../engine/index.js';
-import { OfferpilotError } from '../errors/index.js';
+import { OfferpilotError } from '../core/errors.js';
 import { SHIPPED_SCENARIOS, loadScenario } from '../sim/scenario.js';
 import type { Store } from '../store/index.js';
 import { exitCodeOf, formatCliError, fromFsError, isoTimeOption, listOfOption, numberOption, readJsonFile, storeOpenError, urlOption } from './options.js';

@@ -1,6 +1,6 @@
 import { CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorCode } from '../errors/index.js';
+import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorCode } from '../core/errors.js';
 
 /**
  * Exit codes of the CLI: 0 success; 2 the command line, a file or the configuration is wrong

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OfferpilotError } from '../errors/index.js';
+import { OfferpilotError } from '../core/errors.js';
 import { parseTokenKeys } from '../tokens/index.js';
 
 /** Whether a token-key list parses (the secrets never go into an error message). */

@@ -1,23 +1,23 @@
 import { pino, type Logger } from 'pino';
 import { ApiKeys } from '../auth/index.js';
 import { CatalogService } from '../catalog/service.js';
-import type { OfferType } from '../catalog/schemas.js';
-import { buildSnapshot, type CatalogSnapshot, type CompiledOffer } from '../catalog/snapshot.js';
+import type { OfferType } from '../core/catalog.js';
+import { buildSnapshot, type CatalogSnapshot, type CompiledOffer } from '../core/snapshot.js';
 import { loadConfig, type Config } from '../config/index.js';
-import { ConsentSchema, type Consent } from '../decide/request.js';
-import { counterKeys, decide, type CounterView, type Decision, type DecideDefaults } from '../decide/decide.js';
-import { DecideRequestSchema, type DecideRequest } from '../decide/request.js';
-import type { Reason } from '../decide/reasons.js';
-import { OfferpilotError } from '../errors/index.js';
-import { parseInput } from '../errors/validate.js';
+import { ConsentSchema, type Consent } from '../core/request.js';
+import { counterKeys, decide, type CounterView, type Decision, type DecideDefaults } from '../core/decide.js';
+import { DecideRequestSchema, type DecideRequest } from '../core/request.js';
+import type { Reason } from '../core/reasons.js';
+import { OfferpilotError } from '../core/errors.js';
+import { parseInput } from '../core/validate.js';
 import { randomIds, type IdGenerator } from '../ids/index.js';
-import { customerSubject, subjectIdOf, type SubjectRef } from '../ids/subject.js';
-import { systemClock, utcDay, type Clock, type Random } from '../runtime/index.js';
+import { customerSubject, subjectIdOf, type SubjectRef } from '../core/subject.js';
+import { systemClock, utcDay, type Clock, type Random } from '../core/runtime.js';
 import type { CustomerRecord, Store } from '../store/ports.js';
 import { watchStore, type StoreHealth } from '../store/errors.js';
 import { newTokenSecret, parseTokenKeys, TokenSigner } from '../tokens/index.js';
 import { z } from 'zod';
-import { packLog, unpackLog } from './log-codec.js';
+import { packLog, unpackLog } from '../core/log-codec.js';
 import { computeFeatures, IMPRESSION_WINDOW_MS, type CustomerFeatures } from '../customers/index.js';
 import { Ingestor } from '../events/index.js';
 import { liabilityReport, type LiabilityReport } from '../ledger/index.js';
@@ -26,7 +26,7 @@ import { Wallet } from '../wallet/service.js';
 import { PROGRAM } from '../store/measure-reads.js';
 import { incrementalityReport, readout, stopLoss, type IncrementalityQuery, type IncrementalityReport, type Readout, type ReportDeps, type StopLossResult } from '../measure/index.js';
 
-export { packLog, unpackLog } from './log-codec.js';
+export { packLog, unpackLog } from '../core/log-codec.js';
 
 /** One offer in a decision response. */
 export interface OfferView {

@@ -1,14 +1,14 @@
-import type { CatalogSnapshot } from '../catalog/snapshot.js';
-import { OfferpilotError } from '../errors/index.js';
-import { parseInput, validationError, type IssueLike } from '../errors/validate.js';
+import type { CatalogSnapshot } from '../core/snapshot.js';
+import { OfferpilotError } from '../core/errors.js';
+import { parseInput, validationError, type IssueLike } from '../core/validate.js';
 import { z } from 'zod';
-import { parseDuration, type Clock } from '../runtime/index.js';
+import { parseDuration, type Clock } from '../core/runtime.js';
 import { refundDelta, type EventWrite, type DecisionRef, type EventRefusalCode, type FeatureDelta } from '../store/outcome-plan.js';
 import type { Store } from '../store/ports.js';
 import type { DB } from '../store/schema.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { isCouponCode, normalizeCode } from '../wallet/codes.js';
-import { subjectIdOf } from '../ids/subject.js';
+import { subjectIdOf } from '../core/subject.js';
 import { fastParseEvent } from './fast-validate.js';
 import { EventSchema, MAX_BATCH, type OutcomeEvent } from './schema.js';
 

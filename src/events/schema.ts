@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ChannelSchema } from '../catalog/schemas.js';
+import { ChannelSchema } from '../core/catalog.js';
 
 const Id = z.string().min(1).max(200);
 const Money = z.number().int().min(0).max(1e11).describe('Minor units');

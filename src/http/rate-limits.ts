@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
-import { isOfferpilotError, OfferpilotError } from '../errors/index.js';
+import { isOfferpilotError, OfferpilotError } from '../core/errors.js';
 
 /** Lookup errors that mean "no such code or token for you": what guessing produces. */
 const GUESS_CODES = ['TOKEN_INVALID', 'TOKEN_NOT_FOR_CUSTOMER'];

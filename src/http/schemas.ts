@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { REASONS } from '../decide/reasons.js';
-import { CHANNELS, LIFECYCLE, OFFER_TYPES } from '../catalog/schemas.js';
+import { REASONS } from '../core/reasons.js';
+import { CHANNELS, LIFECYCLE, OFFER_TYPES } from '../core/catalog.js';
 
 /** Response shapes, for the OpenAPI document (responses are not re-validated at run time). */
 export const ErrorBody = z

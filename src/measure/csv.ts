@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { OfferpilotError } from '../errors/index.js';
+import { OfferpilotError } from '../core/errors.js';
 import { difference, pValue, relativeLift, srm, UnitSums, type InsufficientReason, type Interval } from './stats.js';
 
 /** Which column holds the arm, which of its values are treatment and control, and the outcomes to compare. */

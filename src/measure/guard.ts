@@ -1,4 +1,4 @@
-import type { Campaign } from '../catalog/schemas.js';
+import type { Campaign } from '../core/catalog.js';
 import type { DB } from '../store/schema.js';
 import { incrementalityReport, type ReportDeps } from './report.js';
 

@@ -1,7 +1,7 @@
 import chisquareCdf from '@stdlib/stats-base-dists-chisquare-cdf';
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
-import { OfferpilotError } from '../errors/index.js';
+import { OfferpilotError } from '../core/errors.js';
 
 /** z such that P(|Z| ≤ z) = level (two-sided). */
 export const zFor = (level: number) => normalQuantile(1 - (1 - level) / 2, 0, 1);

@@ -1,5 +1,5 @@
-import type { Offer, Product } from '../catalog/schemas.js';
-import { applyOffers, type CheckoutDefaults } from '../wallet/discount.js';
+import type { Offer, Product } from '../core/catalog.js';
+import { applyOffers, type CheckoutDefaults } from '../core/discount.js';
 import type { Scenario } from './scenario.js';
 import type { SimProduct, SimSession } from './shop.js';
 

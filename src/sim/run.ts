@@ -1,4 +1,4 @@
-import { CampaignSpecSchema, OfferCreateSchema, type Offer } from '../catalog/schemas.js';
+import { CampaignSpecSchema, OfferCreateSchema, type Offer } from '../core/catalog.js';
 import { ResponseModel, type ShownOffer, type Truth } from './model.js';
 import { COHORTS, type Scenario, type SimCohort } from './scenario.js';
 import { buildShop, sessions as sessionStream, type SimSession, type SimShop } from './shop.js';

@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CampaignSpecSchema, ChannelSchema, OfferCreateSchema } from '../catalog/schemas.js';
-import { OfferpilotError } from '../errors/index.js';
+import { CampaignSpecSchema, ChannelSchema, OfferCreateSchema } from '../core/catalog.js';
+import { OfferpilotError } from '../core/errors.js';
 
 const Share = z.number().min(0).max(1);
 const Money = z.number().int().min(0);

@@ -1,5 +1,5 @@
-import type { Channel, ProductInput } from '../catalog/schemas.js';
-import { seededRandom, type Random } from '../runtime/index.js';
+import type { Channel, ProductInput } from '../core/catalog.js';
+import { seededRandom, type Random } from '../core/runtime.js';
 import { COHORTS, SEGMENTS, type Scenario, type Segment, type SimCohort } from './scenario.js';
 
 /** A product of the simulated shop, with what the engine is told about it. */

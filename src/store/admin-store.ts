@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { Campaign, Offer, Product, Status } from '../catalog/schemas.js';
-import type { Consent } from '../decide/request.js';
+import type { Campaign, Offer, Product, Status } from '../core/catalog.js';
+import type { Consent } from '../core/request.js';
 import type { AdminStore, ApiKeyRecord, CatalogData, CustomerRecord, StoredDecision, Versioned, VersionedKind } from './ports.js';
 import type { DB } from './schema.js';
-import { OfferpilotError } from '../errors/index.js';
+import { OfferpilotError } from '../core/errors.js';
 
 /** Unique-key violation on SQLite or PostgreSQL. */
 export function isUniqueViolation(e: unknown): boolean {

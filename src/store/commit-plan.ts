@@ -1,5 +1,5 @@
-import { counterKeys, type Decision } from '../decide/decide.js';
-import type { ReasonCode } from '../decide/reasons.js';
+import { counterKeys, type Decision } from '../core/decide.js';
+import type { ReasonCode } from '../core/reasons.js';
 import type { CommitMeta } from './ports.js';
 import type { DB } from './schema.js';
 

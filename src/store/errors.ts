@@ -1,4 +1,4 @@
-import { OfferpilotError } from '../errors/index.js';
+import { OfferpilotError } from '../core/errors.js';
 import type { Store } from './ports.js';
 
 /** The codes a storage failure is answered with: each a 503 the client may retry. */

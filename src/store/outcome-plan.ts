@@ -1,6 +1,6 @@
-import { counterKeys } from '../decide/counter-keys.js';
-import type { ReasonCode } from '../decide/reasons.js';
-import { utcDay } from '../runtime/index.js';
+import { counterKeys } from '../core/counter-keys.js';
+import type { ReasonCode } from '../core/reasons.js';
+import { utcDay } from '../core/runtime.js';
 import type { CounterOp } from './commit-plan.js';
 import type { DB } from './schema.js';
 

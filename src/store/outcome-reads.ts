@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { anonymousSubject, customerSubject } from '../ids/subject.js';
+import { anonymousSubject, customerSubject } from '../core/subject.js';
 import type { OutcomeReads } from './ports.js';
 import type { DB } from './schema.js';
 import type { DecisionRef } from './outcome-plan.js';

@@ -1,8 +1,8 @@
 import type { MeasureReads } from './measure-reads.js';
-import type { Campaign, Offer, Product, Status } from '../catalog/schemas.js';
-import type { Decision } from '../decide/decide.js';
-import type { Reason } from '../decide/reasons.js';
-import type { Consent } from '../decide/request.js';
+import type { Campaign, Offer, Product, Status } from '../core/catalog.js';
+import type { Decision } from '../core/decide.js';
+import type { Reason } from '../core/reasons.js';
+import type { Consent } from '../core/request.js';
 import type { DB } from './schema.js';
 import type { DecisionRef, EventWrite, EventWriteResult, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from './outcome-plan.js';
 

@@ -1,20 +1,20 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ChannelSchema, type Offer, type Product } from '../catalog/schemas.js';
-import { counterKeys } from '../decide/counter-keys.js';
-import { CartLineSchema } from '../decide/request.js';
-import { OfferpilotError, type ErrorCode } from '../errors/index.js';
-import { parseInput } from '../errors/validate.js';
+import { ChannelSchema, type Offer, type Product } from '../core/catalog.js';
+import { counterKeys } from '../core/counter-keys.js';
+import { CartLineSchema } from '../core/request.js';
+import { OfferpilotError, type ErrorCode } from '../core/errors.js';
+import { parseInput } from '../core/validate.js';
 import type { IdGenerator } from '../ids/index.js';
-import { anonymousSubject, customerSubject, subjectIdOf } from '../ids/subject.js';
-import { utcDay, type Clock } from '../runtime/index.js';
+import { anonymousSubject, customerSubject, subjectIdOf } from '../core/subject.js';
+import { utcDay, type Clock } from '../core/runtime.js';
 import type { CounterOp } from '../store/commit-plan.js';
 import { expiryWrite, releaseOps, type RedemptionPlan, type RollbackPlan } from '../store/outcome-plan.js';
 import type { Store } from '../store/ports.js';
 import type { DB } from '../store/schema.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { isCouponCode, normalizeCode } from './codes.js';
-import { applyOffers, type CheckoutDefaults, type CheckoutResult } from './discount.js';
+import { applyOffers, type CheckoutDefaults, type CheckoutResult } from '../core/discount.js';
 
 const Id = z.string().min(1).max(200);
 

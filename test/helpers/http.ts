@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
-import { ERRORS, type ErrorCode } from '../../src/errors/index.js';
+import { ERRORS, type ErrorCode } from '../../src/core/errors.js';
 import { buildServer } from '../../src/http/server.js';
 import type { Scope } from '../../src/auth/index.js';
 import { createTestEngine, type Backend, type TestEngine } from './backends.js';

@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { Consent } from '../../decide/request.js';
+import type { Consent } from '../../core/request.js';
 import { createAdminStore, isUniqueViolation, storedDecision } from '../admin-store.js';
 import { commitPlan, failedSubjectCheck, staleVersion } from '../commit-plan.js';
 import { HISTORY_SQL, toIssuance, type HistoryRow } from '../subject-history.js';

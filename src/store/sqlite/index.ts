@@ -1,5 +1,5 @@
 import { Kysely, SqliteDialect } from 'kysely';
-import type { Consent } from '../../decide/request.js';
+import type { Consent } from '../../core/request.js';
 import { createAdminStore, storedDecision } from '../admin-store.js';
 import { commitPlan } from '../commit-plan.js';
 import { HISTORY_SQL, toIssuance, type HistoryRow } from '../subject-history.js';

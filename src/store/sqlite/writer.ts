@@ -3,7 +3,7 @@ import { isUniqueViolation } from '../admin-store.js';
 import { failedSubjectCheck, staleVersion, type CommitPlan } from '../commit-plan.js';
 import type { EventWrite, EventWriteResult, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from '../outcome-plan.js';
 import type { CommitResult } from '../ports.js';
-import type { ReasonCode } from '../../decide/reasons.js';
+import type { ReasonCode } from '../../core/reasons.js';
 import { Abort, prepareOutcomes } from './outcomes.js';
 
 /** Events per background write (well under a millisecond of work). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ChannelSchema } from '../catalog/schemas.js';
+import { ChannelSchema } from './catalog.js';
 
 // No NUL: PostgreSQL cannot store it in text columns.
 const Id = z.string().min(1).max(200).refine((s) => !s.includes('\u0000'), 'NUL characters are not allowed');

@@ -1,6 +1,6 @@
 import { Environment, type ASTNode } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
-import { OfferpilotError } from '../errors/index.js';
+import { OfferpilotError } from './errors.js';
 
 /**
  * Eligibility rules are CEL (https://cel.dev): side-effect free, always terminating, and

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { formatPath, OfferpilotError, type ErrorDetail } from './index.js';
+import { formatPath, OfferpilotError, type ErrorDetail } from './errors.js';
 
 /** The parts of a zod issue error details are built from (`keys` on an unknown-keys issue). */
 export interface IssueLike {

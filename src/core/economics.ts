@@ -1,4 +1,4 @@
-import type { Offer, Product, ResponseModel } from '../catalog/schemas.js';
+import type { Offer, Product, ResponseModel } from './catalog.js';
 
 /**
  * Money arithmetic for offers, in integer minor units.

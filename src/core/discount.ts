@@ -1,5 +1,5 @@
-import type { Offer, Product } from '../catalog/schemas.js';
-import { percentOf } from '../decide/economics.js';
+import type { Offer, Product } from './catalog.js';
+import { percentOf } from './economics.js';
 
 /**
  * Exact discounts on a checkout cart, in integer minor units.

@@ -1,14 +1,14 @@
-import type { CatalogSnapshot, CompiledCampaign, CompiledOffer } from '../catalog/snapshot.js';
-import type { OfferType } from '../catalog/schemas.js';
-import type { RuleInput } from '../rules/index.js';
-import type { Random } from '../runtime/index.js';
-import { utcDay } from '../runtime/index.js';
+import type { CatalogSnapshot, CompiledCampaign, CompiledOffer } from './snapshot.js';
+import type { OfferType } from './catalog.js';
+import type { RuleInput } from './rules.js';
+import type { Random } from './runtime.js';
+import { utcDay } from './runtime.js';
 import { counterKeys } from './counter-keys.js';
 import { marginPctAfter, offerEconomics, priceBasket, type Basket, type EconomicsDefaults, type OfferEconomics } from './economics.js';
 import { inHoldout } from './holdout.js';
 import { REASONS, type Reason, type ReasonCode } from './reasons.js';
-import type { CompiledRule } from '../rules/index.js';
-import type { Channel } from '../catalog/schemas.js';
+import type { CompiledRule } from './rules.js';
+import type { Channel } from './catalog.js';
 import type { Consent, DecideRequest } from './request.js';
 
 /** What the engine knows about the customer (or anonymous visitor) a decision is for. */

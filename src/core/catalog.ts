@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../runtime/index.js';
+import { parseDuration } from './runtime.js';
 
 export const CHANNELS = ['web', 'app', 'email', 'sms', 'push'] as const;
 export const ChannelSchema = z.enum(CHANNELS);

@@ -1,9 +1,9 @@
-import { compileRule, type CompiledRule } from '../rules/index.js';
-import { policyFor, type Policy } from '../policy/index.js';
-import { parseDuration } from '../runtime/index.js';
-import { counterKeys } from '../decide/counter-keys.js';
-import type { Reason } from '../decide/reasons.js';
-import type { Campaign, Offer, Product } from './schemas.js';
+import { compileRule, type CompiledRule } from './rules.js';
+import { policyFor, type Policy } from './policy.js';
+import { parseDuration } from './runtime.js';
+import { counterKeys } from './counter-keys.js';
+import type { Reason } from './reasons.js';
+import type { Campaign, Offer, Product } from './catalog.js';
 
 /** An offer version with its rule compiled and its times parsed, ready for the hot path. */
 export interface CompiledOffer {

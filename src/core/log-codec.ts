@@ -1,6 +1,6 @@
-import type { CandidateResult } from '../decide/decide.js';
-import type { DecisionResponse } from './index.js';
-import type { Reason } from '../decide/reasons.js';
+import type { CandidateResult } from './decide.js';
+import type { DecisionResponse } from '../engine/index.js';
+import type { Reason } from './reasons.js';
 
 /**
  * The decision log stores candidates compactly: every decision explains every candidate, so

@@ -1,6 +1,6 @@
-import type { Offer, PolicyConfig, ResponseModel } from '../catalog/schemas.js';
-import type { Basket, OfferEconomics } from '../decide/economics.js';
-import type { Random } from '../runtime/index.js';
+import type { Offer, PolicyConfig, ResponseModel } from './catalog.js';
+import type { Basket, OfferEconomics } from './economics.js';
+import type { Random } from './runtime.js';
 
 /** What a policy sees when it scores one value rung of one offer. */
 export interface ScoreInput {
