@@ -1,5 +1,5 @@
 /** Offerpilot's library API: build an engine over a store and decide. */
-export { createEngine, type Engine, type DecisionResponse, type OfferView } from './engine/index.js';
+export { createEngine, type Engine, type DecisionResponse, type OfferView } from './app.js';
 export { openStore, createSqliteStore, createPostgresStore, type Store } from './store/index.js';
 export { loadConfig, type Config } from './config/index.js';
 export { decide, type Decision, type DecideInput, type CandidateResult, type ChosenOffer } from './core/decide.js';
@@ -17,4 +17,4 @@ export { computeFeatures, cohortOf, type CustomerFeatures, type Cohort } from '.
 export { Wallet, RedemptionRequestSchema, type RedemptionView, type WalletEntry } from './wallet/service.js';
 export { applyOffers, allocate, type CheckoutResult } from './core/discount.js';
 export { newCouponCode, normalizeCode } from './wallet/codes.js';
-export { liabilityReport, type LiabilityReport } from './ledger/index.js';
+export { liabilityReport, type LiabilityReport } from './ledger/report.js';

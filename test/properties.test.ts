@@ -875,7 +875,7 @@ const pureCaseArb = fc
 type Ago = { kind: 'abs'; ms: number } | { kind: 'window'; frac: number; delta: number };
 type PureCase = typeof pureCaseArb extends fc.Arbitrary<infer T> ? T : never;
 
-const snapshotOf = (cat: Catalog) => buildSnapshot(1, [...cat.offers.values()], [cat.campaign], [...cat.products.values()]);
+const snapshotOf = (cat: Catalog) => buildSnapshot({ version: 1, offers: [...cat.offers.values()], campaigns: [cat.campaign], products: [...cat.products.values()] });
 
 /** decide()'s inputs for request `r` of a pure case: fresh objects on every call. */
 function pureInput(c: PureCase, cat: Catalog, r: RequestGen, snap = snapshotOf(cat)): DecideInput {

@@ -67,15 +67,15 @@ describe('token keys from the environment (issue 10, item 14)', () => {
     const boot = async () => {
       const store = openStore(path);
       await store.migrate();
-      return createEngine({ store, logger, config });
+      return { store, engine: await createEngine({ store, logger, config }) };
     };
     const first = await boot();
     expect(await first.store.getSetting('token_key.db1')).toBeNull();
     await first.store.putSetting('token_key.db1', 'generated-before-keys-were-set');
-    await first.close();
+    await first.engine.close();
     expect(lines.join('')).not.toContain('token_key.db1');
     const second = await boot();
-    await second.close();
+    await second.engine.close();
     expect(lines.join('')).toContain('token_key.db1');
   });
 });

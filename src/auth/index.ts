@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { OfferpilotError } from '../core/errors.js';
 import type { IdGenerator } from '../ids/index.js';
-import type { AdminStore } from '../store/ports.js';
+import type { AuthPort } from './port.js';
+import type { ApiKeyRecord } from '../store/ports.js';
 
 /** API key scopes. `admin` implies the others. */
 export const SCOPES = ['decide', 'admin', 'read'] as const;
@@ -14,7 +15,7 @@ export class ApiKeys {
   private readonly cache = new Map<string, { scopes: Scope[] | null; at: number }>();
 
   constructor(
-    private readonly store: AdminStore,
+    private readonly store: AuthPort,
     private readonly ids: IdGenerator,
     // Same order as the catalog refresh: a revocation from the CLI or another process is seen
     // within a second, while a busy key is still read from the store about once a second.
@@ -44,6 +45,11 @@ export class ApiKeys {
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(h, { scopes, at: now });
     return scopes;
+  }
+
+  /** Every key, live and revoked, without its hash. */
+  async list(): Promise<Array<Omit<ApiKeyRecord, 'hash'>>> {
+    return (await this.store.listKeys()).map(({ hash: _h, ...k }) => k);
   }
 
   /** Revokes a key by id. */

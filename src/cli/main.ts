@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SCOPES, type Scope } from '../auth/index.js';
 import { loadConfig, type Config } from '../config/index.js';
-import type { Engine } from '../engine/index.js';
+import type { Engine } from '../app.js';
 import { OfferpilotError } from '../core/errors.js';
 import { SHIPPED_SCENARIOS, loadScenario } from '../sim/scenario.js';
 import type { Store } from '../store/index.js';
@@ -14,7 +14,7 @@ import { exitCodeOf, formatCliError, fromFsError, isoTimeOption, listOfOption, n
 // that use them: --help and a refused option answer at once instead of after loading them all.
 const lazy = {
   catalog: () => import('../catalog/import.js'),
-  engine: () => import('../engine/index.js'),
+  engine: () => import('../app.js'),
   http: () => import('../http/server.js'),
   measure: () => import('../measure/index.js'),
   sim: () => import('../sim/index.js'),
@@ -28,7 +28,7 @@ interface CommonFlags {
   logLevel?: string;
 }
 
-async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (engine: Engine, config: Config) => Promise<T>): Promise<T> {
+async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (engine: Engine, config: Config, store: Store) => Promise<T>): Promise<T> {
   // Commander defaults a --no-… flag to true: only an explicit --no-access-log overrides the env var.
   const config = loadConfig({ db: flags.db, logLevel: flags.logLevel, host: flags.host, port: flags.port, accessLog: flags.accessLog === false ? false : undefined });
   let store: Store | null = null;
@@ -44,7 +44,7 @@ async function withEngine<T>(flags: CommonFlags & Record<string, unknown>, fn: (
     throw storeOpenError(config.db, e);
   }
   try {
-    return await fn(engine, config);
+    return await fn(engine, config, store);
   } finally {
     if (!flags.keepOpen) await engine.close();
   }
@@ -78,16 +78,16 @@ program
   .option('--demo', 'seed the demo catalog into an empty database and print a dev API key')
   .option('--no-access-log', 'do not log one line per request (env OFFERPILOT_ACCESS_LOG=false)')
   .action(async (flags: CommonFlags & { host?: string; port?: number; demo?: boolean; accessLog?: boolean }) => {
-    await withEngine({ ...flags, keepOpen: true }, async (engine, config) => {
+    await withEngine({ ...flags, keepOpen: true }, async (engine, config, store) => {
       let demoKey: string | null = null;
       if (flags.demo) {
         const empty = (await engine.catalog.listOffers()).length === 0;
         if (empty) await (await lazy.catalog()).importCatalog(engine.catalog, readJsonFile(fileURLToPath(DEMO_CATALOG)));
         // Demo only: the dev key is kept in plain text so every restart can print it again.
-        demoKey = await engine.store.getSetting('demo.dev_api_key');
+        demoKey = await store.getSetting('demo.dev_api_key');
         if (!demoKey) {
           demoKey = (await engine.keys.create(['admin'], 'demo dev key')).key;
-          await engine.store.putSetting('demo.dev_api_key', demoKey);
+          await store.putSetting('demo.dev_api_key', demoKey);
         }
       }
       const app = await (await lazy.http()).buildServer(engine, { accessLog: config.accessLog });
@@ -101,7 +101,7 @@ program
         throw new OfferpilotError('LISTEN_FAILED', `Cannot listen on ${config.host}:${config.port} (--host, --port; OFFERPILOT_HOST, OFFERPILOT_PORT): ${reason}`);
       }
       const url = address.replace('[::1]', 'localhost');
-      const lines = [`Offerpilot listening on ${url}  (store: ${engine.store.dialect} ${engine.store.dialect === 'sqlite' ? config.db : ''})`, `API docs:   ${url}/docs`];
+      const lines = [`Offerpilot listening on ${url}  (store: ${engine.dialect} ${engine.dialect === 'sqlite' ? config.db : ''})`, `API docs:   ${url}/docs`];
       if (demoKey) {
         lines.push(
           `Dev API key (admin, demo only): ${demoKey}`,
@@ -127,7 +127,7 @@ program
   .addOption(dbOption())
   .action(async (flags: CommonFlags) => {
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
-      process.stdout.write(`migrated (${engine.store.dialect}); catalog version ${await engine.store.catalogVersion()}\n`);
+      process.stdout.write(`migrated (${engine.dialect}); catalog version ${(await engine.snapshot()).version}\n`);
     });
   });
 
@@ -163,7 +163,7 @@ keys
   .addOption(dbOption())
   .action(async (flags: CommonFlags) => {
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
-      for (const k of await engine.store.listKeys()) {
+      for (const k of await engine.keys.list()) {
         process.stdout.write(`${k.id}\t${k.scopes.join(',')}\t${k.name}\t${k.revokedAt ? 'revoked' : 'live'}\n`);
       }
     });

@@ -1,5 +1,5 @@
 import type { CandidateResult } from './decide.js';
-import type { DecisionResponse } from '../engine/index.js';
+import type { DecisionResponse } from './response.js';
 import type { Reason } from './reasons.js';
 
 /**

@@ -1,3 +1,4 @@
+import { OfferpilotError } from './errors.js';
 import { compileRule, type CompiledRule } from './rules.js';
 import { policyFor, type Policy } from './policy.js';
 import { parseDuration } from './runtime.js';
@@ -31,6 +32,22 @@ export interface CompiledCampaign {
   policy: Policy;
   /** Per "channel|placement": each offer's static exclusion (status, channel, placement) or null; filled lazily. */
   staticChecks: Map<string, Array<Reason | null>>;
+}
+
+/**
+ * Version of the catalog data format below. Anything that evaluates decisions away from the
+ * store (an SDK, an edge worker) receives this format and refuses a version it does not know.
+ */
+export const SNAPSHOT_SPEC_VERSION = 1;
+
+/** The catalog as decisions need it, loaded at once: the snapshot format. */
+export interface CatalogData {
+  /** Absent means the current version (data read from this engine's own store). */
+  specVersion?: number;
+  version: number;
+  offers: Offer[];
+  campaigns: Campaign[];
+  products: Product[];
 }
 
 /** An immutable, in-memory view of the catalog that decisions read from. */
@@ -112,13 +129,11 @@ export function compileOffer(input: Offer): CompiledOffer {
  * Builds a snapshot. `cache` holds compiled offers by id@version across rebuilds so a
  * catalog refresh does not recompile rules that did not change.
  */
-export function buildSnapshot(
-  version: number,
-  offers: readonly Offer[],
-  campaigns: readonly Campaign[],
-  products: readonly Product[],
-  cache: Map<string, CompiledOffer> = new Map(),
-): CatalogSnapshot {
+export function buildSnapshot(data: CatalogData, cache: Map<string, CompiledOffer> = new Map()): CatalogSnapshot {
+  if (data.specVersion !== undefined && data.specVersion !== SNAPSHOT_SPEC_VERSION) {
+    throw new OfferpilotError('VALIDATION_FAILED', `catalog data format ${data.specVersion} is not supported (this build reads ${SNAPSHOT_SPEC_VERSION})`, [{ path: 'specVersion', message: `expected ${SNAPSHOT_SPEC_VERSION}` }]);
+  }
+  const { version, offers, campaigns, products } = data;
   const compiled = new Map<string, CompiledOffer>();
   for (const o of offers) {
     const key = `${o.id}@${o.version}`;

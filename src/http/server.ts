@@ -14,7 +14,7 @@ import { RedemptionRequestSchema, WALLET_PAGE_DEFAULT, WALLET_PAGE_MAX } from '.
 import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorCode, type ErrorDetail } from '../core/errors.js';
 import { issueDetails } from '../core/validate.js';
 import { storeErrorCode } from '../store/errors.js';
-import { unpackLog, type Engine } from '../engine/index.js';
+import type { Engine } from '../app.js';
 import { compileRule } from '../core/rules.js';
 import { customerSubject } from '../core/subject.js';
 import { sampleSize } from '../measure/index.js';
@@ -310,7 +310,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
       if (w.degraded) reply.code(503).header('retry-after', RETRY_AFTER[w.lastWriteError!.code] ?? '5');
       return {
         status: w.degraded ? 'degraded' : 'ok',
-        store: engine.store.dialect,
+        store: engine.dialect,
         writes: { ok: !w.degraded, lastWriteError: w.lastWriteError, lastWriteOkAt: w.lastWriteOkAt },
         catalogVersion: s.version,
         liveCampaigns: s.campaigns.length,
@@ -365,12 +365,12 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
       },
     },
     async (req) => {
-      const rows = await engine.store.listDecisions({
+      const decisions = await engine.decisions.list({
         limit: req.query.limit,
         ...(req.query.customerId ? { subjectId: customerSubject(req.query.customerId) } : {}),
         ...(req.query.campaignId ? { campaignId: req.query.campaignId } : {}),
       });
-      return { decisions: rows.map((r) => unpackLog(r.body).response) };
+      return { decisions };
     },
   );
 
@@ -625,7 +625,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     },
   );
   app.get('/v1/keys', { config: { scope: 'admin' }, schema: { tags: ['keys'] } }, async () => ({
-    keys: (await engine.store.listKeys()).map(({ hash: _h, ...k }) => ({ ...k, createdAt: iso(k.createdAt), revokedAt: k.revokedAt === null ? null : iso(k.revokedAt) })),
+    keys: (await engine.keys.list()).map((k) => ({ ...k, createdAt: iso(k.createdAt), revokedAt: k.revokedAt === null ? null : iso(k.revokedAt) })),
   }));
   app.delete('/v1/keys/:id', { config: { scope: 'admin' }, schema: { tags: ['keys'], params: IdParams } }, async (req, reply) => {
     if (!(await engine.keys.revoke(req.params.id))) throw new OfferpilotError('NOT_FOUND', `No live key ${req.params.id}`);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importCatalog } from '../catalog/import.js';
-import { createEngine, type Engine } from '../engine/index.js';
+import { createEngine, type Engine } from '../app.js';
 import { OfferpilotError } from '../core/errors.js';
 import { fixedClock, seededRandom } from '../core/runtime.js';
 import { sequentialIds } from '../ids/index.js';

@@ -6,13 +6,8 @@ import type { Consent } from '../core/request.js';
 import type { DB } from './schema.js';
 import type { DecisionRef, EventWrite, EventWriteResult, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from './outcome-plan.js';
 
-/** Everything the decision hot path reads from the catalog, loaded at once. */
-export interface CatalogData {
-  version: number;
-  offers: Offer[];
-  campaigns: Campaign[];
-  products: Product[];
-}
+export type { CatalogData } from '../core/snapshot.js';
+import type { CatalogData } from '../core/snapshot.js';
 
 export interface CustomerRecord {
   id: string;

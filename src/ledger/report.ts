@@ -1,4 +1,4 @@
-import type { OutcomeReads } from '../store/ports.js';
+import type { LedgerPort } from './port.js';
 
 /** One offer's liability movements on one UTC day, minor units (points in points). */
 export interface LiabilityDay {
@@ -43,7 +43,7 @@ const emptyDay = (day: string): LiabilityDay => ({
  * breakage is current. Running balances start at the first day ever, whatever the window.
  */
 export async function liabilityReport(
-  store: OutcomeReads,
+  store: LedgerPort,
   opts: { from?: string; to?: string; offerId?: string; now: number; pointValue: (offerId: string) => number },
 ): Promise<LiabilityReport> {
   const data = await store.liabilityData();

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { OFFER_TYPES } from './catalog.js';
+import { REASONS } from './reasons.js';
+
+/** The decide API's answer, also what the decision log stores; the type is inferred from it. */
+export const ReasonSchema = z.object({ code: z.enum(Object.keys(REASONS) as [keyof typeof REASONS]), detail: z.string().optional() }).meta({ id: 'Reason' });
+
+export const DecisionResponseSchema = z
+  .object({
+    decisionId: z.string().describe('dec_…'),
+    requestId: z.string().nullable(),
+    campaignId: z.string().nullable(),
+    campaignVersion: z.number().int().nullable(),
+    catalogVersion: z.number().int(),
+    holdout: z.boolean().describe('The customer is in the campaign holdout: no offer, logged like everyone else'),
+    globalHoldout: z.boolean().describe('The customer is in the program-level holdout (no campaign shows them anything); holdout is then true too'),
+    personalized: z.boolean().describe('Profile data was used (the customer consented to personalization)'),
+    policy: z.string().nullable(),
+    probability: z.number().describe('Probability with which the policy chose this action (1 for deterministic policies)'),
+    offers: z.array(
+      z.object({
+        issuanceId: z.string().describe('iss_…: the wallet entry'),
+        offerId: z.string(),
+        version: z.number().int(),
+        name: z.string(),
+        type: z.enum(OFFER_TYPES),
+        value: z.number().nullable().describe('The concrete value chosen (percent, minor units, points multiplier, months)'),
+        discount: z.number().int().describe('Money off on this cart, minor units'),
+        points: z.number().int(),
+        score: z.number().describe('Expected incremental contribution margin, minor units'),
+        expiresAt: z.string(),
+        token: z.string().nullable().describe('Signed offer token to present at redemption; null for content offers, which have nothing to redeem'),
+        code: z.string().nullable().describe('Coupon code (e-mail, SMS, push) redeeming the same wallet entry; null otherwise'),
+        fromWallet: z.boolean().describe('Already in the customer’s wallet: the same issuance, token, value and expiry, presented again; nothing new reserved'),
+      }),
+    ),
+    reasons: z.array(ReasonSchema),
+    candidates: z.array(
+      z.object({
+        offerId: z.string(),
+        version: z.number().int(),
+        eligible: z.boolean(),
+        selected: z.boolean(),
+        reasons: z.array(ReasonSchema),
+        score: z.number().nullable(),
+        value: z.number().nullable(),
+      }),
+    ),
+    basket: z.object({ basis: z.enum(['cart', 'expected']), subtotal: z.number().int(), margin: z.number().int().nullable() }),
+    decidedAt: z.string(),
+  })
+  .meta({ id: 'Decision' });
+export type DecisionResponse = z.infer<typeof DecisionResponseSchema>;
+/** One offer in a decision response. */
+export type OfferView = DecisionResponse['offers'][number];
