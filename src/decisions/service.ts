@@ -13,6 +13,7 @@ import { computeFeatures, IMPRESSION_WINDOW_MS } from '../customers/features.js'
 import type { IdGenerator } from '../ids/index.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { CODE_CHANNELS } from '../wallet/codes.js';
+import { buildCommitPlan } from './commit-plan.js';
 import type { CounterCache } from './counters.js';
 import type { DecisionsPort } from './port.js';
 
@@ -80,7 +81,8 @@ export class DecisionService {
       };
       const body = packLog(response, log);
       const meta = { decisionId, issuanceIds, codes, catalogVersion: s.version, body, ...(requestKey !== undefined ? { requestId: requestKey } : {}) };
-      const r = await port.commitDecision(d, meta);
+      // Computed here, executed by the store: the plan is built once per attempt.
+      const r = await port.commitDecision(buildCommitPlan(d, meta));
       if (r.status === 'committed') {
         counters.update(r.counters);
         return response;

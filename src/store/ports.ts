@@ -1,12 +1,13 @@
 import type { MeasureReads } from './measure-reads.js';
 import type { Campaign, Offer, Product, Status } from '../core/catalog.js';
-import type { Decision } from '../core/decide.js';
-import type { Reason } from '../core/reasons.js';
 import type { Consent } from '../core/request.js';
+import type { CommitPlan, CommitResult, DecisionsPort, StoredDecision, StoredSubject } from '../decisions/port.js';
 import type { DB } from './schema.js';
 import type { DecisionRef, EventWrite, EventWriteResult, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from './outcome-plan.js';
 
 export type { CatalogData } from '../core/snapshot.js';
+// The decision path's records are defined by the decisions feature's port (the store implements it).
+export type { CommitPlan, CommitRefusal, CommitResult, StoredDecision, StoredSubject, SubjectIssuance } from '../decisions/port.js';
 import type { CatalogData } from '../core/snapshot.js';
 
 export interface CustomerRecord {
@@ -17,28 +18,6 @@ export interface CustomerRecord {
   updatedAt: number;
 }
 
-export interface StoredSubject {
-  traits: Record<string, unknown>;
-  consent: Consent;
-  /** Every issuance to the subject (caps count them), with what the open ones need to be presented again. */
-  issuances: SubjectIssuance[];
-  /** Order aggregates kept current by event ingestion (null: none seen, or not asked for). */
-  features: DB['customer_features'] | null;
-  /** Impression events since `impressionsSince` (0 when features were not asked for). */
-  impressions: number;
-}
-
-export interface SubjectIssuance {
-  id: string;
-  offerId: string;
-  version: number;
-  issuedAt: number;
-  expiresAt: number;
-  status: string;
-  value: number | null;
-  code: string | null;
-}
-
 export interface ApiKeyRecord {
   id: string;
   name: string;
@@ -46,30 +25,6 @@ export interface ApiKeyRecord {
   scopes: string[];
   createdAt: number;
   revokedAt: number | null;
-}
-
-/** What the commit step writes besides the decision itself. */
-export interface CommitMeta {
-  decisionId: string;
-  issuanceIds: string[];
-  /** Coupon codes of the issuances (e-mail, SMS, push), null where none. */
-  codes?: Array<string | null>;
-  requestId?: string;
-  catalogVersion: number;
-  /** The decision log entry as JSON (candidates, context, versions). */
-  body: string;
-}
-
-export type CommitResult =
-  | { status: 'committed'; counters: Record<string, number> }
-  | { status: 'rejected'; offerId: string; reason: Reason }
-  | { status: 'duplicate'; decisionId: string };
-
-export interface StoredDecision {
-  id: string;
-  requestId: string | null;
-  createdAt: number;
-  body: string;
 }
 
 export type VersionedKind = 'offer' | 'campaign';
@@ -111,10 +66,10 @@ export interface DecisionStore {
   loadSubject(subjectId: string, customerId: string | null, impressionsSince: number | null): Promise<StoredSubject>;
   readCounters(keys: string[]): Promise<Map<string, number>>;
   /**
-   * Atomically re-checks and reserves every guardrail for the chosen offers, records the
-   * issuances and logs the decision; all or nothing.
+   * Executes a decision's commit plan atomically: re-checks versions and caps, reserves every
+   * guardrail counter, records the issuances and logs the decision; all or nothing.
    */
-  commitDecision(decision: Decision, meta: CommitMeta): Promise<CommitResult>;
+  commitDecision(plan: CommitPlan): Promise<CommitResult>;
   findDecisionByRequestId(requestId: string): Promise<StoredDecision | null>;
 }
 
@@ -154,7 +109,7 @@ export interface OutcomeWrites {
 }
 
 /** A backend: SQLite (embedded default) or PostgreSQL (several processes / machines). */
-export interface Store extends AdminStore, DecisionStore, OutcomeReads, OutcomeWrites, MeasureReads {
+export interface Store extends AdminStore, DecisionStore, OutcomeReads, OutcomeWrites, MeasureReads, DecisionsPort {
   readonly dialect: 'sqlite' | 'postgres';
   migrate(): Promise<string[]>;
   close(): Promise<void>;

@@ -2,10 +2,12 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Consent } from '../../core/request.js';
 import { createAdminStore, isUniqueViolation, storedDecision } from '../admin-store.js';
-import { commitPlan, failedSubjectCheck, staleVersion } from '../commit-plan.js';
+import { failedSubjectCheck, staleVersion } from '../commit-plan.js';
+import { DECISION_COLUMNS, decisionValues, insertSql, ISSUANCE_COLUMNS, issuanceValues } from '../commit-sql.js';
 import { HISTORY_SQL, toIssuance, type HistoryRow } from '../subject-history.js';
 import { migrateToLatest } from '../migrations/index.js';
-import type { CommitResult, Store } from '../ports.js';
+import type { CommitResult } from '../../decisions/port.js';
+import type { Store } from '../ports.js';
 import type { DB } from '../schema.js';
 import { createOutcomeReads } from '../outcome-reads.js';
 import { createMeasureReads } from '../measure-reads.js';
@@ -21,18 +23,8 @@ const types = {
   },
 };
 
-const ISSUANCE_COLUMNS = [
-  'id', 'decision_id', 'offer_id', 'offer_version', 'campaign_id', 'subject_id', 'customer_id', 'channel', 'placement', 'value',
-  'discount', 'cost', 'reserved', 'points', 'liability_day', 'issued_at', 'expires_at', 'status', 'code',
-] as const;
-const DECISION_COLUMNS = [
-  'id', 'request_id', 'created_at', 'campaign_id', 'campaign_version', 'subject_id', 'customer_id', 'anonymous_id', 'placement',
-  'channel', 'holdout', 'personalized', 'probability', 'policy', 'catalog_version', 'body', 'offer_key', 'global_holdout',
-] as const;
-const insertSql = (table: string, cols: readonly string[]) =>
-  `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`;
-const INSERT_ISSUANCE = insertSql('issuances', ISSUANCE_COLUMNS);
-const INSERT_DECISION = insertSql('decisions', DECISION_COLUMNS);
+const INSERT_ISSUANCE = insertSql('issuances', ISSUANCE_COLUMNS, (_, i) => `$${i + 1}`);
+const INSERT_DECISION = insertSql('decisions', DECISION_COLUMNS, (_, i) => `$${i + 1}`);
 
 export interface PostgresOptions {
   /** Connection pool size per process. */
@@ -174,21 +166,20 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
       for (const row of r.rows) out.set(row.key, Number(row.used));
       return out;
     },
-    async commitDecision(decision, meta): Promise<CommitResult> {
-      const plan = commitPlan(decision, meta);
-      const now = decision.decidedAt;
+    async commitDecision(plan): Promise<CommitResult> {
+      const now = plan.decision.createdAt;
       const client = await pool.connect();
       let inTx = false;
       try {
-        if (plan.decision.request_id !== null) {
-          const dup = await client.query<{ id: string }>('SELECT id FROM decisions WHERE request_id = $1', [plan.decision.request_id]);
+        if (plan.decision.requestId !== null) {
+          const dup = await client.query<{ id: string }>('SELECT id FROM decisions WHERE request_id = $1', [plan.decision.requestId]);
           if (dup.rows[0]) return { status: 'duplicate', decisionId: dup.rows[0].id };
         }
         await client.query('BEGIN');
         inTx = true;
         if (plan.issuances.length > 0) {
           // Serializes commits for one customer (per-customer and frequency caps), across processes.
-          await client.query('INSERT INTO subjects (id, seq) VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET seq = subjects.seq + 1', [plan.decision.subject_id]);
+          await client.query('INSERT INTO subjects (id, seq) VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET seq = subjects.seq + 1', [plan.decision.subjectId]);
         }
         if (plan.versionChecks.offers.length > 0) {
           const ids = plan.versionChecks.offers.map((o) => o.offerId);
@@ -206,7 +197,7 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
         if (plan.subjectChecks.length > 0) {
           const hist = await client.query<{ id: string; offer_id: string; issued_at: number; status: string; expires_at: number }>(
             'SELECT id, offer_id, issued_at, status, expires_at FROM issuances WHERE subject_id = $1 AND offer_id = ANY($2)',
-            [plan.decision.subject_id, plan.subjectChecks.map((c) => c.offerId)],
+            [plan.decision.subjectId, plan.subjectChecks.map((c) => c.offerId)],
           );
           const failed = failedSubjectCheck(plan.subjectChecks, hist.rows, now);
           if (failed) {
@@ -226,16 +217,16 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
           }
           counters[op.key] = Number(row.used);
         }
-        for (const iss of plan.issuances) await client.query(INSERT_ISSUANCE, ISSUANCE_COLUMNS.map((c) => iss[c]));
-        await client.query(INSERT_DECISION, DECISION_COLUMNS.map((c) => plan.decision[c]));
+        for (const iss of plan.issuances) await client.query(INSERT_ISSUANCE, issuanceValues(iss));
+        await client.query(INSERT_DECISION, decisionValues(plan.decision));
         await client.query('COMMIT');
         inTx = false;
         return { status: 'committed', counters };
       } catch (e) {
         if (inTx) await client.query('ROLLBACK').catch(() => undefined);
-        if (isUniqueViolation(e) && meta.requestId) {
+        if (isUniqueViolation(e) && plan.decision.requestId) {
           // On the client we already hold: with a pool of one, asking the pool would wait forever.
-          const dup = await client.query<{ id: string }>('SELECT id FROM decisions WHERE request_id = $1', [meta.requestId]);
+          const dup = await client.query<{ id: string }>('SELECT id FROM decisions WHERE request_id = $1', [plan.decision.requestId]);
           if (dup.rows[0]) return { status: 'duplicate', decisionId: dup.rows[0].id };
         }
         throw e;

@@ -1,7 +1,6 @@
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Consent } from '../../core/request.js';
 import { createAdminStore, storedDecision } from '../admin-store.js';
-import { commitPlan } from '../commit-plan.js';
 import { HISTORY_SQL, toIssuance, type HistoryRow } from '../subject-history.js';
 import { migrateToLatest } from '../migrations/index.js';
 import type { Store } from '../ports.js';
@@ -204,8 +203,8 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
       }
       return out;
     },
-    commitDecision(decision, meta) {
-      return writer.run({ kind: 'decision', plan: commitPlan(decision, meta), now: decision.decidedAt });
+    commitDecision(plan) {
+      return writer.run({ kind: 'decision', plan, now: plan.decision.createdAt });
     },
     writeEvents(items) {
       return writer.run({ kind: 'events', items, now: Date.now() });

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { isUniqueViolation } from '../admin-store.js';
-import { failedSubjectCheck, staleVersion, type CommitPlan } from '../commit-plan.js';
+import type { CommitPlan, CommitRefusal, CommitResult, DecisionRecord } from '../../decisions/port.js';
+import { failedSubjectCheck, staleVersion } from '../commit-plan.js';
+import { DECISION_COLUMNS, insertSql, ISSUANCE_COLUMNS } from '../commit-sql.js';
 import type { EventWrite, EventWriteResult, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from '../outcome-plan.js';
-import type { CommitResult } from '../ports.js';
-import type { ReasonCode } from '../../core/reasons.js';
 import { Abort, prepareOutcomes } from './outcomes.js';
 
 /** Events per background write (well under a millisecond of work). */
@@ -40,7 +40,13 @@ export interface Writer {
   close(): Promise<void>;
 }
 
-const rejected = (offerId: string, code: ReasonCode, detail: string) => new Abort<CommitResult>({ status: 'rejected', offerId, reason: { code, detail } });
+const rejected = (offerId: string, code: CommitRefusal, detail: string) => new Abort<CommitResult>({ status: 'rejected', offerId, reason: { code, detail } });
+
+// The plan's records bind by field name as they are, with no row copy per commit; SQLite binds
+// no booleans, so the decision flags bind positionally as 0/1, in their column order.
+const DECISION_FLAGS: ReadonlySet<string> = new Set(['holdout', 'personalized', 'globalHoldout'] satisfies Array<keyof DecisionRecord>);
+const INSERT_ISSUANCE = insertSql('issuances', ISSUANCE_COLUMNS, (f) => `@${f}`);
+const INSERT_DECISION = insertSql('decisions', DECISION_COLUMNS, (f) => (DECISION_FLAGS.has(f) ? '?' : `@${f}`));
 
 interface Pending {
   run: () => unknown;
@@ -71,18 +77,8 @@ export function createWriter(conn: Database.Database): Writer {
        WHERE guard_counters.used + excluded.used <= ?
        RETURNING used`,
     ),
-    issuance: conn.prepare(
-      `INSERT INTO issuances (id, decision_id, offer_id, offer_version, campaign_id, subject_id, customer_id, channel, placement, value,
-         discount, cost, reserved, points, liability_day, issued_at, expires_at, status, code)
-       VALUES (@id, @decision_id, @offer_id, @offer_version, @campaign_id, @subject_id, @customer_id, @channel, @placement, @value,
-         @discount, @cost, @reserved, @points, @liability_day, @issued_at, @expires_at, @status, @code)`,
-    ),
-    decision: conn.prepare(
-      `INSERT INTO decisions (id, request_id, created_at, campaign_id, campaign_version, subject_id, customer_id, anonymous_id, placement,
-         channel, holdout, personalized, probability, policy, catalog_version, body, offer_key, global_holdout)
-       VALUES (@id, @request_id, @created_at, @campaign_id, @campaign_version, @subject_id, @customer_id, @anonymous_id, @placement,
-         @channel, @holdout, @personalized, @probability, @policy, @catalog_version, @body, @offer_key, @global_holdout)`,
-    ),
+    issuance: conn.prepare(INSERT_ISSUANCE),
+    decision: conn.prepare(INSERT_DECISION),
   };
   // Nested transactions are savepoints: an Abort rolls back that write only and becomes its result.
   const savepoint = <A extends unknown[], R>(f: (...a: A) => R) => {
@@ -97,8 +93,8 @@ export function createWriter(conn: Database.Database): Writer {
     };
   };
   const one = savepoint((plan: CommitPlan, now: number): CommitResult => {
-    if (plan.decision.request_id !== null) {
-      const dup = s.byRequest.get(plan.decision.request_id);
+    if (plan.decision.requestId !== null) {
+      const dup = s.byRequest.get(plan.decision.requestId);
       if (dup) return { status: 'duplicate', decisionId: dup.id };
     }
     if (plan.versionChecks.offers.length > 0) {
@@ -106,7 +102,7 @@ export function createWriter(conn: Database.Database): Writer {
       if (stale) throw rejected(stale.offerId, 'OFFER_CHANGED', stale.detail);
     }
     if (plan.subjectChecks.length > 0) {
-      const failed = failedSubjectCheck(plan.subjectChecks, s.history.all(plan.decision.subject_id), now);
+      const failed = failedSubjectCheck(plan.subjectChecks, s.history.all(plan.decision.subjectId), now);
       if (failed) throw rejected(failed.offerId, failed.reason, failed.detail);
     }
     const counters: Record<string, number> = {};
@@ -119,7 +115,8 @@ export function createWriter(conn: Database.Database): Writer {
       counters[op.key] = Number(row.used);
     }
     for (const iss of plan.issuances) s.issuance.run(iss);
-    s.decision.run(plan.decision);
+    const d = plan.decision;
+    s.decision.run(d, d.holdout ? 1 : 0, d.personalized ? 1 : 0, d.globalHoldout ? 1 : 0);
     return { status: 'committed', counters };
   });
   const decision = (plan: CommitPlan, now: number): CommitResult => {
@@ -127,8 +124,8 @@ export function createWriter(conn: Database.Database): Writer {
       return one(plan, now);
     } catch (e) {
       // Another process committed the same request id first.
-      if (isUniqueViolation(e) && plan.decision.request_id !== null) {
-        const dup = s.byRequest.get(plan.decision.request_id);
+      if (isUniqueViolation(e) && plan.decision.requestId !== null) {
+        const dup = s.byRequest.get(plan.decision.requestId);
         if (dup) return { status: 'duplicate', decisionId: dup.id };
       }
       throw e;
