@@ -25,7 +25,8 @@ export interface StatAttribution {
  * offer × rung); registered by the composition root (`createEngine({ statsFor })`). It runs
  * for every valid event; the store applies its ops only if the event is stored as new (a
  * duplicate, rejected or quarantined event applies none, and a resent order under a new event
- * id, counted once, applies none either).
+ * id, counted once, applies none either). A quarantined refund released later by its order's
+ * arrival applies none then either: the quarantine keeps the event row, not its ops.
  */
 export type StatsHook = (event: OutcomeEvent, attribution: StatAttribution | null) => readonly StatOp[];
 
