@@ -15,6 +15,9 @@ import { DecisionService } from './decisions/service.js';
 import { Ingestor } from './events/index.js';
 import { randomIds, type IdGenerator } from './ids/index.js';
 import type { LiabilityReport } from './ledger/report.js';
+import { PolicyStateSource } from './learning/state.js';
+import type { PolicyResolver } from './core/policy.js';
+import type { StatsHook } from './learning/stats.js';
 import { LedgerService } from './ledger/service.js';
 import { MeasureService } from './measure/service.js';
 import { watchStore, type StoreHealth } from './store/errors.js';
@@ -34,6 +37,10 @@ export interface EngineDeps {
   logger?: Logger;
   /** Coupon code source (default: 60 random bits from the OS). */
   codes?: () => string;
+  /** Policies beyond the catalog's built-in ones (learners, tests): see PolicyResolver. */
+  policies?: PolicyResolver;
+  /** Statistic updates each new event applies with it (learners' reward counts); default none. */
+  statsFor?: StatsHook;
 }
 
 /**
@@ -61,6 +68,8 @@ export interface Engine {
   readonly ledger: LedgerService;
   /** Incrementality: treatment against holdout in contribution margin; readout; stop-loss. */
   readonly measure: MeasureService;
+  /** Learned policy states per campaign, versioned; decisions read a cached copy. */
+  readonly policyStates: PolicyStateSource;
   /** Decides, commits (reservations, wallet entries, log) and returns the decision. */
   decide(request: unknown): Promise<DecisionResponse>;
   /** Decides without committing anything: a dry run for previews and tests. */
@@ -100,13 +109,16 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   };
   const tokens = await tokenSigner(store, config, logger);
 
-  const snapshots = snapshotSource(store, config.catalogRefreshMs);
+  const snapshots = snapshotSource(store, config.catalogRefreshMs, deps.policies);
+  // Policy state is as fresh as the catalog: both are shared through the store under one bound.
+  const policyStates = new PolicyStateSource(store, config.catalogRefreshMs);
   const snapshot = () => snapshots.snapshot();
   const catalog = new CatalogService(store, clock, ids, () => snapshots.invalidate());
   const decisions = new DecisionService({
     port: store,
     snapshots,
     counters: new CounterCache(store, config.counterRefreshMs),
+    policyStates,
     tokens,
     clock,
     random,
@@ -121,6 +133,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     snapshot,
     tokens,
     clock,
+    ...(deps.statsFor ? { statsFor: deps.statsFor } : {}),
     maxPending: config.ingestMaxPending,
     // SQLite has a single writer that queues batches anyway; the limit guards PostgreSQL's pool.
     concurrency: store.dialect === 'sqlite' ? Number.MAX_SAFE_INTEGER : config.ingestConcurrency,
@@ -170,6 +183,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     wallet,
     ledger,
     measure,
+    policyStates,
     decide: (r) => decisions.decide(r),
     preview: (r) => decisions.preview(r),
     getDecision: (id) => decisions.get(id),

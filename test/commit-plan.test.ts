@@ -43,6 +43,7 @@ function decision(offers: ChosenOffer[], over: Partial<Decision> = {}): Decision
     globalHoldout: false,
     personalized: true,
     policy: 'static',
+    policyVersion: null,
     probability: 1,
     reasons: [],
     chosen: offers,

@@ -1,3 +1,4 @@
+import type { PolicyResolver } from '../core/policy.js';
 import { buildSnapshot, type CatalogSnapshot, type CompiledOffer } from '../core/snapshot.js';
 import type { CatalogSnapshotPort } from './port.js';
 
@@ -16,7 +17,7 @@ export interface SnapshotSource {
  * produced it *started* less than `refreshMs` ago, so what a request reads is never older than
  * that bound; past it, requests wait for one shared check.
  */
-export function snapshotSource(port: CatalogSnapshotPort, refreshMs: number): SnapshotSource {
+export function snapshotSource(port: CatalogSnapshotPort, refreshMs: number, policies?: PolicyResolver): SnapshotSource {
   const compiledCache = new Map<string, CompiledOffer>();
   const listeners: Array<(s: CatalogSnapshot) => void> = [];
   let snap: CatalogSnapshot | null = null;
@@ -28,7 +29,7 @@ export function snapshotSource(port: CatalogSnapshotPort, refreshMs: number): Sn
     const data = await port.loadCatalog();
     // Two overlapping checks (an edit began a second one) may finish out of order: keep the newer.
     if (snap && snap.version > data.version) return snap;
-    snap = buildSnapshot(data, compiledCache);
+    snap = buildSnapshot(data, compiledCache, policies);
     // Keep compiled rules only for the versions still current.
     const current = new Set(data.offers.map((o) => `${o.id}@${o.version}`));
     for (const k of compiledCache.keys()) if (!current.has(k)) compiledCache.delete(k);

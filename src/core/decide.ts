@@ -10,6 +10,7 @@ import { REASONS, type Reason, type ReasonCode } from './reasons.js';
 import type { CompiledRule } from './rules.js';
 import type { Channel } from './catalog.js';
 import type { Consent, DecideRequest } from './request.js';
+import type { PolicyContext, PolicyStates } from './policy.js';
 
 /** What the engine knows about the customer (or anonymous visitor) a decision is for. */
 export interface SubjectState {
@@ -63,6 +64,8 @@ export interface DecideInput {
   defaults: DecideDefaults;
   /** Offers the commit step found exhausted since the view was read, with the reason. */
   exclusions?: ReadonlyMap<string, Reason>;
+  /** Learned policy states by campaign (read only for a policy that reads state); the decision names the version used. */
+  policies?: PolicyStates;
 }
 
 /** How one candidate fared. */
@@ -116,6 +119,9 @@ export interface Decision {
   globalHoldout: boolean;
   personalized: boolean;
   policy: string | null;
+  /** The version of the policy state the policy decided with; null when it read none. */
+  policyVersion: number | null;
+  /** Probability with which the policy chose this action (including "no offer"), as its `rank` reported it. */
   probability: number;
   reasons: Reason[];
   chosen: ChosenOffer[];
@@ -205,7 +211,7 @@ export function decide(input: DecideInput): Decision {
   const { request: req, snapshot, subject, counters, now, defaults } = input;
   const personalized = subject.consent.personalization === true;
   // One object shape for every decision (no spreads): V8 keeps it fast.
-  const finish = (r: Pick<Decision, 'campaign' | 'holdout' | 'globalHoldout' | 'policy' | 'probability' | 'reasons' | 'chosen' | 'counterfactual' | 'candidates' | 'basket'>): Decision => ({
+  const finish = (r: Pick<Decision, 'campaign' | 'holdout' | 'globalHoldout' | 'policy' | 'policyVersion' | 'probability' | 'reasons' | 'chosen' | 'counterfactual' | 'candidates' | 'basket'>): Decision => ({
     campaign: r.campaign,
     subjectId: subject.subjectId,
     customerId: subject.customerId,
@@ -216,6 +222,7 @@ export function decide(input: DecideInput): Decision {
     globalHoldout: r.globalHoldout,
     personalized,
     policy: r.policy,
+    policyVersion: r.policyVersion,
     probability: r.probability,
     reasons: r.reasons,
     chosen: r.chosen,
@@ -231,6 +238,7 @@ export function decide(input: DecideInput): Decision {
       holdout: false,
       globalHoldout: false,
       policy: null,
+      policyVersion: null,
       probability: 1,
       reasons: [reason('NO_CAMPAIGN', `${req.placement} on ${req.channel}`)],
       chosen: [],
@@ -248,6 +256,12 @@ export function decide(input: DecideInput): Decision {
   const holdout = globalHoldout || inHoldout(campaign.salt, holdoutUnit, cmp.holdoutPct);
   const channelConsent = !MARKETING_CHANNELS.has(req.channel) || subject.consent[req.channel as 'email' | 'sms' | 'push'] === true;
   let rules: RuleInput | null = null; // built on first use: many requests meet no rule
+  const policy = campaign.policy;
+  // One object per decision; the policy reads the same rule input the rules do.
+  const context: PolicyContext = {
+    input: () => (rules ??= ruleInput(req, subject, basket, personalized, now)),
+    state: policy.readsState === true ? input.policies?.get(cmp.id) : undefined,
+  };
   const day = utcDay(now);
   // Only the campaign's documented response model sets the baseline: no trait or context key may.
   const baseline = model.baseConversionByPlacement[req.placement] ?? model.baseConversion;
@@ -275,8 +289,7 @@ export function decide(input: DecideInput): Decision {
     if (c.rule) {
       let r = ruleResults.get(c.rule);
       if (r === undefined) {
-        rules ??= ruleInput(req, subject, basket, personalized, now);
-        r = c.rule.evaluate(rules);
+        r = c.rule.evaluate(context.input());
         ruleResults.set(c.rule, r);
       }
       if (!r.ok) { fail('RULE_ERROR', r.error); continue; }
@@ -344,7 +357,7 @@ export function decide(input: DecideInput): Decision {
         continue;
       }
       const rung = h === null ? i : Math.max(0, c.ladder.indexOf(value));
-      const score = campaign.policy.score({ offer: o, value, rung, economics: econ, basket, model, baseline });
+      const score = policy.score({ offer: o, value, rung, economics: econ, basket, model, baseline, context });
       if (!best || score > best.score) {
         best = { c, result, offerId: o.id, priority: o.priority, score, cost: econ.cost, econ, value, reserve, held: h };
       }
@@ -358,13 +371,13 @@ export function decide(input: DecideInput): Decision {
     eligible.push(best);
   }
 
-  const { ranked, probability } = campaign.policy.rank(eligible, input.random);
+  const { ranked, probability } = policy.rank(eligible, input.random, context);
   const picks: Scored[] = [];
   let totalCost = 0;
   let totalReduction = 0;
   for (const s of ranked) {
     const o = s.c.offer;
-    if (!campaign.policy.worthShowing(s)) { s.result.reasons.push(reason('NOT_PROFITABLE')); continue; }
+    if (!policy.worthShowing(s)) { s.result.reasons.push(reason('NOT_PROFITABLE')); continue; }
     if (picks.length >= cmp.maxOffers) { s.result.reasons.push(reason('OUTSCORED')); continue; }
     const clash = picks.find(
       (p) => p.c.offer.exclusive || o.exclusive || (o.stackingGroup !== undefined && p.c.offer.stackingGroup === o.stackingGroup),
@@ -416,8 +429,10 @@ export function decide(input: DecideInput): Decision {
     campaign: { id: cmp.id, version: cmp.version },
     holdout,
     globalHoldout,
-    policy: campaign.policy.id,
-    probability: picks.length > 0 || holdout ? probability : 1,
+    policy: policy.id,
+    policyVersion: context.state?.version ?? null,
+    // The policy's own number, unchanged: it accounts for "no offer" too (see Policy.rank).
+    probability,
     reasons,
     chosen: holdout ? [] : chosen,
     counterfactual: holdout ? chosen : [],

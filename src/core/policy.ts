@@ -1,6 +1,33 @@
-import type { Offer, PolicyConfig, ResponseModel } from './catalog.js';
+import type { Campaign, Offer, PolicyConfig, ResponseModel } from './catalog.js';
 import type { Basket, OfferEconomics } from './economics.js';
+import type { RuleInput } from './rules.js';
 import type { Random } from './runtime.js';
+
+/** One campaign's learned policy state as the caller holds it: versioned, so each decision can name the one it used. */
+export interface PolicyState {
+  version: number;
+  state: unknown;
+}
+
+/**
+ * The policy states a decision may read, by campaign id. Supplied by the caller at decide
+ * time (never part of the catalog snapshot), so a learner's state changes without a catalog change.
+ */
+export interface PolicyStates {
+  get(campaignId: string): PolicyState | undefined;
+}
+
+/**
+ * What a policy knows about the request beyond one candidate; one object per decision.
+ * `input()` returns the very object the eligibility rules read (customer traits and features
+ * only when the customer consented to personalization, context, cart): it is built on first
+ * use, so a policy that never asks costs nothing.
+ */
+export interface PolicyContext {
+  input(): RuleInput;
+  /** The campaign's policy state, or undefined when the caller supplied none. */
+  readonly state: PolicyState | undefined;
+}
 
 /** What a policy sees when it scores one value rung of one offer. */
 export interface ScoreInput {
@@ -12,6 +39,8 @@ export interface ScoreInput {
   model: ResponseModel;
   /** Purchase probability without an offer for this request. */
   baseline: number;
+  /** The request and the campaign's policy state. */
+  context: PolicyContext;
 }
 
 /** An eligible candidate as the policy ranks it. */
@@ -28,9 +57,19 @@ export interface RankItem {
  */
 export interface Policy {
   readonly id: string;
+  /** Whether it reads the campaign's policy state: only then does the caller look one up. */
+  readonly readsState?: boolean;
+  /** Whether it reads `customer.features`: only then are they loaded (two reads per decision). */
+  readonly readsFeatures?: boolean;
   score(input: ScoreInput): number;
-  /** Ranks best-first; may reorder `items` in place. */
-  rank<T extends RankItem>(items: T[], random: Random): { ranked: T[]; probability: number };
+  /**
+   * Ranks best-first; may reorder `items` in place. The decision shows what survives, in this
+   * order, `worthShowing`, `maxOffers`, stacking and the combined margin floor (all deterministic),
+   * so a policy choosing at random returns its chosen action — a list, possibly empty for "no
+   * offer" — and `probability`, the probability that it chose that action. The decision logs
+   * that number unchanged; with no eligible item it must be 1.
+   */
+  rank<T extends RankItem>(items: T[], random: Random, context: PolicyContext): { ranked: T[]; probability: number };
   worthShowing(item: RankItem): boolean;
 }
 
@@ -82,8 +121,18 @@ export function staticPolicy(config: PolicyConfig): Policy {
   };
 }
 
-/** Builds the policy a campaign is configured with. */
-export function policyFor(config: PolicyConfig): Policy {
+/**
+ * The extension point for policies: consulted before the built-in ones when a snapshot is
+ * built, it returns the policy for a campaign, or undefined to leave it to its configuration.
+ * The composition root passes one (`createEngine({ policies })`); learners and tests register here.
+ */
+export type PolicyResolver = (campaign: Campaign) => Policy | undefined;
+
+/** Builds the policy a campaign is configured with, or the one `resolver` gives it. */
+export function policyFor(campaign: Pick<Campaign, 'policy'>, resolver?: PolicyResolver): Policy {
+  const custom = resolver?.(campaign as Campaign);
+  if (custom) return custom;
+  const config = campaign.policy;
   switch (config.type) {
     case 'static':
       return staticPolicy(config);

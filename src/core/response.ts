@@ -17,6 +17,7 @@ export const DecisionResponseSchema = z
     personalized: z.boolean().describe('Profile data was used (the customer consented to personalization)'),
     policy: z.string().nullable(),
     probability: z.number().describe('Probability with which the policy chose this action (1 for deterministic policies)'),
+    policyVersion: z.number().int().nullable().optional().describe('Version of the learned policy state the policy decided with; null when it read none (absent in decisions logged before policy state existed)'),
     offers: z.array(
       z.object({
         issuanceId: z.string().describe('iss_…: the wallet entry'),

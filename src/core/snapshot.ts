@@ -1,6 +1,6 @@
 import { OfferpilotError } from './errors.js';
 import { compileRule, type CompiledRule } from './rules.js';
-import { policyFor, type Policy } from './policy.js';
+import { policyFor, type Policy, type PolicyResolver } from './policy.js';
 import { parseDuration } from './runtime.js';
 import { counterKeys } from './counter-keys.js';
 import type { Reason } from './reasons.js';
@@ -57,8 +57,10 @@ export interface CatalogSnapshot {
   offers: ReadonlyMap<string, CompiledOffer>;
   /** Live campaigns, highest priority first. */
   campaigns: readonly CompiledCampaign[];
-  /** Whether any offer of a live campaign has a rule reading customer features. */
+  /** Whether any offer of a live campaign has a rule reading customer features, or a live campaign's policy reads them. */
   readsFeatures: boolean;
+  /** Whether a live campaign's policy reads policy state: otherwise deciding looks none up. */
+  readsPolicyState: boolean;
 }
 
 const time = (s: string | undefined): number | null => (s ? Date.parse(s) : null);
@@ -127,9 +129,11 @@ export function compileOffer(input: Offer): CompiledOffer {
 
 /**
  * Builds a snapshot. `cache` holds compiled offers by id@version across rebuilds so a
- * catalog refresh does not recompile rules that did not change.
+ * catalog refresh does not recompile rules that did not change. `policies` resolves campaigns
+ * to policies the catalog schema does not name (see PolicyResolver). The snapshot holds each
+ * policy's code and configuration, never its learned state: that is passed at decide time.
  */
-export function buildSnapshot(data: CatalogData, cache: Map<string, CompiledOffer> = new Map()): CatalogSnapshot {
+export function buildSnapshot(data: CatalogData, cache: Map<string, CompiledOffer> = new Map(), policies?: PolicyResolver): CatalogSnapshot {
   if (data.specVersion !== undefined && data.specVersion !== SNAPSHOT_SPEC_VERSION) {
     throw new OfferpilotError('VALIDATION_FAILED', `catalog data format ${data.specVersion} is not supported (this build reads ${SNAPSHOT_SPEC_VERSION})`, [{ path: 'specVersion', message: `expected ${SNAPSHOT_SPEC_VERSION}` }]);
   }
@@ -152,7 +156,7 @@ export function buildSnapshot(data: CatalogData, cache: Map<string, CompiledOffe
       startsAt: time(c.startsAt),
       endsAt: time(c.endsAt),
       salt: c.salt ?? c.id,
-      policy: policyFor(c.policy),
+      policy: policyFor(c, policies),
       staticChecks: new Map(),
     }))
     .sort((a, b) => b.campaign.priority - a.campaign.priority || (a.campaign.id < b.campaign.id ? -1 : 1));
@@ -161,6 +165,7 @@ export function buildSnapshot(data: CatalogData, cache: Map<string, CompiledOffe
     products: new Map(products.map((p) => [p.sku, p])),
     offers: compiled,
     campaigns: live,
-    readsFeatures: live.some((c) => c.offers.some((o) => o.rule?.readsFeatures === true)),
+    readsFeatures: live.some((c) => c.policy.readsFeatures === true || c.offers.some((o) => o.rule?.readsFeatures === true)),
+    readsPolicyState: live.some((c) => c.policy.readsState === true),
   };
 }

@@ -14,6 +14,7 @@ import type { IdGenerator } from '../ids/index.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { CODE_CHANNELS } from '../wallet/codes.js';
 import { buildCommitPlan } from './commit-plan.js';
+import type { PolicyStateSource } from '../learning/state.js';
 import type { CounterCache } from './counters.js';
 import type { DecisionsPort } from './port.js';
 
@@ -24,6 +25,8 @@ export interface DecisionServiceDeps {
   port: DecisionsPort;
   snapshots: { snapshot(): Promise<CatalogSnapshot>; invalidate(): void };
   counters: CounterCache;
+  /** Learned policy states, read (from memory) only when a live campaign's policy reads state. */
+  policyStates: PolicyStateSource;
   tokens: TokenSigner;
   clock: Clock;
   random: Random;
@@ -51,6 +54,8 @@ export class DecisionService {
     let s = await this.d.snapshots.snapshot();
     const now = this.d.clock.now();
     let [subject, cview] = await Promise.all([this.subjectFor(req, now, s), counters.viewFor(s, now)]);
+    // Asked once per decision, so every re-decide below uses the same state versions.
+    let policies = s.readsPolicyState ? await this.d.policyStates.current() : undefined;
     const exclusions = new Map<string, Reason>();
     let reloads = 0;
     const recounted = new Set<string>();
@@ -58,7 +63,7 @@ export class DecisionService {
     // Ends: each round commits, or reloads the catalog (at most 3 times), or re-counts an offer
     // (once each), or excludes an offer (once each).
     for (;;) {
-      const d = decide({ request: req, snapshot: s, subject, counters: cview, now, random: this.d.random, defaults: this.d.defaults, exclusions });
+      const d = decide({ request: req, snapshot: s, subject, counters: cview, now, random: this.d.random, defaults: this.d.defaults, exclusions, policies });
       const decisionId = ids('decision');
       const issuanceIds = d.chosen.map((c) => c.held?.issuanceId ?? ids('issuance'));
       // Content has nothing to redeem, so no code; a held entry keeps the code it was issued with.
@@ -95,6 +100,7 @@ export class DecisionService {
         s = await this.d.snapshots.snapshot();
         // The fresh catalog may have a rule reading features the subject was loaded without.
         if (s.readsFeatures && !before) subject = await this.subjectFor(req, now, s);
+        if (s.readsPolicyState && policies === undefined) policies = await this.d.policyStates.current();
         continue;
       }
       if (r.reason.code === 'ALREADY_HELD' && !reheld.has(r.offerId)) {
@@ -120,7 +126,8 @@ export class DecisionService {
     const s = await this.d.snapshots.snapshot();
     const now = this.d.clock.now();
     const [subject, cview] = await Promise.all([this.subjectFor(req, now, s), this.d.counters.viewFor(s, now)]);
-    return decide({ request: req, snapshot: s, subject, counters: cview, now, random: this.d.random, defaults: this.d.defaults });
+    const policies = s.readsPolicyState ? await this.d.policyStates.current() : undefined;
+    return decide({ request: req, snapshot: s, subject, counters: cview, now, random: this.d.random, defaults: this.d.defaults, policies });
   }
 
   /** A logged decision with what was logged beside the response. */
@@ -171,6 +178,7 @@ export class DecisionService {
       globalHoldout: d.globalHoldout,
       personalized: d.personalized,
       policy: d.policy,
+      policyVersion: d.policyVersion,
       probability: d.probability,
       offers: d.chosen.map((c, i) => ({
         issuanceId: issuanceIds[i]!,

@@ -9,6 +9,7 @@ import type { DB } from '../store/schema.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { isCouponCode, normalizeCode } from '../wallet/codes.js';
 import { subjectIdOf } from '../core/subject.js';
+import { STAT_PREFIX, type StatOp, type StatsHook } from '../learning/stats.js';
 import { fastParseEvent } from './fast-validate.js';
 import { EventSchema, MAX_BATCH, type OutcomeEvent } from './schema.js';
 
@@ -58,6 +59,8 @@ export interface IngestDeps {
   clock: Clock;
   maxPending: number;
   concurrency: number;
+  /** Statistic updates each event applies if stored as new (default: none). */
+  statsFor?: StatsHook;
 }
 
 type Link = { decision: DecisionRef; method: 'decision' | 'token' | 'redemption' | 'order' | 'window'; offerId: string | null };
@@ -175,7 +178,7 @@ export class Ingestor {
   }
 
   private async plan(events: OutcomeEvent[], times: number[], now: number, s: CatalogSnapshot): Promise<EventWrite[]> {
-    const { store, tokens } = this.deps;
+    const { store, tokens, statsFor } = this.deps;
     // 1. Explicit links: decision ids, tokens / codes, redemptions of the order ids.
     const tokenIss = new Map<string, string>(); // signed token -> issuance id
     const codes = new Set<string>();
@@ -265,14 +268,20 @@ export class Ingestor {
 
     const writes: EventWrite[] = [];
     for (let i = 0; i < events.length; i++) {
-      writes.push(toWrite(events[i]!, i));
+      const e = events[i]!;
+      const l = link(e, times[i]!);
+      const w = toWrite(e, i, l);
+      if (statsFor) {
+        const stats = statsFor(e, l && { decisionId: l.decision.id, campaignId: l.decision.campaignId, holdout: l.decision.holdout, offerId: w.event.offer_id, method: l.method });
+        if (stats.length > 0) w.stats = checkedStats(stats);
+      }
+      writes.push(w);
       if (i % SLICE === SLICE - 1) await yieldToLoop();
     }
     return writes;
 
-    function toWrite(e: OutcomeEvent, i: number): EventWrite {
+    function toWrite(e: OutcomeEvent, i: number, l: Link | null): EventWrite {
       const t = times[i]!;
-      const l = link(e, t);
       const subject = subjectOf(e);
       const { id, type, occurredAt: _o, customerId: _c, anonymousId: _a, sessionId, ...rest } = e;
       const event: DB['events'] = {
@@ -347,4 +356,14 @@ export class Ingestor {
       return { event };
     }
   }
+}
+
+/** A hook's ops, checked: a statistic must never move a guardrail counter, nor store a fraction. */
+function checkedStats(ops: readonly StatOp[]): readonly StatOp[] {
+  for (const op of ops) {
+    if (!op.key.startsWith(STAT_PREFIX) || !Number.isSafeInteger(op.amount)) {
+      throw new OfferpilotError('INTERNAL', `statistic op ${JSON.stringify(op)} is invalid: keys start with ${STAT_PREFIX}, amounts are safe integers`);
+    }
+  }
+  return ops;
 }

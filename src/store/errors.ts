@@ -60,7 +60,7 @@ export interface StoreHealth {
 // Every method that writes; a success of any of them shows writes work again.
 const WRITES = new Set<string>([
   'putVersion', 'setStatus', 'upsertProducts', 'putCustomer', 'createKey', 'revokeKey', 'getOrCreateSetting', 'putSetting',
-  'commitDecision', 'writeEvents', 'redeem', 'rollback', 'expire', 'eraseCustomer', 'logGuardAction', 'migrate',
+  'commitDecision', 'writeEvents', 'redeem', 'rollback', 'expire', 'eraseCustomer', 'logGuardAction', 'migrate', 'writePolicyState',
 ]);
 
 /**

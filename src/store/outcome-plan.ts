@@ -2,6 +2,7 @@ import { counterKeys } from '../core/counter-keys.js';
 import type { ReasonCode } from '../core/reasons.js';
 import { utcDay } from '../core/runtime.js';
 import type { CounterOp } from './commit-plan.js';
+import type { StatOp } from '../learning/stats.js';
 import type { DB } from './schema.js';
 
 /** A change to one subject's stored features, applied only if its event (or order) is new. */
@@ -23,6 +24,8 @@ export interface EventWrite {
   delta?: FeatureDelta;
   /** Order events: the issuance each of its tokens or codes names, in order (null: none known). */
   tokenIssuances?: Array<string | null>;
+  /** Statistic increments applied with the event, only if it is new (and, for an order, its order row too). */
+  stats?: readonly StatOp[];
 }
 
 /** Codes of events the store refuses (rejected) or holds back (quarantined); registered in errors/index.ts. */

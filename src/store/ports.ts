@@ -1,3 +1,4 @@
+import type { LearningPort } from '../learning/port.js';
 import type { MeasureReads } from './measure-reads.js';
 import type { Campaign, Offer, Product, Status } from '../core/catalog.js';
 import type { Consent } from '../core/request.js';
@@ -109,7 +110,7 @@ export interface OutcomeWrites {
 }
 
 /** A backend: SQLite (embedded default) or PostgreSQL (several processes / machines). */
-export interface Store extends AdminStore, DecisionStore, OutcomeReads, OutcomeWrites, MeasureReads, DecisionsPort {
+export interface Store extends AdminStore, DecisionStore, OutcomeReads, OutcomeWrites, MeasureReads, DecisionsPort, LearningPort {
   readonly dialect: 'sqlite' | 'postgres';
   migrate(): Promise<string[]>;
   close(): Promise<void>;

@@ -20,6 +20,7 @@ export interface DB {
   customers: { id: string; traits: string; consent: string; created_at: number; updated_at: number };
   api_keys: { id: string; name: string; hash: string; scopes: string; created_at: number; revoked_at: number | null };
   guard_counters: { key: string; used: number; updated_at: number };
+  policy_state: { campaign_id: string; version: number; state: string; updated_at: number };
   subjects: { id: string; seq: number };
   issuances: {
     id: string;

@@ -314,6 +314,18 @@ const migrations: Record<string, Migration> = {
       if (db.getExecutor().adapter.constructor.name === 'PostgresAdapter') await sql.raw(PG_REDEEM_RECONCILE).execute(db);
     },
   },
+  '20261202000000_policy_state': {
+    async up(db: Kysely<any>) {
+      // Learned policy state per campaign, versioned; decisions read a cached copy and log the version they used.
+      await db.schema
+        .createTable('policy_state')
+        .addColumn('campaign_id', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /**

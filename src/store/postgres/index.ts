@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Consent } from '../../core/request.js';
+import { createPolicyStateStore } from '../policy-state.js';
 import { createAdminStore, isUniqueViolation, storedDecision } from '../admin-store.js';
 import { failedSubjectCheck, staleVersion } from '../commit-plan.js';
 import { DECISION_COLUMNS, decisionValues, insertSql, ISSUANCE_COLUMNS, issuanceValues } from '../commit-sql.js';
@@ -125,6 +126,7 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
   return {
     dialect: 'postgres',
     ...admin,
+    ...createPolicyStateStore(kysely),
     ...createOutcomeReads(kysely),
     ...withStats,
     ...postgresOutcomes(pool),

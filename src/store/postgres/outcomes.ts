@@ -400,6 +400,22 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
       const [fSql, fParams] = bulkInsert('customer_features', FEATURE_COLS, rows, FEATURE_CONFLICT);
       await c.query(fSql, fParams);
     }
+    // Statistics of the new events (an order's only if its order row is new), summed per key and
+    // written in key order with the guardrail counters' upsert: one statement, none without ops.
+    const stats = new Map<string, number>();
+    for (const i of news) {
+      const it = items[i]!;
+      if (!it.stats || (it.order && !freshOrders.has(i))) continue;
+      for (const op of it.stats) stats.set(op.key, (stats.get(op.key) ?? 0) + op.amount);
+    }
+    if (stats.size > 0) {
+      const keys = [...stats.keys()].sort();
+      await c.query(
+        `INSERT INTO guard_counters (key, used, updated_at) SELECT k, a, $3 FROM unnest($1::text[], $2::int8[]) AS u(k, a)
+         ON CONFLICT (key) DO UPDATE SET used = guard_counters.used + excluded.used, updated_at = excluded.updated_at`,
+        [keys, keys.map((k) => stats.get(k)!), Date.now()],
+      );
+    }
     const reported = outcomes.slice(0, batch.length);
     return { inserted: reported.filter((o) => o === 'accepted').length, duplicates: reported.filter((o) => o === 'duplicate').length, outcomes: reported };
   });

@@ -1,5 +1,6 @@
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Consent } from '../../core/request.js';
+import { createPolicyStateStore } from '../policy-state.js';
 import { createAdminStore, storedDecision } from '../admin-store.js';
 import { HISTORY_SQL, toIssuance, type HistoryRow } from '../subject-history.js';
 import { migrateToLatest } from '../migrations/index.js';
@@ -110,6 +111,7 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
   return {
     dialect: 'sqlite',
     ...admin,
+    ...createPolicyStateStore(kysely),
     ...outcomeReads,
     ...createMeasureReads(kysely, 'sqlite'),
     // Attribution lookups run per event batch: prepared point queries beat building IN lists.

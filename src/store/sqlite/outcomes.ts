@@ -79,6 +79,10 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
 
   const applyOp = (op: CounterOp, now: number): boolean => (op.amount <= op.limit ? bump.get(op.key, op.amount, now, op.limit) !== undefined : false);
   const applyDelta = (d: FeatureDelta, now: number) => s.feature.run({ ...d, now });
+  // Statistics share the guardrail counters' table and upsert, without a limit.
+  const applyStats = (it: EventWrite, now: number) => {
+    if (it.stats) for (const op of it.stats) bump.get(op.key, op.amount, now, Number.MAX_SAFE_INTEGER);
+  };
   const insertEvent = (e: DB['events']) =>
     s.event.run(e.id, e.type, e.subject_id, e.customer_id, e.session_id, e.occurred_at, e.received_at, e.order_id, e.offer_id, e.decision_id, e.campaign_id, e.holdout, e.attribution, e.amount, e.body).changes > 0;
   const refundable = (orderId: string) => {
@@ -141,10 +145,12 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
           // A resent order under a new event id is recorded as an event but counted once.
           if (s.order.run(it.order).changes === 0) continue;
           if (it.delta) applyDelta(it.delta, now);
+          applyStats(it, now);
           releaseHeld(it.order, now);
           continue;
         }
         if (it.delta) applyDelta(it.delta, now);
+        applyStats(it, now);
       }
       return { inserted, duplicates, outcomes };
     },
