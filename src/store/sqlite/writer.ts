@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { isUniqueViolation } from '../admin-store.js';
 import { failedSubjectCheck, staleVersion, type CommitPlan } from '../commit-plan.js';
-import type { EventWrite, EventWriteResult, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from '../outcome-plan.js';
+import type { EventWrite, EventWriteResult } from '../../events/port.js';
+import type { ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from '../../wallet/port.js';
 import type { CommitResult } from '../ports.js';
 import type { ReasonCode } from '../../core/reasons.js';
 import { Abort, prepareOutcomes } from './outcomes.js';
