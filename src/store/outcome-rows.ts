@@ -138,3 +138,10 @@ export const featureTotalsOf = (r: DB['customer_features']): FeatureTotals => ({
 
 /** `INSERT INTO table (columns) VALUES (?, …)`: the positional SQLite form of a column list. */
 export const positionalInsert = (table: string, columns: readonly Column[]) => `INSERT INTO ${table} (${columns.map((c) => c[0]).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+
+/** The applied redemptions of some order ids, one row per item (filter on r.order_id appended per dialect). */
+export const APPLIED_REDEMPTIONS = `SELECT r.id, r.order_id, r.discount, i.issuance_id FROM redemptions r LEFT JOIN redemption_items i ON i.redemption_id = r.id
+       WHERE r.status = 'applied' AND r.order_id`;
+
+/** What an order may still have refunded against it: what was paid (goods after discounts, plus shipping) and what was refunded. */
+export const REFUNDABLE_COLUMNS = 'subject_id, subtotal + shipping - discount AS paid, refunded';

@@ -3,7 +3,7 @@ import type { AppliedRedemption, RefundableOrder } from '../outcome-plan.js';
 import type { EventOutcome, EventWrite, EventWriteResult, FeatureDelta } from '../../events/port.js';
 import type { CounterMove, ExpiryWrite, RedeemFailure, RedeemResult, RedemptionPlan, RollbackPlan } from '../../wallet/port.js';
 import { appliedRedemptions, checkAgainstOrder, checkAgainstRedemption, COUNTER_FAILURE, quarantineRow, releasedEvent } from '../outcome-plan.js';
-import { EVENT_COLUMNS, eventValues, itemRow, LEDGER_COLUMNS, ledgerRow, ledgerValues, ORDER_COLUMNS, orderValues, QUARANTINE_COLUMNS, quarantineValues, redemptionOf, redemptionRow, type Column } from '../outcome-rows.js';
+import { APPLIED_REDEMPTIONS, REFUNDABLE_COLUMNS, EVENT_COLUMNS, eventValues, itemRow, LEDGER_COLUMNS, ledgerRow, ledgerValues, ORDER_COLUMNS, orderValues, QUARANTINE_COLUMNS, quarantineValues, redemptionOf, redemptionRow, type Column } from '../outcome-rows.js';
 import type { DB } from '../schema.js';
 
 /** One multi-row INSERT from column arrays (unnest): a whole batch in one round trip. */
@@ -263,8 +263,7 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
       const ordered = [...new Set(checked.filter((i) => items[i]!.order && outcomes[i] === undefined).map((i) => items[i]!.order!.orderId))];
       if (ordered.length > 0) {
         const red = await c.query<{ id: string; order_id: string; discount: string; issuance_id: string | null }>(
-          `SELECT r.id, r.order_id, r.discount, i.issuance_id FROM redemptions r LEFT JOIN redemption_items i ON i.redemption_id = r.id
-           WHERE r.status = 'applied' AND r.order_id = ANY($1::text[])`,
+          `${APPLIED_REDEMPTIONS} = ANY($1::text[])`,
           [ordered],
         );
         redeemed = appliedRedemptions(red.rows);
@@ -319,7 +318,7 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
     if (refunds.length > 0) {
       const ids = [...new Set(refunds.map((i) => items[i]!.event.orderId!))].sort();
       const r = await c.query<{ order_id: string; subject_id: string; paid: string; refunded: string }>(
-        'SELECT order_id, subject_id, subtotal + shipping - discount AS paid, refunded FROM orders WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE',
+        `SELECT order_id, ${REFUNDABLE_COLUMNS} FROM orders WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE`,
         [ids],
       );
       for (const o of r.rows) refundable.set(o.order_id, { subjectId: o.subject_id, paid: Number(o.paid), refunded: Number(o.refunded) });

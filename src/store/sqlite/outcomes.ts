@@ -16,6 +16,8 @@ import {
   QUARANTINE_COLUMNS,
   quarantineValues,
   REDEMPTION_COLUMNS,
+  APPLIED_REDEMPTIONS,
+  REFUNDABLE_COLUMNS,
   redemptionOf,
   redemptionValues,
 } from '../outcome-rows.js';
@@ -62,7 +64,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     unapply: conn.prepare<[number, string]>(`UPDATE redemptions SET status = 'rolled_back', rolled_back_at = ? WHERE id = ? AND status = 'applied'`),
     counter: conn.prepare<[string], { used: number }>('SELECT used FROM guard_counters WHERE key = ?'),
     eventExists: conn.prepare<[string], { one: number }>('SELECT 1 AS one FROM events WHERE id = ?'),
-    orderRef: conn.prepare<[string], { subject_id: string; paid: number; refunded: number }>('SELECT subject_id, subtotal + shipping - discount AS paid, refunded FROM orders WHERE order_id = ?'),
+    orderRef: conn.prepare<[string], { subject_id: string; paid: number; refunded: number }>(`SELECT ${REFUNDABLE_COLUMNS} FROM orders WHERE order_id = ?`),
     addRefund: conn.prepare<[number, string]>('UPDATE orders SET refunded = refunded + ? WHERE order_id = ?'),
     quarantine: conn.prepare(positionalInsert('event_quarantine', QUARANTINE_COLUMNS).replace('INSERT', 'INSERT OR IGNORE')),
     release: conn.prepare<[string]>('DELETE FROM event_quarantine WHERE id = ?'),
@@ -70,8 +72,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     reason: conn.prepare<[string, string]>('UPDATE event_quarantine SET code = ? WHERE id = ?'),
     // One lookup per written chunk, not per order: the applied redemptions of its order ids.
     applied: conn.prepare<[string], { id: string; order_id: string; discount: number; issuance_id: string | null }>(
-      `SELECT r.id, r.order_id, r.discount, i.issuance_id FROM redemptions r LEFT JOIN redemption_items i ON i.redemption_id = r.id
-       WHERE r.status = 'applied' AND r.order_id IN (SELECT value FROM json_each(?))`,
+      `${APPLIED_REDEMPTIONS} IN (SELECT value FROM json_each(?))`,
     ),
   };
   const take = conn.prepare<[string, number]>(`UPDATE issuances SET status = 'redeemed' WHERE id = ? AND status = 'issued' AND expires_at > ?`);
