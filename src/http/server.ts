@@ -19,7 +19,7 @@ import { compileRule } from '../core/rules.js';
 import { customerSubject } from '../core/subject.js';
 import { sampleSize } from '../measure/index.js';
 import { registerLookupLimits } from './rate-limits.js';
-import type { CustomerRecord } from '../customers/port.js';
+import type { CustomerRecord } from '../store/ports.js';
 import { IsoDay, IsoInstant, orderedWindow } from './query.js';
 import { DecisionResponseSchema, ErrorBody, IdParams, Passthrough, StatusBody, StatusQuery, VersionQuery } from './schemas.js';
 
