@@ -17,6 +17,7 @@ import { startWriterThread } from './writer-client.js';
 import { routeWrites } from './writer-router.js';
 
 type RefRow = { id: string; subject_id: string; campaign_id: string | null; holdout: number; created_at: number };
+const totalsOf = (r: DB['customer_features'] | undefined) => (r ? featureTotalsOf(r) : null);
 
 /** A writer on this thread, prepared on first use (after migrations created its tables). */
 function inThreadWriter(make: () => Writer): Writer {
@@ -193,7 +194,7 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
         traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
         consent: row ? (JSON.parse(row.consent) as Consent) : {},
         issuances: s.history.all(subjectId).map(toIssuance),
-        features: impressionsSince === null ? null : ((f) => (f ? featureTotalsOf(f) : null))(s.features.get(subjectId)),
+        features: impressionsSince === null ? null : totalsOf(s.features.get(subjectId)),
         impressions: impressionsSince === null ? 0 : Number(s.impressions.get(subjectId, impressionsSince)?.n ?? 0),
       };
     },
