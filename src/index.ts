@@ -16,7 +16,7 @@ export { fixedClock, seededRandom, systemClock, type Clock, type Random } from '
 export { sequentialIds, randomIds } from './ids/index.js';
 export { TokenSigner } from './tokens/index.js';
 export { Ingestor, EventBatchSchema, EventSchema, type IngestResult, type OutcomeEvent } from './events/index.js';
-export { computeFeatures, cohortOf, type CustomerFeatures, type Cohort } from './customers/index.js';
+export { computeFeatures, cohortOf, type CustomerFeatures, type Cohort, type FeatureTotals } from './customers/index.js';
 export { Wallet, RedemptionRequestSchema, type RedemptionView, type WalletEntry } from './wallet/service.js';
 export { applyOffers, allocate, type CheckoutResult } from './core/discount.js';
 export { newCouponCode, normalizeCode } from './wallet/codes.js';

@@ -10,7 +10,7 @@ import type { StoredPolicyState } from '../src/learning/port.js';
 import { PolicyStateSource } from '../src/learning/state.js';
 import type { StatsHook } from '../src/learning/stats.js';
 import { createEngine, fixedClock, openStore, sequentialIds, type Engine, type Store } from '../src/index.js';
-import type { EventWrite } from '../src/store/outcome-plan.js';
+import type { EventWrite } from '../src/events/port.js';
 import { BACKENDS, createTestDb, type Backend, type TestDb } from './helpers/backends.js';
 
 const NOW = '2026-11-23T12:00:00Z';
@@ -307,8 +307,8 @@ for (const backend of BACKENDS) {
       const t = await engineOn(backend);
       opened.push(t);
       const row = (id: string): EventWrite['event'] => ({
-        id, type: 'impression', subject_id: 'c:c1', customer_id: 'c1', session_id: null, occurred_at: Date.parse(at), received_at: Date.parse(at),
-        order_id: null, offer_id: null, decision_id: null, campaign_id: null, holdout: null, attribution: null, amount: null, body: '{}',
+        id, type: 'impression', subjectId: 'c:c1', customerId: 'c1', sessionId: null, occurredAt: Date.parse(at), receivedAt: Date.parse(at),
+        orderId: null, offerId: null, decisionId: null, campaignId: null, holdout: null, attribution: null, amount: null, body: '{}',
       });
       // The second item's op cannot be stored (NaN is no integer): the whole transaction rolls back.
       const items: EventWrite[] = [{ event: row('y1'), stats: [{ key: 'stat:y', amount: 5 }] }, { event: row('y2'), stats: [{ key: 'stat:z', amount: Number.NaN }] }];

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
 import { inHoldout } from '../src/core/holdout.js';
 import { DEFAULT_MEASURE_SETTINGS, formatIncrementality, incrementalityReport, type IncrementalityReport } from '../src/measure/index.js';
-import type { CustomerSessions, MeasureReads, MomentRow, UnitRow } from '../src/store/measure-reads.js';
+import type { CustomerSessions, MeasurePort, MomentRow, UnitRow } from '../src/measure/port.js';
 import { BACKENDS, createTestEngine, type Backend } from './helpers/backends.js';
 import { createApiHarness, json } from './helpers/http.js';
 
@@ -130,7 +130,7 @@ for (const backend of BACKENDS) describe(`reports on arms too small for statisti
 
 describe('every number in a report is finite or null (property over small random arms)', () => {
   /** MeasureReads over a list of customers, each in one arm with sessions and (maybe) an order. */
-  function fakeReads(units: Array<{ holdout: boolean; sessions: number; orders: number; cm: number; revenue: number }>): MeasureReads {
+  function fakeReads(units: Array<{ holdout: boolean; sessions: number; orders: number; cm: number; revenue: number }>): MeasurePort {
     const cmp = CMP;
     const perCustomer: CustomerSessions[] = units.map((u, i) => ({ subject: `c${i}`, holdout: u.holdout, campaignId: cmp, sessions: u.sessions }));
     const moments = (key: string | null, holdoutKey?: string | null): MomentRow[] =>

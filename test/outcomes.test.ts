@@ -285,7 +285,7 @@ for (const backend of BACKENDS) {
         t.clock.advance(40 * DAY);
         expect((await e.events.ingest({ events: [{ id: 'ivy-r', type: 'refund', customerId: 'ivy', occurredAt: new Date(t.clock.now()).toISOString(), orderId: 'ivy-1', amount: 500 }] })).attributed).toBe(1);
         const rows = await t.store.ordersByIds(['ivy-1']);
-        expect(rows[0]!.decision_id).toBe(long.decisionId);
+        expect(rows[0]!.decisionId).toBe(long.decisionId);
       } finally {
         await t.close();
       }

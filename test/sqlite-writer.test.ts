@@ -121,8 +121,8 @@ describe('SQLite writer', () => {
     try {
       const store = openStore(db.url);
       const row = {
-        id: 'e1', type: 'session_start', subject_id: 'c:x', customer_id: 'x', session_id: null, occurred_at: 1, received_at: 1, order_id: null,
-        offer_id: null, decision_id: null, campaign_id: null, holdout: null, attribution: null, amount: null, body: '{}',
+        id: 'e1', type: 'session_start', subjectId: 'c:x', customerId: 'x', sessionId: null, occurredAt: 1, receivedAt: 1, orderId: null,
+        offerId: null, decisionId: null, campaignId: null, holdout: null, attribution: null, amount: null, body: '{}',
       };
       // No tables yet: the writer cannot prepare its statements.
       await expect(store.writeEvents([{ event: row }])).rejects.toThrow(/no such table/);

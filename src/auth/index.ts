@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { OfferpilotError } from '../core/errors.js';
 import type { IdGenerator } from '../ids/index.js';
-import type { AuthPort } from './port.js';
-import type { ApiKeyRecord } from '../store/ports.js';
+import type { ApiKeyRecord, AuthPort } from './port.js';
 
 /** API key scopes. `admin` implies the others. */
 export const SCOPES = ['decide', 'admin', 'read'] as const;

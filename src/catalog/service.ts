@@ -2,7 +2,7 @@ import { OfferpilotError } from '../core/errors.js';
 import { parseInput } from '../core/validate.js';
 import type { IdGenerator } from '../ids/index.js';
 import type { Clock } from '../core/runtime.js';
-import type { Store } from '../store/ports.js';
+import type { CatalogPort } from './port.js';
 import {
   CampaignCreateSchema,
   CampaignSpecSchema,
@@ -35,7 +35,7 @@ export function productView(p: Product): ProductView {
 /** Offers, campaigns and products: validation, versioning and lifecycle. */
 export class CatalogService {
   constructor(
-    private readonly store: Store,
+    private readonly store: CatalogPort,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
     private readonly onChange: () => void,

@@ -1,4 +1,4 @@
-import type { DB } from '../store/schema.js';
+import type { FeatureTotals } from './port.js';
 
 const DAY = 86_400_000;
 
@@ -46,14 +46,14 @@ export function cohortOf(lastOrderAt: number | null, now: number): Cohort {
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-/** Derives features from the stored aggregates; time-relative ones (recency, cohort) are computed at `now`. */
-export function computeFeatures(row: DB['customer_features'] | null, impressions: number, now: number): CustomerFeatures {
-  const orders = row ? Number(row.orders) : 0;
-  const last = row?.last_order_at != null && orders > 0 ? Number(row.last_order_at) : null;
-  const first = row?.first_order_at != null && orders > 0 ? Number(row.first_order_at) : null;
-  const revenue = row ? Number(row.revenue) : 0;
-  const refunded = row ? Number(row.refunded) : 0;
-  const offerSubtotal = row ? Number(row.offer_subtotal) : 0;
+/** Derives features from the stored aggregates (numbers, as the store maps them); time-relative ones (recency, cohort) are computed at `now`. */
+export function computeFeatures(totals: FeatureTotals | null, impressions: number, now: number): CustomerFeatures {
+  const orders = totals ? totals.orders : 0;
+  const last = totals?.lastOrderAt != null && orders > 0 ? totals.lastOrderAt : null;
+  const first = totals?.firstOrderAt != null && orders > 0 ? totals.firstOrderAt : null;
+  const revenue = totals ? totals.revenue : 0;
+  const refunded = totals ? totals.refunded : 0;
+  const offerSubtotal = totals ? totals.offerSubtotal : 0;
   return {
     orders,
     firstOrderAt: first === null ? null : new Date(first).toISOString(),
@@ -64,8 +64,8 @@ export function computeFeatures(row: DB['customer_features'] | null, impressions
     aov: orders > 0 ? Math.floor((2 * revenue + orders) / (2 * orders)) : 0,
     refunded,
     cohort: cohortOf(last, now),
-    couponAffinity: orders > 0 ? round2(Number(row!.offer_orders) / orders) : 0,
-    discountDepthPct: offerSubtotal > 0 ? round2((Number(row!.offer_discount) / offerSubtotal) * 100) : 0,
+    couponAffinity: orders > 0 ? round2(totals!.offerOrders / orders) : 0,
+    discountDepthPct: offerSubtotal > 0 ? round2((totals!.offerDiscount / offerSubtotal) * 100) : 0,
     impressions30d: impressions,
   };
 }

@@ -8,9 +8,8 @@ import type { Clock } from '../core/runtime.js';
 import { customerSubject, subjectIdOf, type SubjectRef } from '../core/subject.js';
 import { parseInput } from '../core/validate.js';
 import type { IdGenerator } from '../ids/index.js';
-import type { CustomerRecord } from '../store/ports.js';
 import { computeFeatures, IMPRESSION_WINDOW_MS, type CustomerFeatures } from './features.js';
-import type { CustomersPort } from './port.js';
+import type { CustomerRecord, CustomersPort } from './port.js';
 
 export const CustomerPutSchema = z
   .object({

@@ -1,6 +1,5 @@
 import type { ReasonCode } from '../core/reasons.js';
-import type { Consent } from '../core/request.js';
-import type { computeFeatures } from '../customers/features.js';
+import type { SubjectReads } from '../customers/port.js';
 
 /**
  * The codes a commit can refuse with. Each is a core reason code (checked where the plan is
@@ -97,28 +96,7 @@ export type CommitResult =
   | { status: 'rejected'; offerId: string; reason: { code: CommitRefusal; detail?: string } }
   | { status: 'duplicate'; decisionId: string };
 
-/** One issuance of the subject's history, with what an open entry needs to be presented again. */
-export interface SubjectIssuance {
-  id: string;
-  offerId: string;
-  version: number;
-  issuedAt: number;
-  expiresAt: number;
-  status: string;
-  value: number | null;
-  code: string | null;
-}
-
-export interface StoredSubject {
-  traits: Record<string, unknown>;
-  consent: Consent;
-  /** Every issuance to the subject (caps count them), with what the open ones need to be presented again. */
-  issuances: SubjectIssuance[];
-  /** Order aggregates kept current by event ingestion, as the customers feature computes features from them (null: none seen, or not asked for). */
-  features: Parameters<typeof computeFeatures>[0];
-  /** Impression events since `impressionsSince` (0 when features were not asked for). */
-  impressions: number;
-}
+export type { StoredSubject, SubjectIssuance } from '../customers/port.js';
 
 /** A logged decision as stored: the packed body is the response and what was logged beside it. */
 export interface StoredDecision {
@@ -129,12 +107,7 @@ export interface StoredDecision {
 }
 
 /** What deciding and the decision log need from the store. */
-export interface DecisionsPort {
-  /**
-   * The subject's profile and issuance history, plus its features and the impressions since
-   * `impressionsSince` when that is given (null: no rule reads features, so the reads are skipped).
-   */
-  loadSubject(subjectId: string, customerId: string | null, impressionsSince: number | null): Promise<StoredSubject>;
+export interface DecisionsPort extends SubjectReads {
   readCounters(keys: string[]): Promise<Map<string, number>>;
   /**
    * Executes a plan atomically: re-checks versions and the subject's caps, reserves every

@@ -3,9 +3,9 @@ import { OfferpilotError } from '../core/errors.js';
 import { parseInput, validationError, type IssueLike } from '../core/validate.js';
 import { z } from 'zod';
 import { parseDuration, type Clock } from '../core/runtime.js';
-import { refundDelta, type EventWrite, type DecisionRef, type EventRefusalCode, type FeatureDelta } from '../store/outcome-plan.js';
-import type { Store } from '../store/ports.js';
-import type { DB } from '../store/schema.js';
+import type { Issuance } from '../wallet/port.js';
+import { refundDelta } from './plans.js';
+import type { DecisionRef, EventRecord, EventRefusalCode, EventWrite, FeatureDelta, IngestPort, OrderRecord } from './port.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { isCouponCode, normalizeCode } from '../wallet/codes.js';
 import { subjectIdOf } from '../core/subject.js';
@@ -53,7 +53,7 @@ export interface IngestResult {
 }
 
 export interface IngestDeps {
-  store: Store;
+  store: IngestPort;
   snapshot: () => Promise<CatalogSnapshot>;
   tokens: TokenSigner;
   clock: Clock;
@@ -149,7 +149,7 @@ export class Ingestor {
             results.push({ index, id, status: o.status, code: o.code, field: `events.${index}.${o.field}`, message: o.message });
             return;
           }
-          if (writes[index]!.event.decision_id !== null) attributed++;
+          if (writes[index]!.event.decisionId !== null) attributed++;
           if (o === 'duplicate') results.push({ index, id, status: 'duplicate' });
         });
         results.sort((a, b) => a.index - b.index);
@@ -201,18 +201,18 @@ export class Ingestor {
       store.redemptionsByOrderIds(orderIds),
       store.ordersByIds([...new Set(refundedIds)]),
     ]);
-    const orderRefs = new Map(refundedOrders.map((o) => [o.order_id, o]));
-    const issuance = new Map<string, DB['issuances']>();
+    const orderRefs = new Map(refundedOrders.map((o) => [o.orderId, o]));
+    const issuance = new Map<string, Issuance>();
     for (const i of bySig) issuance.set(i.id, i);
     const codeIss = new Map(byCode.map((i) => [i.code!, i]));
-    const redByOrder = new Map(redemptions.filter((r) => r.status === 'applied').map((r) => [r.order_id, r]));
-    const issOf = (t: string | undefined): DB['issuances'] | undefined => {
+    const redByOrder = new Map(redemptions.filter((r) => r.status === 'applied').map((r) => [r.orderId, r]));
+    const issOf = (t: string | undefined): Issuance | undefined => {
       if (t === undefined) return undefined;
       if (isCouponCode(t)) return codeIss.get(normalizeCode(t));
       const id = tokenIss.get(t);
       return id !== undefined ? issuance.get(id) : undefined;
     };
-    const redeemedIss = await store.issuancesByIds(redemptions.flatMap((r) => r.items.map((i) => i.issuance_id)).filter((id) => !issuance.has(id)));
+    const redeemedIss = await store.issuancesByIds(redemptions.flatMap((r) => r.items.map((i) => i.issuanceId)).filter((id) => !issuance.has(id)));
     for (const i of redeemedIss) issuance.set(i.id, i);
 
     // 2. Decisions behind those issuances, and each subject's recent decisions for the window rule.
@@ -220,7 +220,7 @@ export class Ingestor {
     const maxWindow = Math.max(DEFAULT_WINDOW_MS, ...windows.values());
     const needWindow = events.filter((e) => !e.decisionId);
     const [issDecisions, recent] = await Promise.all([
-      store.decisionRefs([...new Set([...issuance.values(), ...codeIss.values()].map((i) => i.decision_id))]),
+      store.decisionRefs([...new Set([...issuance.values(), ...codeIss.values()].map((i) => i.decisionId))]),
       needWindow.length === 0
         ? Promise.resolve([])
         : store.recentDecisions([...new Set(needWindow.map(subjectOf))], Math.min(...needWindow.map((e) => Date.parse(e.occurredAt))) - maxWindow, Math.max(...times)),
@@ -240,22 +240,22 @@ export class Ingestor {
       }
       for (const tok of [e.token, ...(e.type === 'order' ? e.tokens : [])]) {
         const iss = issOf(tok);
-        const d = iss && decisionById.get(iss.decision_id);
-        if (iss && d) return { decision: d, method: 'token', offerId: iss.offer_id };
+        const d = iss && decisionById.get(iss.decisionId);
+        if (iss && d) return { decision: d, method: 'token', offerId: iss.offerId };
       }
       if (e.type === 'refund' || e.type === 'return') {
         // A refund belongs to whatever its order was credited to.
         const o = orderRefs.get(e.orderId);
-        if (o?.decision_id) {
-          const decision = { id: o.decision_id, subjectId: o.subject_id, campaignId: o.campaign_id, holdout: o.holdout === 1, createdAt: 0 };
-          return { decision, method: 'order', offerId: o.offer_id };
+        if (o?.decisionId) {
+          const decision = { id: o.decisionId, subjectId: o.subjectId, campaignId: o.campaignId, holdout: o.holdout === true, createdAt: 0 };
+          return { decision, method: 'order', offerId: o.offerId };
         }
       }
       if (e.type === 'order') {
         const red = redByOrder.get(e.orderId);
-        const iss = red?.items[0] && issuance.get(red.items[0].issuance_id);
-        const d = iss && decisionById.get(iss.decision_id);
-        if (iss && d) return { decision: d, method: 'redemption', offerId: iss.offer_id };
+        const iss = red?.items[0] && issuance.get(red.items[0].issuanceId);
+        const d = iss && decisionById.get(iss.decisionId);
+        if (iss && d) return { decision: d, method: 'redemption', offerId: iss.offerId };
       }
       // Newest first: the last decision before the event, within its campaign's window.
       for (const d of recentBySubject.get(subjectOf(e)) ?? []) {
@@ -272,7 +272,7 @@ export class Ingestor {
       const l = link(e, times[i]!);
       const w = toWrite(e, i, l);
       if (statsFor) {
-        const stats = statsFor(e, l && { decisionId: l.decision.id, campaignId: l.decision.campaignId, holdout: l.decision.holdout, offerId: w.event.offer_id, method: l.method });
+        const stats = statsFor(e, l && { decisionId: l.decision.id, campaignId: l.decision.campaignId, holdout: l.decision.holdout, offerId: w.event.offerId, method: l.method });
         if (stats.length > 0) w.stats = checkedStats(stats);
       }
       writes.push(w);
@@ -284,19 +284,19 @@ export class Ingestor {
       const t = times[i]!;
       const subject = subjectOf(e);
       const { id, type, occurredAt: _o, customerId: _c, anonymousId: _a, sessionId, ...rest } = e;
-      const event: DB['events'] = {
+      const event: EventRecord = {
         id,
         type,
-        subject_id: subject,
-        customer_id: e.customerId ?? null,
-        session_id: sessionId ?? null,
-        occurred_at: t,
-        received_at: now,
-        order_id: e.type === 'order' || e.type === 'refund' || e.type === 'return' ? e.orderId : null,
-        offer_id: l?.offerId ?? e.offerId ?? null,
-        decision_id: l?.decision.id ?? null,
-        campaign_id: l?.decision.campaignId ?? null,
-        holdout: l ? (l.decision.holdout ? 1 : 0) : null,
+        subjectId: subject,
+        customerId: e.customerId ?? null,
+        sessionId: sessionId ?? null,
+        occurredAt: t,
+        receivedAt: now,
+        orderId: e.type === 'order' || e.type === 'refund' || e.type === 'return' ? e.orderId : null,
+        offerId: l?.offerId ?? e.offerId ?? null,
+        decisionId: l?.decision.id ?? null,
+        campaignId: l?.decision.campaignId ?? null,
+        holdout: l ? l.decision.holdout : null,
         attribution: l?.method ?? null,
         amount: null,
         body: JSON.stringify(rest),
@@ -315,21 +315,21 @@ export class Ingestor {
         // after every discount (a shipping discount is the shop paying the carrier) minus their cost.
         const revenue = subtotal + e.shipping - e.discount;
         event.amount = revenue;
-        const order: DB['orders'] = {
-          order_id: e.orderId,
-          event_id: id,
-          subject_id: subject,
-          customer_id: e.customerId ?? null,
-          occurred_at: t,
+        const order: OrderRecord = {
+          orderId: e.orderId,
+          eventId: id,
+          subjectId: subject,
+          customerId: e.customerId ?? null,
+          occurredAt: t,
           subtotal,
           shipping: e.shipping,
           discount: e.discount,
           cogs: cost,
           margin: subtotal - e.discount - cost,
-          with_offer: withOffer ? 1 : 0,
-          decision_id: event.decision_id,
-          campaign_id: event.campaign_id,
-          offer_id: event.offer_id ?? red?.items[0]?.offer_id ?? null,
+          withOffer,
+          decisionId: event.decisionId,
+          campaignId: event.campaignId,
+          offerId: event.offerId ?? red?.items[0]?.offerId ?? null,
           holdout: event.holdout,
           attribution: event.attribution,
         };

@@ -56,12 +56,12 @@ export async function liabilityReport(
     return d;
   };
   for (const r of data.issued) {
-    const d = dayOf(r.offer_id, r.day);
+    const d = dayOf(r.offerId, r.day);
     d.issued.count += r.count;
     d.issued.liability += r.liability;
   }
   for (const m of data.moves) {
-    const d = dayOf(m.offer_id, m.day);
+    const d = dayOf(m.offerId, m.day);
     if (m.kind === 'redeem') {
       d.redeemed.count += m.count;
       d.redeemed.liabilityReleased += -m.liability;

@@ -1,5 +1,5 @@
 import type { Campaign } from '../core/catalog.js';
-import type { DB } from '../store/schema.js';
+import type { GuardAction } from './port.js';
 import { incrementalityReport, type ReportDeps } from './report.js';
 
 const DAY = 86_400_000;
@@ -24,7 +24,7 @@ export async function stopLoss(
     campaigns: () => Promise<Campaign[]>;
     /** Pauses the campaign; false if it was no longer live (another process got there first). */
     pause: (campaignId: string) => Promise<boolean>;
-    log: (row: DB['campaign_guard_log']) => Promise<void>;
+    log: (entry: GuardAction) => Promise<void>;
     newId: () => string;
   },
 ): Promise<StopLossResult[]> {
@@ -37,7 +37,7 @@ export async function stopLoss(
     if (r.verdict === 'loses' && (await deps.pause(c.id))) {
       await deps.log({
         id: deps.newId(),
-        campaign_id: c.id,
+        campaignId: c.id,
         at: deps.now,
         action: 'paused_by_stop_loss',
         evidence: JSON.stringify({

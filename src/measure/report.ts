@@ -1,5 +1,5 @@
 import { cohortOf } from '../customers/features.js';
-import type { MeasureReads, MomentRow, UnitRow } from '../store/measure-reads.js';
+import type { MeasureReads, MomentRow, UnitRow } from './port.js';
 import { confidenceSequence, difference, insufficientPair, pValue, relativeLift, srm, UnitSums, zFor, type InsufficientReason, type Interval } from './stats.js';
 
 const DAY = 86_400_000;

@@ -2,9 +2,8 @@ import type { Logger } from 'pino';
 import type { CatalogService } from '../catalog/service.js';
 import type { Clock } from '../core/runtime.js';
 import type { IdGenerator } from '../ids/index.js';
-import { PROGRAM } from '../store/measure-reads.js';
 import { stopLoss, type StopLossResult } from './guard.js';
-import type { MeasurePort } from './port.js';
+import { PROGRAM, type MeasurePort } from './port.js';
 import { incrementalityReport, readout, type IncrementalityQuery, type IncrementalityReport, type MeasureSettings, type Readout, type ReportDeps } from './report.js';
 
 export interface MeasureServiceDeps {
@@ -61,7 +60,7 @@ export class MeasureService {
         logger.warn({ campaignId: id }, 'campaign paused by stop-loss: incremental contribution margin is below zero');
         return true;
       },
-      log: (row) => port.logGuardAction(row),
+      log: (entry) => port.logGuardAction(entry),
       newId: () => ids('guard'),
     });
   }
@@ -69,7 +68,7 @@ export class MeasureService {
   /** Automatic actions on a campaign (stop-loss pauses) with their evidence. */
   async guardLog(campaignId: string): Promise<GuardLogEntry[]> {
     await this.d.catalog.getCampaign(campaignId);
-    return (await this.d.port.guardLog(campaignId)).map((r) => ({ id: r.id, campaignId: r.campaign_id, at: new Date(r.at).toISOString(), action: r.action, evidence: JSON.parse(r.evidence) as unknown }));
+    return (await this.d.port.guardLog(campaignId)).map((r) => ({ id: r.id, campaignId: r.campaignId, at: new Date(r.at).toISOString(), action: r.action, evidence: JSON.parse(r.evidence) as unknown }));
   }
 
   private async reportDeps(): Promise<ReportDeps> {

@@ -1,11 +1,6 @@
 import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from './schema.js';
-
-/** The dimension a measurement groups sessions by, besides customer and arm. */
-export type MeasureDimension = 'none' | 'placement' | 'channel' | 'offer_key' | 'fine';
-
-/** Separates placement, channel and offer key in a 'fine' dimension key. */
-export const FINE_SEP = '\u0001';
+import { FINE_SEP, offerIdsOfKey, PROGRAM, type BreakdownDim, type CustomerSessions, type GuardLog, type IssuedOffers, type MeasureQuery, type MeasureReads, type MomentRow, type UnitRow } from '../measure/port.js';
 
 /**
  * Separates the sessions' cells (placement, channel and offer key joined by FINE_SEP) in the
@@ -16,83 +11,6 @@ const CELL_SEP = '\u0002';
 
 /** The breakdowns of the one-pass read, in the order of a cell's values. */
 const DIMS: BreakdownDim[] = ['placement', 'channel', 'offer_key', 'offer'];
-
-/** "ofr_a@10+ofr_b" → "ofr_a+ofr_b": an offer key without its values ('' stays ''). */
-export const offerIdsOfKey = (key: string) => key.split('+').map((k) => k.split('@')[0]).join('+');
-
-/** The campaign id a program-level (global holdout) comparison reports its units under. */
-export const PROGRAM = '(program)';
-
-/** One randomization unit's sessions and attributed outcomes: a customer in one arm of one campaign (and one dimension value). */
-export interface UnitRow {
-  subject: string;
-  holdout: boolean;
-  campaignId: string;
-  key: string | null;
-  sessions: number;
-  orders: number;
-  /** What the shoppers paid: goods after discounts + shipping. */
-  revenue: number;
-  /**
-   * Order margin (subtotal − discount − cost of goods) minus offer costs beyond the discount
-   * (points, gifts, financing fees), net of refunds (the whole amount) and returns (their share
-   * of the order's margin: the goods come back).
-   */
-  cm: number;
-  /** Refunded and returned amounts (already taken off revenue and cm). */
-  refunded: number;
-  discount: number;
-  /** Offer costs beyond the discount, and loyalty points awarded. */
-  extraCost: number;
-  points: number;
-  redemptions: number;
-}
-
-/** Per arm, campaign and dimension value: units (customer × value), their sessions and sessions². */
-export interface MomentRow {
-  holdout: boolean;
-  campaignId: string;
-  key: string | null;
-  units: number;
-  sessions: number;
-  sessionsSq: number;
-}
-
-export interface MeasureQuery {
-  campaignId: string | null;
-  /**
-   * Which randomization the arms come from: each campaign's holdout (sessions of customers in
-   * the program-level holdout are left out), or the program-level holdout against everyone else.
-   */
-  arm?: 'campaign' | 'global';
-  from: number;
-  to: number;
-  dimension: MeasureDimension;
-}
-
-/** The breakdowns read in one pass: by placement, channel, offer and value, and offer whatever its value. */
-export type BreakdownDim = 'placement' | 'channel' | 'offer_key' | 'offer';
-
-/** One customer's sessions in one arm (and campaign): for customer attributes such as the cohort. */
-export interface CustomerSessions {
-  subject: string;
-  holdout: boolean;
-  campaignId: string;
-  sessions: number;
-}
-
-/** What became of the offers one offer id issued in a window (a stacked decision issues each of its offers). */
-export interface IssuedOffers {
-  offerId: string;
-  issued: number;
-  redeemed: number;
-  /** Expired unredeemed (or past expiry and not yet swept): their reserved cost is breakage. */
-  expired: number;
-  breakage: number;
-  /** Still redeemable: issued, unredeemed, not expired, and their reserved cost. */
-  open: number;
-  openLiability: number;
-}
 
 /** A customer (in one arm and campaign) with outcomes, while the breakdowns are read. */
 interface Buyer {
@@ -105,30 +23,6 @@ interface Buyer {
   units: Array<Map<string, UnitRow>>;
 }
 
-/** Reads for incrementality reports, shared by both dialects. */
-export interface MeasureReads {
-  /** Session moments per arm, campaign and dimension value. */
-  measureMoments(q: MeasureQuery): Promise<MomentRow[]>;
-  /** Full rows for the units with an order (a redemption counts through its order). */
-  measureOutcomes(q: MeasureQuery): Promise<UnitRow[]>;
-  /** Offers shown per arm (holdout: would have been shown), counting each offer of a stacked decision. */
-  measureOffersShown(q: Omit<MeasureQuery, 'dimension'>): Promise<{ treatment: number; holdout: number }>;
-  /** Session moments per placement, channel and offer key, and the units with outcomes at the finest grain (key: placement, channel, offer key joined by FINE_SEP). */
-  measureBreakdowns(q: Omit<MeasureQuery, 'dimension'>): Promise<{
-    moments: Record<BreakdownDim, MomentRow[]>;
-    /** Units with outcomes per breakdown ('none': per customer), each with all of its sessions. */
-    outcomes: Record<BreakdownDim | 'none', UnitRow[]>;
-    perCustomer: CustomerSessions[];
-  }>;
-  /** The offers issued by the window's (treatment) decisions, per offer, and what became of them by `now`. */
-  measureIssued(q: Omit<MeasureQuery, 'dimension'>, now: number): Promise<IssuedOffers[]>;
-  /** Each subject's last order before `before` (for the pre-window cohort). */
-  lastOrdersBefore(before: number): Promise<Map<string, number>>;
-  /** Records an automatic guard action (a stop-loss pause) with its evidence. */
-  logGuardAction(row: DB['campaign_guard_log']): Promise<void>;
-  guardLog(campaignId: string): Promise<Array<DB['campaign_guard_log']>>;
-}
-
 const n = (x: unknown) => (x === null || x === undefined ? 0 : Number(x));
 
 /** How a dialect hands over a large result row by row (by default: run it, then go through the rows). */
@@ -137,7 +31,7 @@ export interface MeasureReadsOptions {
 }
 
 /** The measurement reads over Kysely. */
-export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', opts: MeasureReadsOptions = {}): MeasureReads {
+export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', opts: MeasureReadsOptions = {}): MeasureReads & GuardLog {
   const eachRow =
     opts.eachRow ??
     (async (query: CompiledQuery, onRow: (row: never) => void) => {
@@ -465,12 +359,12 @@ export function createMeasureReads(db: Kysely<DB>, dialect: 'sqlite' | 'postgres
       }));
     },
     lastOrdersBefore,
-    async logGuardAction(row) {
-      await db.insertInto('campaign_guard_log').values(row).execute();
+    async logGuardAction(entry) {
+      await db.insertInto('campaign_guard_log').values({ id: entry.id, campaign_id: entry.campaignId, at: entry.at, action: entry.action, evidence: entry.evidence }).execute();
     },
     async guardLog(campaignId) {
       const rows = await db.selectFrom('campaign_guard_log').selectAll().where('campaign_id', '=', campaignId).orderBy('at', 'asc').execute();
-      return rows.map((r) => ({ ...r, at: n(r.at) }));
+      return rows.map((r) => ({ id: r.id, campaignId: r.campaign_id, at: n(r.at), action: r.action, evidence: r.evidence }));
     },
   };
 }

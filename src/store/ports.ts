@@ -1,55 +1,22 @@
+import type { AuthPort } from '../auth/port.js';
+import type { CatalogPort, CatalogSnapshotPort } from '../catalog/port.js';
+import type { CustomerErasure, CustomersPort, SubjectReads } from '../customers/port.js';
+import type { CommitPlan, CommitResult, DecisionsPort, StoredDecision } from '../decisions/port.js';
+import type { IngestPort } from '../events/port.js';
 import type { LearningPort } from '../learning/port.js';
-import type { MeasureReads } from './measure-reads.js';
-import type { Campaign, Offer, Product, Status } from '../core/catalog.js';
-import type { Consent } from '../core/request.js';
-import type { CommitPlan, CommitResult, DecisionsPort, StoredDecision, StoredSubject } from '../decisions/port.js';
-import type { DB } from './schema.js';
-import type { DecisionRef, EventWrite, EventWriteResult, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from './outcome-plan.js';
+import type { LedgerPort } from '../ledger/port.js';
+import type { GuardLog, MeasurePort, MeasureReads } from '../measure/port.js';
+import type { IssuanceReads, WalletPort } from '../wallet/port.js';
 
 export type { CatalogData } from '../core/snapshot.js';
+export type { ApiKeyRecord } from '../auth/port.js';
+export type { Versioned, VersionedKind } from '../catalog/port.js';
+export type { CustomerRecord, FeatureTotals, StoredSubject, SubjectIssuance } from '../customers/port.js';
 // The decision path's records are defined by the decisions feature's port (the store implements it).
-export type { CommitPlan, CommitRefusal, CommitResult, StoredDecision, StoredSubject, SubjectIssuance } from '../decisions/port.js';
-import type { CatalogData } from '../core/snapshot.js';
-
-export interface CustomerRecord {
-  id: string;
-  traits: Record<string, unknown>;
-  consent: Consent;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface ApiKeyRecord {
-  id: string;
-  name: string;
-  hash: string;
-  scopes: string[];
-  createdAt: number;
-  revokedAt: number | null;
-}
-
-export type VersionedKind = 'offer' | 'campaign';
-export type Versioned<K extends VersionedKind> = K extends 'offer' ? Offer : Campaign;
+export type { CommitPlan, CommitRefusal, CommitResult, StoredDecision } from '../decisions/port.js';
 
 /** The catalog, customers, keys and settings: written once with Kysely for every dialect. */
-export interface AdminStore {
-  catalogVersion(): Promise<number>;
-  loadCatalog(): Promise<CatalogData>;
-  /** Writes a new immutable version (version 1 creates the record) and bumps the catalog version. */
-  putVersion<K extends VersionedKind>(kind: K, record: Versioned<K>): Promise<void>;
-  setStatus(kind: VersionedKind, id: string, status: Status, at: number): Promise<void>;
-  getVersioned<K extends VersionedKind>(kind: K, id: string, version?: number): Promise<Versioned<K> | null>;
-  listVersioned<K extends VersionedKind>(kind: K, status?: Status): Promise<Array<Versioned<K>>>;
-  listVersions<K extends VersionedKind>(kind: K, id: string): Promise<Array<Versioned<K>>>;
-  upsertProducts(products: Product[], at: number): Promise<number>;
-  getProduct(sku: string): Promise<Product | null>;
-  listProducts(opts: { after?: string; limit: number }): Promise<Product[]>;
-  getCustomer(id: string): Promise<CustomerRecord | null>;
-  putCustomer(id: string, traits: Record<string, unknown>, consent: Consent, at: number): Promise<CustomerRecord>;
-  createKey(rec: ApiKeyRecord): Promise<void>;
-  findKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
-  listKeys(): Promise<ApiKeyRecord[]>;
-  revokeKey(id: string, at: number): Promise<boolean>;
+export interface AdminStore extends CatalogPort, CatalogSnapshotPort, AuthPort, Pick<CustomersPort, 'getCustomer' | 'putCustomer'> {
   /** Returns the setting, creating it with `make()` if absent (first writer wins across processes). */
   getOrCreateSetting(key: string, make: () => string): Promise<string>;
   getSetting(key: string): Promise<string | null>;
@@ -59,12 +26,7 @@ export interface AdminStore {
 }
 
 /** The decision hot path: implemented per dialect for speed and exact concurrency semantics. */
-export interface DecisionStore {
-  /**
-   * The subject's profile and issuance history, plus its features and the impressions since
-   * `impressionsSince` when that is given (null: no rule reads features, so the reads are skipped).
-   */
-  loadSubject(subjectId: string, customerId: string | null, impressionsSince: number | null): Promise<StoredSubject>;
+export interface DecisionStore extends SubjectReads {
   readCounters(keys: string[]): Promise<Map<string, number>>;
   /**
    * Executes a decision's commit plan atomically: re-checks versions and caps, reserves every
@@ -75,42 +37,37 @@ export interface DecisionStore {
 }
 
 /** Reads for attribution, wallet, redemptions and reports: written once with Kysely. */
-export interface OutcomeReads {
-  decisionRefs(ids: string[]): Promise<DecisionRef[]>;
-  /** Campaign decisions of these subjects made in [from, to], newest first within each subject. */
-  recentDecisions(subjectIds: string[], from: number, to: number): Promise<DecisionRef[]>;
-  issuancesByIds(ids: string[]): Promise<Array<DB['issuances']>>;
-  issuancesByCodes(codes: string[]): Promise<Array<DB['issuances']>>;
-  redemptionsByOrderIds(orderIds: string[]): Promise<Array<DB['redemptions'] & { items: Array<DB['redemption_items']> }>>;
-  ordersByIds(orderIds: string[]): Promise<Array<DB['orders']>>;
-  getRedemption(id: string): Promise<(DB['redemptions'] & { items: Array<DB['redemption_items']> }) | null>;
-  /** Wallet entries of a customer (issued to them or to their subject), still issued and unexpired at `now`; newest first, `limit` after the `after` entry. */
-  wallet(customerId: string, now: number, page: { limit: number; after?: { issuedAt: number; id: string } }): Promise<Array<DB['issuances']>>;
-  /** Issued, unredeemed issuances whose expiry is in [from, now] (oldest first). */
-  dueExpiries(now: number, limit: number, from?: number): Promise<Array<DB['issuances']>>;
-  /** Issue totals per offer and day (from the wallet) and every later liability move. */
-  liabilityData(): Promise<{
-    issued: Array<{ offer_id: string; day: string; count: number; liability: number; points: number }>;
-    moves: Array<{ offer_id: string; day: string; kind: string; count: number; liability: number; cost: number; points: number }>;
-  }>;
+export interface OutcomeReads
+  extends IssuanceReads,
+    Pick<IngestPort, 'decisionRefs' | 'recentDecisions' | 'ordersByIds'>,
+    Pick<WalletPort, 'getRedemption' | 'wallet' | 'dueExpiries'>,
+    LedgerPort {
+  /** Stored events per type of one subject. */
   eventCounts(subjectId: string): Promise<Record<string, number>>;
-  /** Erases a customer: profile, features and personal data; outcomes stay under `pseudonym`. Returns whether anything was found. */
-  eraseCustomer(customerId: string, pseudonym: string, scrubDecision: (body: string) => string): Promise<boolean>;
 }
 
 /** Outcome writes: implemented per dialect (single writer on SQLite, batched statements on PostgreSQL). */
-export interface OutcomeWrites {
-  /** Writes events idempotently by id; orders once per order id; features move only for new events. */
-  writeEvents(items: EventWrite[]): Promise<EventWriteResult>;
-  redeem(plan: RedemptionPlan): Promise<RedeemResult>;
-  /** Returns false if the redemption was not (or no longer) applied. */
-  rollback(plan: RollbackPlan): Promise<boolean>;
-  /** Expires the given issuances if still issued; returns how many it expired. */
-  expire(items: ExpiryWrite[]): Promise<number>;
-}
+export interface OutcomeWrites extends Pick<IngestPort, 'writeEvents'>, Pick<WalletPort, 'redeem' | 'rollback' | 'expire'> {}
 
-/** A backend: SQLite (embedded default) or PostgreSQL (several processes / machines). */
-export interface Store extends AdminStore, DecisionStore, OutcomeReads, OutcomeWrites, MeasureReads, DecisionsPort, LearningPort {
+/**
+ * A backend: SQLite (embedded default) or PostgreSQL (several processes / machines). It is every
+ * feature's port at once, so a backend missing a method a feature needs does not compile.
+ */
+export interface Store
+  extends AdminStore,
+    DecisionStore,
+    OutcomeReads,
+    OutcomeWrites,
+    MeasureReads,
+    GuardLog,
+    CustomerErasure,
+    CustomersPort,
+    DecisionsPort,
+    IngestPort,
+    WalletPort,
+    LedgerPort,
+    MeasurePort,
+    LearningPort {
   readonly dialect: 'sqlite' | 'postgres';
   migrate(): Promise<string[]>;
   close(): Promise<void>;

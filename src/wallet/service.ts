@@ -8,10 +8,8 @@ import { parseInput } from '../core/validate.js';
 import type { IdGenerator } from '../ids/index.js';
 import { anonymousSubject, customerSubject, subjectIdOf } from '../core/subject.js';
 import { utcDay, type Clock } from '../core/runtime.js';
-import type { CounterOp } from '../store/commit-plan.js';
-import { expiryWrite, releaseOps, type RedemptionPlan, type RollbackPlan } from '../store/outcome-plan.js';
-import type { Store } from '../store/ports.js';
-import type { DB } from '../store/schema.js';
+import { expiryWrite, releaseOps } from './plans.js';
+import type { CounterMove, Issuance, RedemptionPlan, RedemptionRecord, RollbackPlan, WalletPort } from './port.js';
 import type { TokenSigner } from '../tokens/index.js';
 import { isCouponCode, normalizeCode } from './codes.js';
 import { applyOffers, type CheckoutDefaults, type CheckoutResult } from '../core/discount.js';
@@ -71,7 +69,7 @@ export interface WalletEntry {
 }
 
 export interface WalletDeps {
-  store: Store;
+  store: WalletPort;
   tokens: TokenSigner;
   clock: Clock;
   ids: IdGenerator;
@@ -146,14 +144,14 @@ export class Wallet {
     const fetched = await this.d.store.wallet(customerId, now, { limit: limit + 1, ...(after ? { after } : {}) });
     const rows = fetched.slice(0, limit);
     const last = rows[rows.length - 1];
-    const nextCursor = fetched.length > limit && last ? encodeCursor(last.issued_at, last.id) : null;
+    const nextCursor = fetched.length > limit && last ? encodeCursor(last.issuedAt, last.id) : null;
     const entries = await Promise.all(
       rows.map(async (r): Promise<WalletEntry> => {
-        const o = await this.offerVersion(r.offer_id, r.offer_version);
+        const o = await this.offerVersion(r.offerId, r.offerVersion);
         return {
           issuanceId: r.id,
-          offerId: r.offer_id,
-          offerVersion: r.offer_version,
+          offerId: r.offerId,
+          offerVersion: r.offerVersion,
           name: o.name,
           type: o.type,
           value: r.value,
@@ -161,11 +159,11 @@ export class Wallet {
           points: r.points,
           channel: r.channel,
           placement: r.placement,
-          issuedAt: iso(r.issued_at),
-          expiresAt: iso(r.expires_at),
-          code: r.code ?? null,
+          issuedAt: iso(r.issuedAt),
+          expiresAt: iso(r.expiresAt),
+          code: r.code,
           // Tokens are deterministic in their claims: re-signing gives any device a working token.
-          token: this.d.tokens.sign({ iss: r.id, ofr: r.offer_id, ver: r.offer_version, sub: r.subject_id, val: r.value, exp: Math.floor(r.expires_at / 1000) }),
+          token: this.d.tokens.sign({ iss: r.id, ofr: r.offerId, ver: r.offerVersion, sub: r.subjectId, val: r.value, exp: Math.floor(r.expiresAt / 1000) }),
         };
       }),
     );
@@ -179,7 +177,7 @@ export class Wallet {
     return { orderId: req.orderId, channel: req.channel, ...view(result) };
   }
 
-  private async check(req: RedemptionRequest, now: number): Promise<{ result: CheckoutResult; issuances: Array<DB['issuances']>; offers: Offer[] }> {
+  private async check(req: RedemptionRequest, now: number): Promise<{ result: CheckoutResult; issuances: Issuance[]; offers: Offer[] }> {
     const problems: TokenProblem[] = [];
     const codes = req.tokens.filter(isCouponCode).map(normalizeCode);
     const sigs = req.tokens.map((t) => (isCouponCode(t) ? null : this.d.tokens.verify(t, null)));
@@ -188,9 +186,9 @@ export class Wallet {
       this.d.store.issuancesByIds(sigs.flatMap((v) => (v?.ok ? [v.claims.iss] : []))),
     ]);
     const subjects = new Set([req.customerId !== undefined ? customerSubject(req.customerId) : null, req.anonymousId !== undefined ? anonymousSubject(req.anonymousId) : null]);
-    const issuances: Array<DB['issuances'] | null> = req.tokens.map((t, index) => {
+    const issuances: Array<Issuance | null> = req.tokens.map((t, index) => {
       const sig = sigs[index];
-      let iss: DB['issuances'] | undefined;
+      let iss: Issuance | undefined;
       if (sig === null) {
         iss = byCode.find((i) => i.code === normalizeCode(t));
         if (!iss) problems.push({ index, code: 'TOKEN_INVALID', message: 'unknown coupon code' });
@@ -198,7 +196,7 @@ export class Wallet {
         problems.push({ index, code: 'TOKEN_INVALID', message: `token ${sig.reason.toLowerCase().replace('_', ' ')}` });
       } else if (sig?.ok) {
         iss = byId.find((i) => i.id === sig.claims.iss);
-        if (!iss || iss.offer_id !== sig.claims.ofr || iss.subject_id !== sig.claims.sub) {
+        if (!iss || iss.offerId !== sig.claims.ofr || iss.subjectId !== sig.claims.sub) {
           problems.push({ index, code: 'TOKEN_INVALID', message: 'the token’s offer no longer exists' });
           iss = undefined;
         }
@@ -206,13 +204,13 @@ export class Wallet {
       if (!iss) return null;
       // Ownership first: someone else's code says only that it is not theirs (and counts as a
       // failed guess), never whether it was redeemed or has expired.
-      if (!subjects.has(iss.subject_id) && !(iss.customer_id !== null && iss.customer_id === req.customerId)) {
+      if (!subjects.has(iss.subjectId) && !(iss.customerId !== null && iss.customerId === req.customerId)) {
         problems.push({ index, code: 'TOKEN_NOT_FOR_CUSTOMER', message: 'the offer was issued to another customer' });
       } else if (iss.status === 'redeemed') problems.push({ index, code: 'TOKEN_ALREADY_REDEEMED', message: 'the offer was already redeemed' });
-      else if (iss.status === 'expired' || iss.expires_at <= now) problems.push({ index, code: 'TOKEN_EXPIRED', message: `the offer expired at ${iso(iss.expires_at)}` });
+      else if (iss.status === 'expired' || iss.expiresAt <= now) problems.push({ index, code: 'TOKEN_EXPIRED', message: `the offer expired at ${iso(iss.expiresAt)}` });
       return iss;
     });
-    const offers = await Promise.all(issuances.map((i) => (i ? this.offerVersion(i.offer_id, i.offer_version) : null)));
+    const offers = await Promise.all(issuances.map((i) => (i ? this.offerVersion(i.offerId, i.offerVersion) : null)));
     offers.forEach((o, index) => {
       if (o && !o.channels.includes(req.channel)) problems.push({ index, code: 'CHANNEL_NOT_ALLOWED', message: `the offer is redeemable on ${o.channels.join(', ')}` });
     });
@@ -247,7 +245,7 @@ export class Wallet {
       this.d.defaults,
     );
     if ('failure' in r) throw problemsError([r.failure]);
-    return { result: r, issuances: issuances as Array<DB['issuances']>, offers: offers as Offer[] };
+    return { result: r, issuances: issuances as Issuance[], offers: offers as Offer[] };
   }
 
   /**
@@ -305,7 +303,7 @@ export class Wallet {
       const extra = settle(a.cost, iss.reserved);
       if (extra > 0) {
         ops.push({ key: counterKeys.spent(o.id), amount: extra, limit: lim.budget.total ?? UNLIMITED, offerId: o.id, reason: 'BUDGET_EXHAUSTED', index });
-        ops.push({ key: counterKeys.daily(o.id, iss.liability_day), amount: extra, limit: lim.budget.dailyLiability ?? UNLIMITED, offerId: o.id, reason: 'DAILY_LIABILITY', index });
+        ops.push({ key: counterKeys.daily(o.id, iss.liabilityDay), amount: extra, limit: lim.budget.dailyLiability ?? UNLIMITED, offerId: o.id, reason: 'DAILY_LIABILITY', index });
       }
     });
     ops.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -313,32 +311,32 @@ export class Wallet {
       now,
       redemption: {
         id,
-        order_id: req.orderId,
-        subject_id: subjectIdOf(req),
-        customer_id: req.customerId ?? null,
+        orderId: req.orderId,
+        subjectId: subjectIdOf(req),
+        customerId: req.customerId ?? null,
         channel: req.channel,
         status: 'applied',
-        created_at: now,
-        rolled_back_at: null,
+        createdAt: now,
+        rolledBackAt: null,
         discount: result.discountTotal,
         cost: result.applied.reduce((s, a) => s + a.cost, 0),
         points: result.points,
         body: JSON.stringify(body),
         fingerprint,
       },
-      items: result.applied.map((a, index) => ({ redemption_id: id, issuance_id: a.issuanceId, offer_id: a.offerId, discount: a.discount, cost: a.cost, points: a.points, index })),
+      items: result.applied.map((a, index) => ({ issuanceId: a.issuanceId, offerId: a.offerId, discount: a.discount, cost: a.cost, points: a.points, index })),
       counterOps: ops,
       ledger: result.applied.map((a, index) => ({
         id: `${id}:${a.issuanceId}:redeem`,
-        issuance_id: a.issuanceId,
-        offer_id: a.offerId,
+        issuanceId: a.issuanceId,
+        offerId: a.offerId,
         kind: 'redeem',
         day: utcDay(now),
         at: now,
         liability: -issuances[index]!.cost,
         cost: a.cost,
         points: a.points,
-        redemption_id: id,
+        redemptionId: id,
       })),
     };
     const r = await this.d.store.redeem(plan);
@@ -356,7 +354,7 @@ export class Wallet {
   }
 
   /** The stored answer for a retried order: the same request (by fingerprint), else ORDER_CONFLICT; never a rolled-back one. */
-  private async replay(prior: DB['redemptions'], req: RedemptionRequest, fingerprint: string): Promise<RedemptionView> {
+  private async replay(prior: RedemptionRecord, req: RedemptionRequest, fingerprint: string): Promise<RedemptionView> {
     const stored = stored_(prior);
     const subject = subjectIdOf(req);
     const codes = req.tokens.filter(isCouponCode).map(normalizeCode);
@@ -367,9 +365,9 @@ export class Wallet {
       return v.ok ? v.claims.iss : undefined;
     });
     const storedIds = new Set(stored.offers.map((o) => o.issuanceId));
-    const same = prior.subject_id === subject && ids.length === storedIds.size && ids.every((id) => id !== undefined && storedIds.has(id));
+    const same = prior.subjectId === subject && ids.length === storedIds.size && ids.every((id) => id !== undefined && storedIds.has(id));
     // Rows from before fingerprints were kept are compared on customer and tokens alone.
-    const samePayload = prior.fingerprint === null || prior.fingerprint === undefined || prior.fingerprint === fingerprint;
+    const samePayload = prior.fingerprint === null || prior.fingerprint === fingerprint;
     if (!same || !samePayload) {
       const what = !same ? 'other tokens or for another customer' : 'another cart or channel';
       throw new OfferpilotError('ORDER_CONFLICT', `Order ${req.orderId} was already redeemed (${stored.redemptionId}) with ${what}`, [
@@ -398,28 +396,28 @@ export class Wallet {
     if (!r) throw new OfferpilotError('REDEMPTION_NOT_FOUND', `No redemption ${id}`);
     if (r.status !== 'applied') return stored_(r);
     const now = this.d.clock.now();
-    const issuances = await this.d.store.issuancesByIds(r.items.map((i) => i.issuance_id));
+    const issuances = await this.d.store.issuancesByIds(r.items.map((i) => i.issuanceId));
     const plan: RollbackPlan = { now, redemptionId: id, issuances: [], counterOps: [], ledger: [] };
     for (const item of r.items) {
-      const iss = issuances.find((i) => i.id === item.issuance_id)!;
-      const expired = iss.expires_at <= now;
+      const iss = issuances.find((i) => i.id === item.issuanceId)!;
+      const expired = iss.expiresAt <= now;
       plan.issuances.push({ id: iss.id, toStatus: expired ? 'expired' : 'issued' });
-      const ops: CounterOp[] = [{ key: counterKeys.redeemed(item.offer_id), amount: -1, limit: UNLIMITED, offerId: item.offer_id, reason: 'REDEMPTION_CAP' }];
+      const ops: CounterMove[] = [{ key: counterKeys.redeemed(item.offerId), amount: -1, limit: UNLIMITED, offerId: item.offerId, reason: 'REDEMPTION_CAP' }];
       // Back to the reservation made at issue (counters only go down, so no limit can be
       // overrun), or to nothing if the offer has expired meanwhile.
-      ops.push(...releaseOps(item.offer_id, iss.liability_day, settle(item.cost, iss.reserved) + (expired ? iss.reserved : 0)));
+      ops.push(...releaseOps(item.offerId, iss.liabilityDay, settle(item.cost, iss.reserved) + (expired ? iss.reserved : 0)));
       plan.counterOps.push(...ops);
       plan.ledger.push({
         id: `${id}:${iss.id}:rollback`,
-        issuance_id: iss.id,
-        offer_id: item.offer_id,
+        issuanceId: iss.id,
+        offerId: item.offerId,
         kind: 'rollback',
         day: utcDay(now),
         at: now,
         liability: iss.cost,
         cost: -item.cost,
         points: -item.points,
-        redemption_id: id,
+        redemptionId: id,
       });
       if (expired) plan.ledger.push({ ...expiryWrite(iss).ledger, day: utcDay(now), at: now });
     }
@@ -462,7 +460,7 @@ function view({ applied, ...rest }: CheckoutResult) {
   return { ...rest, offers: applied };
 }
 
-function stored_(r: DB['redemptions']): RedemptionView {
+function stored_(r: RedemptionRecord): RedemptionView {
   const body = JSON.parse(r.body) as RedemptionView;
-  return { ...body, status: r.status as RedemptionView['status'], rolledBackAt: r.rolled_back_at === null ? null : iso(Number(r.rolled_back_at)) };
+  return { ...body, status: r.status as RedemptionView['status'], rolledBackAt: r.rolledBackAt === null ? null : iso(r.rolledBackAt) };
 }

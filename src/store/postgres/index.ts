@@ -11,6 +11,9 @@ import type { CommitResult } from '../../decisions/port.js';
 import type { Store } from '../ports.js';
 import type { DB } from '../schema.js';
 import { createOutcomeReads } from '../outcome-reads.js';
+import { createCustomerErasure } from '../erasure.js';
+import { featureTotalsOf, issuanceOf } from '../outcome-rows.js';
+import type { Issuance } from '../../wallet/port.js';
 import { createMeasureReads } from '../measure-reads.js';
 import { BUMP, groupBatcher, postgresOutcomes } from './outcomes.js';
 
@@ -49,10 +52,10 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
   const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const admin = createAdminStore(kysely);
   // Checkout looks issuances up one redemption at a time; concurrent lookups share one query.
-  const issuanceReads = groupBatcher<string[], Array<DB['issuances']>>(256, 4, async (lists) => {
+  const issuanceReads = groupBatcher<string[], Issuance[]>(256, 4, async (lists) => {
     const ids = [...new Set(lists.flat())];
     const rows = (await pool.query<DB['issuances']>('SELECT * FROM issuances WHERE id = ANY($1::text[])', [ids])).rows;
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const byId = new Map(rows.map((r) => [r.id, issuanceOf(r)]));
     return lists.map((l) => l.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : [])));
   });
 
@@ -128,6 +131,7 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
     ...admin,
     ...createPolicyStateStore(kysely),
     ...createOutcomeReads(kysely),
+    ...createCustomerErasure(kysely),
     ...withStats,
     ...postgresOutcomes(pool),
     issuancesByIds: (ids) => (ids.length === 0 ? Promise.resolve([]) : issuanceReads.submit(ids)),
@@ -157,7 +161,7 @@ export function createPostgresStore(url: string, opts: PostgresOptions = {}): St
         traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
         consent: row ? (JSON.parse(row.consent) as Consent) : {},
         issuances: hist.rows.map(toIssuance),
-        features: !frow || frow.subject_id === null ? null : (({ impressions: _n, ...f }) => f)(frow),
+        features: !frow || frow.subject_id === null ? null : featureTotalsOf(frow),
         impressions: frow ? Number(frow.impressions) : 0,
       };
     },

@@ -1,34 +1,27 @@
 import type pg from 'pg';
-import type { CounterOp } from '../commit-plan.js';
-import { appliedRedemptions, checkAgainstOrder, checkAgainstRedemption, COUNTER_FAILURE, type AppliedRedemption, quarantineRow, releasedEvent, type EventOutcome, type RefundableOrder, type RedeemFailure, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
+import type { AppliedRedemption, RefundableOrder } from '../outcome-plan.js';
+import type { EventOutcome, EventWrite, EventWriteResult, FeatureDelta } from '../../events/port.js';
+import type { CounterMove, ExpiryWrite, RedeemFailure, RedeemResult, RedemptionPlan, RollbackPlan } from '../../wallet/port.js';
+import { appliedRedemptions, checkAgainstOrder, checkAgainstRedemption, COUNTER_FAILURE, quarantineRow, releasedEvent } from '../outcome-plan.js';
+import { APPLIED_REDEMPTIONS, REFUNDABLE_COLUMNS, EVENT_COLUMNS, eventValues, itemRow, LEDGER_COLUMNS, ledgerRow, ledgerValues, ORDER_COLUMNS, orderValues, QUARANTINE_COLUMNS, quarantineValues, redemptionOf, redemptionRow, type Column } from '../outcome-rows.js';
 import type { DB } from '../schema.js';
 
-type Col = readonly [name: string, type: 'text' | 'int8' | 'int4'];
-
 /** One multi-row INSERT from column arrays (unnest): a whole batch in one round trip. */
-function bulkInsert<T extends object>(table: string, columns: readonly Col[], rows: T[], tail = ''): [string, unknown[]] {
+function bulkInsert<T>(table: string, columns: readonly Column[], rows: T[], values: (r: T) => unknown[], tail = ''): [string, unknown[]] {
   const text = `INSERT INTO ${table} (${columns.map((c) => c[0]).join(', ')})
     SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${c[1]}[]`).join(', ')}) ${tail}`;
-  return [text, columns.map(([name]) => rows.map((r) => (r as Record<string, unknown>)[name] ?? null))];
+  const arrays = columns.map(() => new Array<unknown>(rows.length));
+  rows.forEach((r, k) => {
+    const v = values(r);
+    for (let i = 0; i < arrays.length; i++) arrays[i]![k] = v[i] ?? null;
+  });
+  return [text, arrays];
 }
 
-const EVENT_COLS: Col[] = [
-  ['id', 'text'], ['type', 'text'], ['subject_id', 'text'], ['customer_id', 'text'], ['session_id', 'text'], ['occurred_at', 'int8'], ['received_at', 'int8'],
-  ['order_id', 'text'], ['offer_id', 'text'], ['decision_id', 'text'], ['campaign_id', 'text'], ['holdout', 'int4'], ['attribution', 'text'], ['amount', 'int8'], ['body', 'text'],
-];
-const ORDER_COLS: Col[] = [
-  ['order_id', 'text'], ['event_id', 'text'], ['subject_id', 'text'], ['customer_id', 'text'], ['occurred_at', 'int8'], ['subtotal', 'int8'], ['shipping', 'int8'],
-  ['discount', 'int8'], ['cogs', 'int8'], ['margin', 'int8'], ['with_offer', 'int4'], ['decision_id', 'text'], ['campaign_id', 'text'], ['offer_id', 'text'],
-  ['holdout', 'int4'], ['attribution', 'text'],
-];
-const FEATURE_COLS: Col[] = [
+// Dialect-specific: the upsert below merges per subject in SQL (SQLite applies each delta by name).
+const FEATURE_COLS: readonly Column[] = [
   ['subject_id', 'text'], ['orders', 'int8'], ['first_order_at', 'int8'], ['last_order_at', 'int8'], ['revenue', 'int8'], ['refunded', 'int8'],
   ['offer_orders', 'int8'], ['offer_discount', 'int8'], ['offer_subtotal', 'int8'], ['updated_at', 'int8'],
-];
-const QUARANTINE_COLS: Col[] = [['id', 'text'], ['code', 'text'], ['subject_id', 'text'], ['order_id', 'text'], ['received_at', 'int8'], ['event', 'text']];
-const ITEM_COLS: Col[] = [['redemption_id', 'text'], ['issuance_id', 'text'], ['offer_id', 'text'], ['discount', 'int8'], ['cost', 'int8'], ['points', 'int8']];
-const LEDGER_COLS: Col[] = [
-  ['id', 'text'], ['issuance_id', 'text'], ['offer_id', 'text'], ['kind', 'text'], ['day', 'text'], ['at', 'int8'], ['liability', 'int8'], ['cost', 'int8'], ['points', 'int8'], ['redemption_id', 'text'],
 ];
 
 const FEATURE_CONFLICT = `ON CONFLICT (subject_id) DO UPDATE SET
@@ -50,8 +43,8 @@ export const BUMP = `INSERT INTO guard_counters (key, used, updated_at) VALUES (
 const byKey = <T>(k: (t: T) => string) => (a: T, b: T) => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0);
 
 /** Sums counter moves per key (sorted, so concurrent transactions lock rows in one order). */
-function mergeOps(ops: CounterOp[]): CounterOp[] {
-  const m = new Map<string, CounterOp>();
+function mergeOps(ops: CounterMove[]): CounterMove[] {
+  const m = new Map<string, CounterMove>();
   for (const op of ops) {
     const prev = m.get(op.key);
     m.set(op.key, prev ? { ...prev, amount: prev.amount + op.amount } : { ...op });
@@ -129,7 +122,14 @@ const failureMessage = (code: RedeemFailure['code'], key?: string) =>
 
 /** Outcome writes for PostgreSQL: each call is one transaction of a few batched statements. */
 export function postgresOutcomes(pool: pg.Pool) {
-  const payload = (plan: RedemptionPlan) => ({ ...plan, counterOps: plan.counterOps.map((op) => ({ ...op, failure: COUNTER_FAILURE[op.reason] ?? 'BUDGET_EXHAUSTED' })) });
+  // The rows as offerpilot_redeem_many reads them (snake_case columns).
+  const payload = (plan: RedemptionPlan) => ({
+    now: plan.now,
+    redemption: redemptionRow(plan.redemption),
+    items: plan.items.map((it) => ({ ...itemRow(plan.redemption.id, it), index: it.index })),
+    counterOps: plan.counterOps.map((op) => ({ ...op, failure: COUNTER_FAILURE[op.reason] ?? 'BUDGET_EXHAUSTED' })),
+    ledger: plan.ledger.map(ledgerRow),
+  });
   const toResult = (s: string): RedeemResult | 'duplicate' => {
     if (s === 'applied') return { status: 'applied' };
     if (s === 'duplicate') return 'duplicate';
@@ -137,13 +137,13 @@ export function postgresOutcomes(pool: pg.Pool) {
     return { status: 'rejected', failure: { index: f.index, code: f.code, message: failureMessage(f.code, f.key) } };
   };
   const finish = async (plans: RedemptionPlan[], results: Array<RedeemResult | 'duplicate'>): Promise<RedeemResult[]> => {
-    const dupIds = plans.filter((_, i) => results[i] === 'duplicate').map((p) => p.redemption.order_id);
+    const dupIds = plans.filter((_, i) => results[i] === 'duplicate').map((p) => p.redemption.orderId);
     const dups = dupIds.length === 0 ? [] : (await pool.query<DB['redemptions']>('SELECT * FROM redemptions WHERE order_id = ANY($1::text[])', [dupIds])).rows;
     return results.map((r, i) => {
       if (r !== 'duplicate') return r;
-      const dup = dups.find((d) => d.order_id === plans[i]!.redemption.order_id);
-      if (!dup) throw new Error(`redemption of order ${plans[i]!.redemption.order_id} neither applied nor found`);
-      return { status: 'duplicate', redemption: dup };
+      const dup = dups.find((d) => d.order_id === plans[i]!.redemption.orderId);
+      if (!dup) throw new Error(`redemption of order ${plans[i]!.redemption.orderId} neither applied nor found`);
+      return { status: 'duplicate', redemption: redemptionOf(dup) };
     });
   };
   const redeemMany = async (plans: RedemptionPlan[]) => {
@@ -196,7 +196,7 @@ export function postgresOutcomes(pool: pg.Pool) {
         for (const op of mergeOps(plan.counterOps)) await c.query(BUMP, [op.key, op.amount, plan.now, Number.MAX_SAFE_INTEGER]);
         for (const i of plan.issuances) await c.query(`UPDATE issuances SET status = $1 WHERE id = $2 AND status = 'redeemed'`, [i.toStatus, i.id]);
         if (plan.ledger.length > 0) {
-          const [lSql, lParams] = bulkInsert('liability_ledger', LEDGER_COLS, plan.ledger);
+          const [lSql, lParams] = bulkInsert('liability_ledger', LEDGER_COLUMNS, plan.ledger, ledgerValues);
           await c.query(lSql, lParams);
         }
         return true;
@@ -215,7 +215,7 @@ export function postgresOutcomes(pool: pg.Pool) {
         const mine = items.filter((i) => done.has(i.issuanceId));
         for (const op of mergeOps(mine.flatMap((i) => i.counterOps))) await c.query(BUMP, [op.key, op.amount, now, Number.MAX_SAFE_INTEGER]);
         if (mine.length > 0) {
-          const [lSql, lParams] = bulkInsert('liability_ledger', LEDGER_COLS, mine.map((i) => i.ledger));
+          const [lSql, lParams] = bulkInsert('liability_ledger', LEDGER_COLUMNS, mine.map((i) => i.ledger), ledgerValues);
           await c.query(lSql, lParams);
         }
         return mine.length;
@@ -224,7 +224,7 @@ export function postgresOutcomes(pool: pg.Pool) {
   };
 }
 
-const isRefund = (e: DB['events']) => e.type === 'refund' || e.type === 'return';
+const isRefund = (e: { type: string }) => e.type === 'refund' || e.type === 'return';
 
 /**
  * One batch of events in one transaction, a fixed number of statements whatever its size:
@@ -252,7 +252,7 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
       // held to commit: a refund finding no order and a batch inserting that order are thereby
       // serialized, so the refund either sees the order or is quarantined where the order's
       // arrival will find it (an order id not stored yet has no row to lock).
-      const orderIds = [...new Set(checked.map((i) => items[i]!.event.order_id!))];
+      const orderIds = [...new Set(checked.map((i) => items[i]!.event.orderId!))];
       await c.query('SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(o, 0) AS k FROM unnest($1::text[]) AS o ORDER BY k) AS keys', [orderIds]);
       // Known event ids first: a resent order must not insert an order row, nor a resent refund refund again.
       const known = await c.query<{ id: string }>('SELECT id FROM events WHERE id = ANY($1::text[])', [checked.map((i) => items[i]!.event.id)]);
@@ -260,11 +260,10 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
       for (const i of checked) if (ids.has(items[i]!.event.id)) outcomes[i] = 'duplicate';
       // Read under the order-id locks, which a redemption batch takes too: an order and the
       // redemption of its id, written concurrently, each see the other or are seen by it.
-      const ordered = [...new Set(checked.filter((i) => items[i]!.order && outcomes[i] === undefined).map((i) => items[i]!.order!.order_id))];
+      const ordered = [...new Set(checked.filter((i) => items[i]!.order && outcomes[i] === undefined).map((i) => items[i]!.order!.orderId))];
       if (ordered.length > 0) {
         const red = await c.query<{ id: string; order_id: string; discount: string; issuance_id: string | null }>(
-          `SELECT r.id, r.order_id, r.discount, i.issuance_id FROM redemptions r LEFT JOIN redemption_items i ON i.redemption_id = r.id
-           WHERE r.status = 'applied' AND r.order_id = ANY($1::text[])`,
+          `${APPLIED_REDEMPTIONS} = ANY($1::text[])`,
           [ordered],
         );
         redeemed = appliedRedemptions(red.rows);
@@ -273,35 +272,35 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
     const pending = (i: number) => outcomes[i] === undefined;
     // Before any order row is inserted: a refused order must not become the order of its id.
     for (const i of distinct) {
-      const refusal = pending(i) && items[i]!.order ? checkAgainstRedemption(items[i]!, redeemed.get(items[i]!.order!.order_id)) : null;
+      const refusal = pending(i) && items[i]!.order ? checkAgainstRedemption(items[i]!, redeemed.get(items[i]!.order!.orderId)) : null;
       if (refusal) outcomes[i] = refusal;
     }
 
     // Orders: the earliest event of each order id in the batch carries its row.
     const orderItems = distinct.filter((i) => items[i]!.order && pending(i)).sort((a, b) => a - b);
     const carrier = new Map<string, number>();
-    for (const i of orderItems) if (!carrier.has(items[i]!.order!.order_id)) carrier.set(items[i]!.order!.order_id, i);
+    for (const i of orderItems) if (!carrier.has(items[i]!.order!.orderId)) carrier.set(items[i]!.order!.orderId, i);
     const freshOrders = new Set<number>(); // items whose order row was inserted
     if (carrier.size > 0) {
-      const rows = [...carrier.values()].map((i) => items[i]!.order!).sort(byKey((o) => o.order_id));
-      const [oSql, oParams] = bulkInsert('orders', ORDER_COLS, rows, 'ON CONFLICT (order_id) DO NOTHING RETURNING order_id');
+      const rows = [...carrier.values()].map((i) => items[i]!.order!).sort(byKey((o) => o.orderId));
+      const [oSql, oParams] = bulkInsert('orders', ORDER_COLUMNS, rows, orderValues, 'ON CONFLICT (order_id) DO NOTHING RETURNING order_id');
       const inserted = new Set((await c.query<{ order_id: string }>(oSql, oParams)).rows.map((r) => r.order_id));
       for (const [id, i] of carrier) if (inserted.has(id)) freshOrders.add(i);
       const owner = new Map<string, string>();
-      for (const [id, i] of carrier) if (inserted.has(id)) owner.set(id, items[i]!.event.subject_id);
+      for (const [id, i] of carrier) if (inserted.has(id)) owner.set(id, items[i]!.event.subjectId);
       const stored = [...carrier.keys()].filter((id) => !inserted.has(id));
       if (stored.length > 0) {
         for (const r of (await c.query<{ order_id: string; subject_id: string }>('SELECT order_id, subject_id FROM orders WHERE order_id = ANY($1::text[])', [stored])).rows) owner.set(r.order_id, r.subject_id);
       }
       for (const i of orderItems) {
-        const subjectId = owner.get(items[i]!.order!.order_id);
+        const subjectId = owner.get(items[i]!.order!.orderId);
         const refusal = checkAgainstOrder(items[i]!, subjectId === undefined ? undefined : { subjectId, paid: 0, refunded: 0 });
         if (refusal) outcomes[i] = refusal;
       }
     }
     const released: number[] = [];
     if (freshOrders.size > 0) {
-      const byId = new Map([...freshOrders].map((i) => [items[i]!.order!.order_id, items[i]!.order!]));
+      const byId = new Map([...freshOrders].map((i) => [items[i]!.order!.orderId, items[i]!.order!]));
       const held = await c.query<{ id: string; order_id: string; event: string }>(
         'SELECT id, order_id, event FROM event_quarantine WHERE order_id = ANY($1::text[]) ORDER BY received_at, id FOR UPDATE',
         [[...byId.keys()]],
@@ -317,15 +316,15 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
     const refunds = [...released, ...distinct.filter((i) => isRefund(items[i]!.event) && pending(i)).sort((a, b) => a - b)];
     const refundable = new Map<string, RefundableOrder>();
     if (refunds.length > 0) {
-      const ids = [...new Set(refunds.map((i) => items[i]!.event.order_id!))].sort();
+      const ids = [...new Set(refunds.map((i) => items[i]!.event.orderId!))].sort();
       const r = await c.query<{ order_id: string; subject_id: string; paid: string; refunded: string }>(
-        'SELECT order_id, subject_id, subtotal + shipping - discount AS paid, refunded FROM orders WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE',
+        `SELECT order_id, ${REFUNDABLE_COLUMNS} FROM orders WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE`,
         [ids],
       );
       for (const o of r.rows) refundable.set(o.order_id, { subjectId: o.subject_id, paid: Number(o.paid), refunded: Number(o.refunded) });
       for (const i of refunds) {
         const e = items[i]!.event;
-        const o = refundable.get(e.order_id!);
+        const o = refundable.get(e.orderId!);
         const refusal = checkAgainstOrder(items[i]!, o);
         if (refusal) outcomes[i] = refusal;
         else o!.refunded += Number(e.amount);
@@ -335,7 +334,7 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
     const toWrite = [...distinct, ...released].filter(pending);
     let fresh = new Set<string>();
     if (toWrite.length > 0) {
-      const [evSql, evParams] = bulkInsert('events', EVENT_COLS, toWrite.map((i) => items[i]!.event), 'ON CONFLICT (id) DO NOTHING RETURNING id');
+      const [evSql, evParams] = bulkInsert('events', EVENT_COLUMNS, toWrite.map((i) => items[i]!.event), eventValues, 'ON CONFLICT (id) DO NOTHING RETURNING id');
       fresh = new Set((await c.query<{ id: string }>(evSql, evParams)).rows.map((r) => r.id));
     }
     for (const i of toWrite) outcomes[i] = fresh.has(items[i]!.event.id) ? 'accepted' : 'duplicate';
@@ -344,13 +343,13 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
     const refunded = news.filter((i) => isRefund(items[i]!.event));
     if (refunded.length > 0) {
       const sum = new Map<string, number>();
-      for (const i of refunded) sum.set(items[i]!.event.order_id!, (sum.get(items[i]!.event.order_id!) ?? 0) + Number(items[i]!.event.amount));
+      for (const i of refunded) sum.set(items[i]!.event.orderId!, (sum.get(items[i]!.event.orderId!) ?? 0) + Number(items[i]!.event.amount));
       const keys = [...sum.keys()].sort();
       await c.query('UPDATE orders o SET refunded = o.refunded + u.amount FROM unnest($1::text[], $2::int8[]) AS u(order_id, amount) WHERE o.order_id = u.order_id', [keys, keys.map((k) => sum.get(k)!)]);
     }
     const held = distinct.filter((i) => typeof outcomes[i] === 'object' && (outcomes[i] as { status: string }).status === 'quarantined');
     if (held.length > 0) {
-      const [qSql, qParams] = bulkInsert('event_quarantine', QUARANTINE_COLS, held.map((i) => quarantineRow(items[i]!.event, outcomes[i] as Exclude<EventOutcome, string>)), 'ON CONFLICT (id) DO NOTHING');
+      const [qSql, qParams] = bulkInsert('event_quarantine', QUARANTINE_COLUMNS, held.map((i) => quarantineRow(items[i]!.event, outcomes[i] as Exclude<EventOutcome, string>)), quarantineValues, 'ON CONFLICT (id) DO NOTHING');
       await c.query(qSql, qParams);
     }
     // Written (or already stored): out of quarantine. A released one that no longer fits stays, under its reason.
@@ -385,19 +384,9 @@ async function writeEventsOnceOn(pool: pg.Pool, batch: EventWrite[]): Promise<Ev
     }
     if (agg.size > 0) {
       const now = Date.now();
-      const rows = [...agg.values()].sort(byKey((d) => d.subjectId)).map((d) => ({
-        subject_id: d.subjectId,
-        orders: d.orders,
-        first_order_at: d.first,
-        last_order_at: d.orderAt,
-        revenue: d.revenue,
-        refunded: d.refunded,
-        offer_orders: d.offerOrders,
-        offer_discount: d.offerDiscount,
-        offer_subtotal: d.offerSubtotal,
-        updated_at: now,
-      }));
-      const [fSql, fParams] = bulkInsert('customer_features', FEATURE_COLS, rows, FEATURE_CONFLICT);
+      const rows = [...agg.values()].sort(byKey((d) => d.subjectId));
+      const values = (d: FeatureDelta & { first: number | null }) => [d.subjectId, d.orders, d.first, d.orderAt, d.revenue, d.refunded, d.offerOrders, d.offerDiscount, d.offerSubtotal, now];
+      const [fSql, fParams] = bulkInsert('customer_features', FEATURE_COLS, rows, values, FEATURE_CONFLICT);
       await c.query(fSql, fParams);
     }
     // Statistics of the new events (an order's only if its order row is new), summed per key and

@@ -9,13 +9,15 @@ import type { DB } from '../schema.js';
 import { startCheckpointer } from './checkpointer.js';
 import { open } from './connection.js';
 import { createOutcomeReads } from '../outcome-reads.js';
+import { createCustomerErasure } from '../erasure.js';
+import { decisionRefOf, featureTotalsOf, issuanceOf } from '../outcome-rows.js';
 import { createMeasureReads } from '../measure-reads.js';
 import { createWriter, type Writer } from './writer.js';
 import { startWriterThread } from './writer-client.js';
 import { routeWrites } from './writer-router.js';
 
 type RefRow = { id: string; subject_id: string; campaign_id: string | null; holdout: number; created_at: number };
-const toRef = (r: RefRow) => ({ id: r.id, subjectId: r.subject_id, campaignId: r.campaign_id, holdout: r.holdout === 1, createdAt: r.created_at });
+const totalsOf = (r: DB['customer_features'] | undefined) => (r ? featureTotalsOf(r) : null);
 
 /** A writer on this thread, prepared on first use (after migrations created its tables). */
 function inThreadWriter(make: () => Writer): Writer {
@@ -60,6 +62,7 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
   const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: adminConn }) });
   const admin = createAdminStore(kysely);
   const outcomeReads = createOutcomeReads(kysely);
+  const erasure = createCustomerErasure(kysely);
   let hot: ReturnType<typeof prepare> | null = null;
   const conn = path === ':memory:' ? adminConn : open(path, pragmas);
   const local = inThreadWriter(() => createWriter(conn));
@@ -119,32 +122,32 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
       const s = stmts();
       return ids.flatMap((id) => {
         const r = s.decisionRef.get(id);
-        return r ? [toRef(r)] : [];
+        return r ? [decisionRefOf(r)] : [];
       });
     },
     async recentDecisions(subjectIds, from, to) {
       const s = stmts();
       // Newest first within each subject (what attribution needs), straight from the index.
       const out = [];
-      for (const id of subjectIds) for (const r of s.recent.all(id, from, to)) out.push(toRef(r));
+      for (const id of subjectIds) for (const r of s.recent.all(id, from, to)) out.push(decisionRefOf(r));
       return out;
     },
     async issuancesByIds(ids) {
       const s = stmts();
       return ids.flatMap((id) => {
         const r = s.issuanceById.get(id);
-        return r ? [r] : [];
+        return r ? [issuanceOf(r)] : [];
       });
     },
     async issuancesByCodes(codes) {
       const s = stmts();
       return codes.flatMap((c) => {
         const r = s.issuanceByCode.get(c);
-        return r ? [r] : [];
+        return r ? [issuanceOf(r)] : [];
       });
     },
     async eraseCustomer(customerId, pseudonym, scrubDecision) {
-      const erased = await outcomeReads.eraseCustomer(customerId, pseudonym, scrubDecision);
+      const erased = await erasure.eraseCustomer(customerId, pseudonym, scrubDecision);
       if (erased && path !== ':memory:') purgeLog();
       return erased;
     },
@@ -192,7 +195,7 @@ export function createSqliteStore(path: string, opts: SqliteOptions = {}): Store
         traits: row ? (JSON.parse(row.traits) as Record<string, unknown>) : {},
         consent: row ? (JSON.parse(row.consent) as Consent) : {},
         issuances: s.history.all(subjectId).map(toIssuance),
-        features: impressionsSince === null ? null : (s.features.get(subjectId) ?? null),
+        features: impressionsSince === null ? null : totalsOf(s.features.get(subjectId)),
         impressions: impressionsSince === null ? 0 : Number(s.impressions.get(subjectId, impressionsSince)?.n ?? 0),
       };
     },

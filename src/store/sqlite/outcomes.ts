@@ -1,29 +1,32 @@
 import type Database from 'better-sqlite3';
 import { isUniqueViolation } from '../admin-store.js';
-import type { CounterOp } from '../commit-plan.js';
-import { appliedRedemptions, checkAgainstOrder, checkAgainstRedemption, COUNTER_FAILURE, quarantineRow, releasedEvent, type EventOutcome, type EventWrite, type EventWriteResult, type ExpiryWrite, type FeatureDelta, type RedeemResult, type RedemptionPlan, type RollbackPlan } from '../outcome-plan.js';
+import type { EventOutcome, EventRecord, EventWrite, EventWriteResult, FeatureDelta, OrderRecord } from '../../events/port.js';
+import type { CounterMove, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from '../../wallet/port.js';
+import { appliedRedemptions, checkAgainstOrder, checkAgainstRedemption, COUNTER_FAILURE, quarantineRow, releasedEvent } from '../outcome-plan.js';
+import {
+  EVENT_COLUMNS,
+  eventValues,
+  ITEM_COLUMNS,
+  itemValues,
+  LEDGER_COLUMNS,
+  ledgerValues,
+  ORDER_COLUMNS,
+  orderValues,
+  positionalInsert,
+  QUARANTINE_COLUMNS,
+  quarantineValues,
+  REDEMPTION_COLUMNS,
+  APPLIED_REDEMPTIONS,
+  REFUNDABLE_COLUMNS,
+  redemptionOf,
+  redemptionValues,
+} from '../outcome-rows.js';
 import type { DB } from '../schema.js';
 
 /** Thrown inside a savepoint to roll it back and hand a result to the caller. */
 export class Abort<T> {
   constructor(readonly result: T) {}
 }
-
-const cols = <T extends object>(table: string, row: T) => {
-  const keys = Object.keys(row);
-  return `INSERT INTO ${table} (${keys.join(', ')}) VALUES (${keys.map((k) => `@${k}`).join(', ')})`;
-};
-
-const EVENT_ROW: DB['events'] = {
-  id: '', type: '', subject_id: '', customer_id: null, session_id: null, occurred_at: 0, received_at: 0, order_id: null, offer_id: null,
-  decision_id: null, campaign_id: null, holdout: null, attribution: null, amount: null, body: '',
-};
-const EVENT_KEYS = Object.keys(EVENT_ROW);
-const ORDER_ROW: DB['orders'] = {
-  order_id: '', event_id: '', subject_id: '', customer_id: null, occurred_at: 0, subtotal: 0, shipping: 0, discount: 0, cogs: 0, margin: 0,
-  with_offer: 0, decision_id: null, campaign_id: null, offer_id: null, holdout: null, attribution: null,
-};
-const LEDGER_ROW: DB['liability_ledger'] = { id: '', issuance_id: '', offer_id: '', kind: '', day: '', at: 0, liability: 0, cost: 0, points: 0, redemption_id: null };
 
 /** Features upsert: counts add up; first/last order times take min/max, so arrival order does not matter. */
 export const FEATURE_UPSERT = `INSERT INTO customer_features
@@ -48,60 +51,56 @@ export const FEATURE_UPSERT = `INSERT INTO customer_features
 export function prepareOutcomes(conn: Database.Database, bump: Database.Statement<[string, number, number, number], { used: number }>) {
   const s = {
     // Positional parameters: binding by name costs a property lookup per column, per event.
-    event: conn.prepare(`INSERT OR IGNORE INTO events (${EVENT_KEYS.join(', ')}) VALUES (${EVENT_KEYS.map(() => '?').join(', ')})`),
-    order: conn.prepare(cols('orders', ORDER_ROW).replace('INSERT', 'INSERT OR IGNORE')),
+    event: conn.prepare(positionalInsert('events', EVENT_COLUMNS).replace('INSERT', 'INSERT OR IGNORE')),
+    order: conn.prepare(positionalInsert('orders', ORDER_COLUMNS).replace('INSERT', 'INSERT OR IGNORE')),
     feature: conn.prepare(FEATURE_UPSERT),
-    redemption: conn.prepare(
-      cols('redemptions', { id: '', order_id: '', subject_id: '', customer_id: null, channel: '', status: '', created_at: 0, rolled_back_at: null, discount: 0, cost: 0, points: 0, body: '', fingerprint: null }),
-    ),
+    redemption: conn.prepare(positionalInsert('redemptions', REDEMPTION_COLUMNS)),
     redemptionByOrder: conn.prepare<[string], DB['redemptions']>('SELECT * FROM redemptions WHERE order_id = ?'),
     reportedDiscount: conn.prepare<[string], { discount: number }>('SELECT discount FROM orders WHERE order_id = ?'),
-    item: conn.prepare(cols('redemption_items', { redemption_id: '', issuance_id: '', offer_id: '', discount: 0, cost: 0, points: 0 })),
-    ledger: conn.prepare(cols('liability_ledger', LEDGER_ROW)),
+    item: conn.prepare(positionalInsert('redemption_items', ITEM_COLUMNS)),
+    ledger: conn.prepare(positionalInsert('liability_ledger', LEDGER_COLUMNS)),
     issuanceStatus: conn.prepare<[string], { status: string; expires_at: number }>('SELECT status, expires_at FROM issuances WHERE id = ?'),
     setIssuance: conn.prepare<[string, string, string]>('UPDATE issuances SET status = ? WHERE id = ? AND status = ?'),
     unapply: conn.prepare<[number, string]>(`UPDATE redemptions SET status = 'rolled_back', rolled_back_at = ? WHERE id = ? AND status = 'applied'`),
     counter: conn.prepare<[string], { used: number }>('SELECT used FROM guard_counters WHERE key = ?'),
     eventExists: conn.prepare<[string], { one: number }>('SELECT 1 AS one FROM events WHERE id = ?'),
-    orderRef: conn.prepare<[string], { subject_id: string; paid: number; refunded: number }>('SELECT subject_id, subtotal + shipping - discount AS paid, refunded FROM orders WHERE order_id = ?'),
+    orderRef: conn.prepare<[string], { subject_id: string; paid: number; refunded: number }>(`SELECT ${REFUNDABLE_COLUMNS} FROM orders WHERE order_id = ?`),
     addRefund: conn.prepare<[number, string]>('UPDATE orders SET refunded = refunded + ? WHERE order_id = ?'),
-    quarantine: conn.prepare(cols('event_quarantine', { id: '', code: '', subject_id: '', order_id: null, received_at: 0, event: '' }).replace('INSERT', 'INSERT OR IGNORE')),
+    quarantine: conn.prepare(positionalInsert('event_quarantine', QUARANTINE_COLUMNS).replace('INSERT', 'INSERT OR IGNORE')),
     release: conn.prepare<[string]>('DELETE FROM event_quarantine WHERE id = ?'),
     heldFor: conn.prepare<[string], { id: string; event: string }>('SELECT id, event FROM event_quarantine WHERE order_id = ? ORDER BY received_at, id'),
     reason: conn.prepare<[string, string]>('UPDATE event_quarantine SET code = ? WHERE id = ?'),
     // One lookup per written chunk, not per order: the applied redemptions of its order ids.
     applied: conn.prepare<[string], { id: string; order_id: string; discount: number; issuance_id: string | null }>(
-      `SELECT r.id, r.order_id, r.discount, i.issuance_id FROM redemptions r LEFT JOIN redemption_items i ON i.redemption_id = r.id
-       WHERE r.status = 'applied' AND r.order_id IN (SELECT value FROM json_each(?))`,
+      `${APPLIED_REDEMPTIONS} IN (SELECT value FROM json_each(?))`,
     ),
   };
   const take = conn.prepare<[string, number]>(`UPDATE issuances SET status = 'redeemed' WHERE id = ? AND status = 'issued' AND expires_at > ?`);
 
-  const applyOp = (op: CounterOp, now: number): boolean => (op.amount <= op.limit ? bump.get(op.key, op.amount, now, op.limit) !== undefined : false);
+  const applyOp = (op: CounterMove, now: number): boolean => (op.amount <= op.limit ? bump.get(op.key, op.amount, now, op.limit) !== undefined : false);
   const applyDelta = (d: FeatureDelta, now: number) => s.feature.run({ ...d, now });
   // Statistics share the guardrail counters' table and upsert, without a limit.
   const applyStats = (it: EventWrite, now: number) => {
     if (it.stats) for (const op of it.stats) bump.get(op.key, op.amount, now, Number.MAX_SAFE_INTEGER);
   };
-  const insertEvent = (e: DB['events']) =>
-    s.event.run(e.id, e.type, e.subject_id, e.customer_id, e.session_id, e.occurred_at, e.received_at, e.order_id, e.offer_id, e.decision_id, e.campaign_id, e.holdout, e.attribution, e.amount, e.body).changes > 0;
+  const insertEvent = (e: EventRecord) => s.event.run(eventValues(e)).changes > 0;
   const refundable = (orderId: string) => {
     const o = s.orderRef.get(orderId);
     return o && { subjectId: o.subject_id, paid: Number(o.paid), refunded: Number(o.refunded) };
   };
   // Refunds that arrived before this (new) order are written now, oldest first; one that no
   // longer fits (another customer's, or more than is left) stays quarantined under its reason.
-  const releaseHeld = (order: DB['orders'], now: number) => {
-    for (const q of s.heldFor.all(order.order_id)) {
+  const releaseHeld = (order: OrderRecord, now: number) => {
+    for (const q of s.heldFor.all(order.orderId)) {
       const w = releasedEvent(q, order);
-      const refusal = checkAgainstOrder(w, refundable(order.order_id));
+      const refusal = checkAgainstOrder(w, refundable(order.orderId));
       if (refusal) {
         s.reason.run(refusal.code, q.id);
         continue;
       }
       s.release.run(q.id);
       if (!insertEvent(w.event)) continue;
-      s.addRefund.run(Number(w.event.amount), order.order_id);
+      s.addRefund.run(Number(w.event.amount), order.orderId);
       applyDelta(w.delta!, now);
     }
   };
@@ -111,7 +110,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
       let inserted = 0;
       let duplicates = 0;
       const outcomes: EventOutcome[] = [];
-      const orderIds = items.flatMap((it) => (it.order ? [it.order.order_id] : []));
+      const orderIds = items.flatMap((it) => (it.order ? [it.order.orderId] : []));
       const redeemed = orderIds.length === 0 ? new Map() : appliedRedemptions(s.applied.all(JSON.stringify(orderIds)));
       for (const it of items) {
         const e = it.event;
@@ -123,9 +122,9 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
             outcomes.push('duplicate');
             continue;
           }
-          const refusal = checkAgainstRedemption(it, redeemed.get(e.order_id!)) ?? checkAgainstOrder(it, refundable(e.order_id!));
+          const refusal = checkAgainstRedemption(it, redeemed.get(e.orderId!)) ?? checkAgainstOrder(it, refundable(e.orderId!));
           if (refusal) {
-            if (refusal.status === 'quarantined') s.quarantine.run(quarantineRow(e, refusal));
+            if (refusal.status === 'quarantined') s.quarantine.run(quarantineValues(quarantineRow(e, refusal)));
             outcomes.push(refusal);
             continue;
           }
@@ -138,12 +137,12 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
         inserted++;
         outcomes.push('accepted');
         if (refund) {
-          s.addRefund.run(Number(e.amount), e.order_id!);
+          s.addRefund.run(Number(e.amount), e.orderId!);
           s.release.run(e.id);
         }
         if (it.order) {
           // A resent order under a new event id is recorded as an event but counted once.
-          if (s.order.run(it.order).changes === 0) continue;
+          if (s.order.run(orderValues(it.order)).changes === 0) continue;
           if (it.delta) applyDelta(it.delta, now);
           applyStats(it, now);
           releaseHeld(it.order, now);
@@ -156,22 +155,22 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
     },
 
     redeem(plan: RedemptionPlan): RedeemResult {
-      const dup = s.redemptionByOrder.get(plan.redemption.order_id);
-      if (dup) return { status: 'duplicate', redemption: dup };
+      const dup = s.redemptionByOrder.get(plan.redemption.orderId);
+      if (dup) return { status: 'duplicate', redemption: redemptionOf(dup) };
       // An order reported before its redemption: both are kept only if they agree on the discount.
-      const reported = s.reportedDiscount.get(plan.redemption.order_id);
+      const reported = s.reportedDiscount.get(plan.redemption.orderId);
       if (reported && Number(reported.discount) !== plan.redemption.discount) {
-        return { status: 'rejected', failure: { index: -1, code: 'ORDER_DISCOUNT_MISMATCH', message: `order ${plan.redemption.order_id} was reported with a discount of ${reported.discount}, not ${plan.redemption.discount}` } };
+        return { status: 'rejected', failure: { index: -1, code: 'ORDER_DISCOUNT_MISMATCH', message: `order ${plan.redemption.orderId} was reported with a discount of ${reported.discount}, not ${plan.redemption.discount}` } };
       }
       try {
-        s.redemption.run(plan.redemption);
+        s.redemption.run(redemptionValues(plan.redemption));
       } catch (e) {
-        if (isUniqueViolation(e)) return { status: 'duplicate', redemption: s.redemptionByOrder.get(plan.redemption.order_id)! };
+        if (isUniqueViolation(e)) return { status: 'duplicate', redemption: redemptionOf(s.redemptionByOrder.get(plan.redemption.orderId)!) };
         throw e;
       }
       for (const it of plan.items) {
-        if (take.run(it.issuance_id, plan.now).changes === 0) {
-          const st = s.issuanceStatus.get(it.issuance_id);
+        if (take.run(it.issuanceId, plan.now).changes === 0) {
+          const st = s.issuanceStatus.get(it.issuanceId);
           const expired = st && (st.status === 'expired' || (st.status === 'issued' && Number(st.expires_at) <= plan.now));
           throw new Abort<RedeemResult>({
             status: 'rejected',
@@ -190,11 +189,8 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
           });
         }
       }
-      for (const it of plan.items) {
-        const { index: _i, ...row } = it;
-        s.item.run(row);
-      }
-      for (const l of plan.ledger) s.ledger.run(l);
+      for (const it of plan.items) s.item.run(itemValues(plan.redemption.id, it));
+      for (const l of plan.ledger) s.ledger.run(ledgerValues(l));
       return { status: 'applied' };
     },
 
@@ -202,7 +198,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
       if (s.unapply.run(plan.now, plan.redemptionId).changes === 0) return false;
       for (const i of plan.issuances) s.setIssuance.run(i.toStatus, i.id, 'redeemed');
       for (const op of plan.counterOps) applyOp(op, plan.now);
-      for (const l of plan.ledger) s.ledger.run(l);
+      for (const l of plan.ledger) s.ledger.run(ledgerValues(l));
       return true;
     },
 
@@ -212,7 +208,7 @@ export function prepareOutcomes(conn: Database.Database, bump: Database.Statemen
         if (s.setIssuance.run('expired', it.issuanceId, 'issued').changes === 0) continue;
         n++;
         for (const op of it.counterOps) applyOp(op, now);
-        s.ledger.run(it.ledger);
+        s.ledger.run(ledgerValues(it.ledger));
       }
       return n;
     },

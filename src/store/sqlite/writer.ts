@@ -3,7 +3,8 @@ import { isUniqueViolation } from '../admin-store.js';
 import type { CommitPlan, CommitRefusal, CommitResult, DecisionRecord } from '../../decisions/port.js';
 import { failedSubjectCheck, staleVersion } from '../commit-plan.js';
 import { DECISION_COLUMNS, insertSql, ISSUANCE_COLUMNS } from '../commit-sql.js';
-import type { EventWrite, EventWriteResult, ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from '../outcome-plan.js';
+import type { EventWrite, EventWriteResult } from '../../events/port.js';
+import type { ExpiryWrite, RedeemResult, RedemptionPlan, RollbackPlan } from '../../wallet/port.js';
 import { Abort, prepareOutcomes } from './outcomes.js';
 
 /** Events per background write (well under a millisecond of work). */
