@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { ApiKeys } from './auth/index.js';
+import { STOP_LOSS_ACTOR } from './auth/principal.js';
 import { CatalogService } from './catalog/service.js';
 import { snapshotSource } from './catalog/snapshots.js';
 import { loadConfig, type Config } from './config/index.js';
@@ -154,7 +155,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   // run either (each expiry is claimed once; the first pause wins).
   const timers = [
     every(config.expirySweepMs, () => wallet.sweep(), logger, 'expiry sweep failed'),
-    every(config.stopLossCheckMs, () => measure.stopLoss(), logger, 'stop-loss check failed'),
+    every(config.stopLossCheckMs, () => measure.stopLoss(STOP_LOSS_ACTOR), logger, 'stop-loss check failed'),
   ];
 
   return {
@@ -163,7 +164,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     tokens,
     dialect: store.dialect,
     catalog,
-    keys: new ApiKeys(store, ids, config.apiKeyCacheMs),
+    keys: new ApiKeys(store, ids, config.apiKeyCacheMs, (change) => logger.info(change, 'api key change')),
     decisions,
     customers,
     events,

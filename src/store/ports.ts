@@ -80,8 +80,11 @@ export interface AdminStore {
   catalogVersion(): Promise<number>;
   loadCatalog(): Promise<CatalogData>;
   /** Writes a new immutable version (version 1 creates the record) and bumps the catalog version. */
-  putVersion<K extends VersionedKind>(kind: K, record: Versioned<K>): Promise<void>;
-  setStatus(kind: VersionedKind, id: string, status: Status, at: number): Promise<void>;
+  /** Writes a new version; `changedBy` is the actor id recorded beside it. */
+  putVersion<K extends VersionedKind>(kind: K, record: Versioned<K>, changedBy?: string): Promise<void>;
+  setStatus(kind: VersionedKind, id: string, status: Status, at: number, changedBy?: string): Promise<void>;
+  /** Who made each version of a record, and its last status change (null: before actors were recorded). */
+  changeActors(kind: VersionedKind, id: string): Promise<{ versions: Array<{ version: number; changedBy: string | null }>; statusChangedBy: string | null }>;
   getVersioned<K extends VersionedKind>(kind: K, id: string, version?: number): Promise<Versioned<K> | null>;
   listVersioned<K extends VersionedKind>(kind: K, status?: Status): Promise<Array<Versioned<K>>>;
   listVersions<K extends VersionedKind>(kind: K, id: string): Promise<Array<Versioned<K>>>;
