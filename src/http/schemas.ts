@@ -13,6 +13,9 @@ export const ErrorBody = z
   })
   .meta({ id: 'Error' });
 
+/** Every error status a route may answer with; all share the error body. */
+export const errorReplies = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody };
+
 export { DecisionResponseSchema, ReasonSchema } from '../core/response.js';
 
 export const StatusBody = z.object({ status: z.enum(LIFECYCLE) }).strict();
