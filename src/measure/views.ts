@@ -122,7 +122,7 @@ export const ReadoutSchema = z
   .meta({ id: 'Readout' });
 
 export const SampleSizeSchema = z
-  .object({ customers: z.number().int(), mde: z.number(), level: z.number(), power: z.number(), holdoutPct: z.number() })
+  .object({ customers: z.number().describe('Customers needed (an integer; beyond 2^53 for tiny effects)'), mde: z.number(), level: z.number(), power: z.number(), holdoutPct: z.number() })
   .meta({ id: 'SampleSize' });
 
 const StopLossResultSchema = z.object({

@@ -103,7 +103,7 @@ export function createAdminStore(db: Kysely<DB>): AdminStore {
           if (record.version === 1) {
             await tx
               .insertInto(t.head)
-              .values({ id: record.id, status: record.status, current_version: 1, created_at: Date.parse(record.createdAt), updated_at: at })
+              .values({ id: record.id, status: record.status, current_version: 1, created_at: Date.parse(record.createdAt), updated_at: at, status_changed_by: changedBy ?? null })
               .execute();
           } else {
             // Optimistic: only the edit based on the current version wins, and status (a
