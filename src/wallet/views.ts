@@ -73,6 +73,7 @@ export const WalletPageSchema = z.object({ customerId: z.string(), entries: z.ar
 
 // The wallet's interfaces predate these schemas; the compiler keeps the two in step.
 export type _RedemptionAgrees = Assert<Same<z.infer<typeof RedemptionSchema>, RedemptionView>>;
-export type _QuoteAgrees = Assert<Same<z.infer<typeof QuoteSchema>, Awaited<ReturnType<Wallet['quote']>>>>;
+// A quote is never a replay: the type's `replayed` comes from the redemption it is cut from.
+export type _QuoteAgrees = Assert<Same<z.infer<typeof QuoteSchema>, Omit<Awaited<ReturnType<Wallet['quote']>>, 'replayed'>>>;
 export type _WalletEntryAgrees = Assert<Same<z.infer<typeof WalletEntrySchema>, WalletEntry>>;
 export type _WalletPageAgrees = Assert<Same<z.infer<typeof WalletPageSchema>, Awaited<ReturnType<Wallet['list']>>>>;
