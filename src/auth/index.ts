@@ -3,13 +3,10 @@ import { OfferpilotError } from '../core/errors.js';
 import type { IdGenerator } from '../ids/index.js';
 import type { AuthPort } from './port.js';
 import type { ApiKeyRecord } from '../store/ports.js';
-import { actorId, SYSTEM_ACTOR, type Actor, type Principal } from './principal.js';
+import { actorId, SCOPES, SYSTEM_ACTOR, type Actor, type Principal, type Scope } from './principal.js';
 
-export { actorId, CLI_ACTOR, SIMULATOR_ACTOR, STOP_LOSS_ACTOR, SYSTEM_ACTOR, type Actor, type KeyPrincipal, type Principal } from './principal.js';
+export { SCOPES, type Scope, actorId, CLI_ACTOR, SIMULATOR_ACTOR, STOP_LOSS_ACTOR, SYSTEM_ACTOR, type Actor, type KeyPrincipal, type Principal } from './principal.js';
 
-/** API key scopes. `admin` implies the others. */
-export const SCOPES = ['decide', 'admin', 'read'] as const;
-export type Scope = (typeof SCOPES)[number];
 
 const hash = (key: string) => createHash('sha256').update(key).digest('hex');
 

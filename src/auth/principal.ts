@@ -1,4 +1,6 @@
-import type { Scope } from './index.js';
+/** API key scopes. `admin` implies the others. */
+export const SCOPES = ['decide', 'admin', 'read'] as const;
+export type Scope = (typeof SCOPES)[number];
 
 /**
  * Who a request acts for. Today only API keys authenticate; the `kind` tag leaves room for a
