@@ -47,6 +47,10 @@ describe('HTTP routes live with their features', () => {
       expect(body('/v1/campaigns', 'post')).toBe('#/components/schemas/CampaignCreateInput');
       expect(body('/v1/catalog/import', 'post')).toBe('#/components/schemas/CatalogImportInput');
       expect(doc.components.schemas.OfferCreateInput).toMatchObject({ properties: { valueLadder: {}, caps: {}, eligibility: {} } });
+      // Every reference resolves, so a generator gets whole types.
+      const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+      expect(refs.length).toBeGreaterThan(50);
+      expect([...new Set(refs)].filter((r) => !(r in doc.components.schemas))).toEqual([]);
     } finally {
       await app.close();
       await t.close();

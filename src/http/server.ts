@@ -314,7 +314,8 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
         tags: ['system'],
         security: [],
         summary: 'Liveness and database check: 503 "degraded" while writes fail (disk full, read-only, locked), until one succeeds',
-        response: { 200: HealthSchema, 503: HealthSchema, 500: ErrorBody },
+        // A 503 is "degraded" when writes fail, or the error body when the catalog cannot be read at all.
+        response: { 200: HealthSchema, 503: z.union([HealthSchema, ErrorBody]), 500: ErrorBody },
       },
     },
     async (_req, reply) => {
