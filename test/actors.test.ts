@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { STOP_LOSS_ACTOR } from '../src/auth/principal.js';
 import { importCatalog } from '../src/catalog/import.js';
-import { BACKENDS } from './helpers/backends.js';
+import { MeasureService } from '../src/measure/service.js';
+import { BACKENDS, createTestEngine } from './helpers/backends.js';
 import { createApiHarness, json } from './helpers/http.js';
 
 const offer = { name: 'Ten percent', type: 'percent_off', value: 10, placements: ['cart'] };
@@ -41,3 +43,17 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('system actors', () => {
+  it('the stop-loss timer acts as system:stop-loss', async () => {
+    const run = vi.spyOn(MeasureService.prototype, 'stopLoss').mockResolvedValue([]);
+    const t = await createTestEngine('sqlite', { config: { stopLossCheckMs: 10 } });
+    try {
+      await vi.waitFor(() => expect(run).toHaveBeenCalled(), { timeout: 2000 });
+      expect(run.mock.calls.every(([actor]) => actor === STOP_LOSS_ACTOR)).toBe(true);
+    } finally {
+      run.mockRestore();
+      await t.close();
+    }
+  });
+});
