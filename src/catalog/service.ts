@@ -172,7 +172,10 @@ export class CatalogService {
     return this.getCampaign(id);
   }
 
-  /** Inserts or updates products by SKU, up to 10,000 per call. */
+  /**
+   * Inserts or updates products by SKU, up to 10,000 per call. Products keep no history, so the
+   * actor has nowhere to be stored yet; it is taken so callers already say who changes prices.
+   */
   async upsertProducts(input: unknown, _actor: Actor = SYSTEM_ACTOR): Promise<{ upserted: number }> {
     const products = parseInput(ProductBatchSchema, input);
     const seen = new Set<string>();

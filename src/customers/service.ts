@@ -29,7 +29,7 @@ export class CustomerService {
     private readonly logger: Logger,
   ) {}
 
-  /** Stores a customer's traits and consent (replaces both). */
+  /** Stores a customer's traits and consent (replaces both). Profiles keep no history yet, so the actor is not stored. */
   async put(id: string, body: unknown, _actor: Actor = SYSTEM_ACTOR): Promise<CustomerRecord> {
     const parsed = parseInput(CustomerPutSchema, body);
     return this.port.putCustomer(id, parsed.traits, parsed.consent as Consent, this.clock.now());

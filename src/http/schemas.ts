@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { REASONS } from '../core/reasons.js';
 import { CHANNELS, LIFECYCLE, OFFER_TYPES } from '../core/catalog.js';
 
-/** Response shapes, for the OpenAPI document (responses are not re-validated at run time). */
+/** The error body every route answers with (OpenAPI, and reply validation in the test suite). */
 export const ErrorBody = z
   .object({
     error: z.object({
