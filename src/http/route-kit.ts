@@ -1,9 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Principal } from '../auth/principal.js';
+import type { Principal, Scope } from '../auth/principal.js';
 import { OfferpilotError } from '../core/errors.js';
-import type { Scope } from '../auth/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
