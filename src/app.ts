@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { ApiKeys } from './auth/index.js';
+import { STOP_LOSS_ACTOR, type Actor } from './auth/principal.js';
 import { CatalogService } from './catalog/service.js';
 import { snapshotSource } from './catalog/snapshots.js';
 import { loadConfig, type Config } from './config/index.js';
@@ -75,12 +76,13 @@ export interface Engine {
   /** Decides without committing anything: a dry run for previews and tests. */
   preview(request: unknown): Promise<Decision>;
   getDecision(id: string): Promise<DecisionResponse & { log: unknown }>;
-  putCustomer(id: string, body: unknown): Promise<CustomerRecord>;
+  /** Stores a customer's traits and consent; `actor` defaults to the system. */
+  putCustomer(id: string, body: unknown, actor?: Actor): Promise<CustomerRecord>;
   getCustomer(id: string): Promise<CustomerRecord>;
   /** A customer's (a string is always a customer id) or an anonymous visitor's features as rules see them. */
   features(who: string | SubjectRef): Promise<CustomerFeatures>;
   /** Erases a customer's profile, features and personal data; outcomes stay, anonymised. */
-  eraseCustomer(id: string): Promise<{ erased: boolean }>;
+  eraseCustomer(id: string, actor?: Actor): Promise<{ erased: boolean }>;
   /** Liabilities per offer and day (runs the expiry sweep first). */
   liabilities(query: { from?: string; to?: string; offerId?: string }): Promise<LiabilityReport>;
   /** Whether the store's writes are failing (disk full, read-only, locked, unreachable), for /health. */
@@ -167,7 +169,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   // run either (each expiry is claimed once; the first pause wins).
   const timers = [
     every(config.expirySweepMs, () => wallet.sweep(), logger, 'expiry sweep failed'),
-    every(config.stopLossCheckMs, () => measure.stopLoss(), logger, 'stop-loss check failed'),
+    every(config.stopLossCheckMs, () => measure.stopLoss(STOP_LOSS_ACTOR), logger, 'stop-loss check failed'),
   ];
 
   return {
@@ -176,7 +178,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     tokens,
     dialect: store.dialect,
     catalog,
-    keys: new ApiKeys(store, ids, config.apiKeyCacheMs),
+    keys: new ApiKeys(store, ids, config.apiKeyCacheMs, (change) => logger.info(change, 'api key change')),
     decisions,
     customers,
     events,
@@ -187,10 +189,10 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     decide: (r) => decisions.decide(r),
     preview: (r) => decisions.preview(r),
     getDecision: (id) => decisions.get(id),
-    putCustomer: (id, body) => customers.put(id, body),
+    putCustomer: (id, body, actor) => customers.put(id, body, actor),
     getCustomer: (id) => customers.get(id),
     features: (who) => customers.features(who),
-    eraseCustomer: (id) => customers.erase(id),
+    eraseCustomer: (id, actor) => customers.erase(id, actor),
     liabilities: (q) => ledger.liabilities(q),
     snapshot,
     storeHealth,

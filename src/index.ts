@@ -21,3 +21,5 @@ export { Wallet, RedemptionRequestSchema, type RedemptionView, type WalletEntry 
 export { applyOffers, allocate, type CheckoutResult } from './core/discount.js';
 export { newCouponCode, normalizeCode } from './wallet/codes.js';
 export { liabilityReport, type LiabilityReport } from './ledger/report.js';
+export { SYSTEM_ACTOR, CLI_ACTOR, actorId, type Actor, type Principal } from './auth/principal.js';
+export { DecisionPreviewSchema, previewView, type DecisionPreview } from './decisions/preview.js';

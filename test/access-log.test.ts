@@ -3,10 +3,10 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
 import { loadConfig } from '../src/config/index.js';
-import { buildServer, loggableUrl } from '../src/http/server.js';
+import { loggableUrl } from '../src/http/server.js';
 import { createEngine, openStore } from '../src/index.js';
 import { createTestDb } from './helpers/backends.js';
-import { DEMO_CATALOG } from './helpers/http.js';
+import { DEMO_CATALOG, testServer } from './helpers/http.js';
 import { startServerProcess } from './helpers/server-process.js';
 
 /** An engine whose logger writes JSON lines into an array. */
@@ -22,7 +22,7 @@ async function loggedServer(accessLog: boolean | undefined, config: Record<strin
   const store = openStore(db.url);
   await store.migrate();
   const engine = await createEngine({ store, logger: pino({ level: 'info' }, sink), config: { tokenKeys: 'test:test-secret', expirySweepMs: 0, stopLossCheckMs: 0, ...config } });
-  const app = await buildServer(engine, accessLog === undefined ? {} : { accessLog });
+  const app = await testServer(engine, accessLog === undefined ? {} : { accessLog });
   await app.ready();
   const key = (await engine.keys.create(['admin'])).key;
   return {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
-import { buildServer } from '../src/http/server.js';
+import { testServer } from './helpers/http.js';
 import { BACKENDS, createTestEngine } from './helpers/backends.js';
 import { checkGolden, GOLDEN_CASES, goldenCatalog } from './helpers/golden.js';
 
@@ -30,7 +30,7 @@ for (const backend of BACKENDS) {
     for (const c of GOLDEN_CASES) {
       it(c.name, async () => {
         const t = await createTestEngine(backend, { ...(c.now ? { now: c.now } : {}) });
-        const app = await buildServer(t.engine);
+        const app = await testServer(t.engine);
         try {
           const { key } = await t.engine.keys.create(['admin']);
           const auth = { authorization: `Bearer ${key}` };

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from './helpers/backends.js';
-import { createApiHarness, DEMO_CATALOG, errorBodyProblem, expectError, json, type ApiHarness, type Method } from './helpers/http.js';
+import { createApiHarness, DEMO_CATALOG, errorBodyProblem, expectError, json, testServer, type ApiHarness, type Method } from './helpers/http.js';
 
 /** A decide request the demo catalog answers with offers (cart placement, web). */
 const validDecide = (customerId: string, extra: Record<string, unknown> = {}) => ({
@@ -787,10 +787,9 @@ for (const backend of BACKENDS) {
 describe('decide preview', () => {
   it('explains the decision without reserving, issuing or logging anything', async () => {
     const { createTestEngine } = await import('./helpers/backends.js');
-    const { buildServer } = await import('../src/http/server.js');
     const { importCatalog } = await import('../src/catalog/import.js');
     const t = await createTestEngine('sqlite');
-    const app = await buildServer(t.engine);
+    const app = await testServer(t.engine);
     try {
       await importCatalog(t.engine.catalog, {
         offers: [{ id: 'ofr_once', status: 'live', name: 'Once', type: 'content', caps: { global: 1 } }],

@@ -1,12 +1,11 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
-import { buildServer } from '../src/http/server.js';
 import { createEngine, openStore, type Engine } from '../src/index.js';
 import { storeErrorCode } from '../src/store/errors.js';
 import { BACKENDS, createTestDb, PG_ADMIN_URL, type TestDb } from './helpers/backends.js';
 import type { LightMyRequestResponse } from 'fastify';
-import { json } from './helpers/http.js';
+import { json, testServer } from './helpers/http.js';
 
 const catalog = {
   products: [{ sku: 'SKU-1', category: 'tops', price: 10000, unitCost: 4000, fulfilmentCost: 500 }],
@@ -35,7 +34,7 @@ async function seeded(backend: 'sqlite' | 'postgres') {
 }
 
 async function serve(engine: Engine, key: string) {
-  const app = await buildServer(engine);
+  const app = await testServer(engine);
   await app.ready();
   const req = (method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown) =>
     app.inject({ method, url, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
-import { buildServer } from '../src/http/server.js';
+import { testServer } from './helpers/http.js';
 import type { DecisionResponse } from '../src/index.js';
 import { BACKENDS, createTestEngine, type TestEngine } from './helpers/backends.js';
 
@@ -165,7 +165,7 @@ for (const backend of BACKENDS) {
       const n = 7;
       const offers = Array.from({ length: n }, (_, i) => ({ id: `ofr_w${i}`, status: 'live', name: `W${i}`, type: 'amount_off', value: 100 + i, expectedLift: 1, placements: [`slot${i}`] }));
       const t = await createTestEngine(backend);
-      const app = await buildServer(t.engine);
+      const app = await testServer(t.engine);
       try {
         await importCatalog(t.engine.catalog, {
           products,

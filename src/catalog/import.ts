@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isOfferpilotError, OfferpilotError } from '../core/errors.js';
 import { parseInput, validationError, type IssueLike } from '../core/validate.js';
 import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecSchema, ProductSchema } from '../core/catalog.js';
+import { SYSTEM_ACTOR, type Actor } from '../auth/principal.js';
 import type { CatalogService } from './service.js';
 
 function stableJson(v: unknown): string {
@@ -23,18 +24,22 @@ export const CatalogFileSchema = z
 const FileOfferSchema = OfferCreateSchema.safeExtend({ id: OfferCreateSchema.shape.id.unwrap() });
 const FileCampaignSchema = CampaignCreateSchema.safeExtend({ id: CampaignCreateSchema.shape.id.unwrap() });
 
-export interface ImportResult {
-  products: number;
-  offers: { created: number; updated: number; unchanged: number };
-  campaigns: { created: number; updated: number; unchanged: number };
-}
+/** A catalog file as OpenAPI documents it: every item with its full schema (validated by importCatalog, which names the item). */
+export const CatalogImportSchema = z
+  .object({ products: z.array(ProductSchema).optional(), offers: z.array(FileOfferSchema).optional(), campaigns: z.array(FileCampaignSchema).optional() })
+  .strict()
+  .meta({ id: 'CatalogImport' });
+
+const Counts = z.object({ created: z.number().int(), updated: z.number().int(), unchanged: z.number().int() });
+export const ImportResultSchema = z.object({ products: z.number().int(), offers: Counts, campaigns: Counts }).meta({ id: 'ImportResult' });
+export type ImportResult = z.infer<typeof ImportResultSchema>;
 
 /**
  * Imports a catalog file idempotently: products are upserted; offers and campaigns are
  * created, or get a new version only when their definition changed. Statuses in the file
  * ('draft' | 'live') are applied. Errors name the item, e.g. `offers.3.valueLadder.1`.
  */
-export async function importCatalog(catalog: CatalogService, input: unknown): Promise<ImportResult> {
+export async function importCatalog(catalog: CatalogService, input: unknown, actor: Actor = SYSTEM_ACTOR): Promise<ImportResult> {
   const file = parseInput(CatalogFileSchema, input);
   const result: ImportResult = { products: 0, offers: { created: 0, updated: 0, unchanged: 0 }, campaigns: { created: 0, updated: 0, unchanged: 0 } };
   const prefixed = async <T>(prefix: string, fn: () => Promise<T>): Promise<T> => {
@@ -61,10 +66,10 @@ export async function importCatalog(catalog: CatalogService, input: unknown): Pr
   check(FileOfferSchema, file.offers, 'offers');
   check(FileCampaignSchema, file.campaigns, 'campaigns');
   if (issues.length > 0) throw validationError(issues);
-  if (file.products.length) result.products = (await prefixed('products', () => catalog.upsertProducts(file.products))).upserted;
+  if (file.products.length) result.products = (await prefixed('products', () => catalog.upsertProducts(file.products, actor))).upserted;
   const kinds = [
-    { name: 'offers', items: file.offers, schema: OfferSpecSchema, get: (id: string) => catalog.getOffer(id), create: (b: unknown) => catalog.createOffer(b), update: (id: string, b: unknown) => catalog.updateOffer(id, b), live: (id: string) => catalog.transitionOffer(id, 'live') },
-    { name: 'campaigns', items: file.campaigns, schema: CampaignSpecSchema, get: (id: string) => catalog.getCampaign(id), create: (b: unknown) => catalog.createCampaign(b), update: (id: string, b: unknown) => catalog.updateCampaign(id, b), live: (id: string) => catalog.transitionCampaign(id, 'live') },
+    { name: 'offers', items: file.offers, schema: OfferSpecSchema, get: (id: string) => catalog.getOffer(id), create: (b: unknown) => catalog.createOffer(b, actor), update: (id: string, b: unknown) => catalog.updateOffer(id, b, actor), live: (id: string) => catalog.transitionOffer(id, 'live', actor) },
+    { name: 'campaigns', items: file.campaigns, schema: CampaignSpecSchema, get: (id: string) => catalog.getCampaign(id), create: (b: unknown) => catalog.createCampaign(b, actor), update: (id: string, b: unknown) => catalog.updateCampaign(id, b, actor), live: (id: string) => catalog.transitionCampaign(id, 'live', actor) },
   ] as const;
   for (const k of kinds) {
     for (const [i, raw] of k.items.entries()) {

@@ -17,9 +17,11 @@ export interface VersionReads {
 
 /** What catalog editing needs from the store. */
 export interface CatalogPort extends VersionReads {
-  /** Writes a new immutable version (version 1 creates the record) and bumps the catalog version. */
-  putVersion<K extends VersionedKind>(kind: K, record: Versioned<K>): Promise<void>;
-  setStatus(kind: VersionedKind, id: string, status: Status, at: number): Promise<void>;
+  /** Writes a new immutable version (version 1 creates the record) and bumps the catalog version; `changedBy` is the actor id recorded beside it. */
+  putVersion<K extends VersionedKind>(kind: K, record: Versioned<K>, changedBy?: string): Promise<void>;
+  setStatus(kind: VersionedKind, id: string, status: Status, at: number, changedBy?: string): Promise<void>;
+  /** Who made each version of a record, and its last status change (null: before actors were recorded). */
+  changeActors(kind: VersionedKind, id: string): Promise<{ versions: Array<{ version: number; changedBy: string | null }>; statusChangedBy: string | null }>;
   listVersioned<K extends VersionedKind>(kind: K, status?: Status): Promise<Array<Versioned<K>>>;
   listVersions<K extends VersionedKind>(kind: K, id: string): Promise<Array<Versioned<K>>>;
   upsertProducts(products: Product[], at: number): Promise<number>;

@@ -1,3 +1,4 @@
+import { actorId, SYSTEM_ACTOR, type Actor } from '../auth/principal.js';
 import { OfferpilotError } from '../core/errors.js';
 import { parseInput } from '../core/validate.js';
 import type { IdGenerator } from '../ids/index.js';
@@ -42,26 +43,26 @@ export class CatalogService {
   ) {}
 
   /** Creates an offer (version 1). A broken eligibility rule is rejected here, never at decision time. */
-  async createOffer(input: unknown): Promise<Offer> {
+  async createOffer(input: unknown, actor: Actor = SYSTEM_ACTOR): Promise<Offer> {
     const parsed = parseInput(OfferCreateSchema, input);
     const { id, status, ...spec } = parsed as typeof parsed & { id?: string; status?: 'draft' | 'live' };
     if (id && (await this.store.getVersioned('offer', id))) throw new OfferpilotError('CONFLICT', `Offer ${id} already exists`, [{ path: 'id', message: 'taken' }]);
     const now = new Date(this.clock.now()).toISOString();
     const offer: Offer = { ...spec, id: id ?? this.ids('offer'), status: status ?? 'draft', version: 1, createdAt: now, updatedAt: now };
     await this.checkOffer(offer);
-    await this.store.putVersion('offer', offer);
+    await this.store.putVersion('offer', offer, actorId(actor));
     this.onChange();
     return offer;
   }
 
   /** Replaces an offer's definition, creating a new immutable version. */
-  async updateOffer(id: string, input: unknown): Promise<Offer> {
+  async updateOffer(id: string, input: unknown, actor: Actor = SYSTEM_ACTOR): Promise<Offer> {
     const current = await this.getOffer(id);
     if (current.status === 'archived') throw new OfferpilotError('ARCHIVED', `Offer ${id} is archived`);
     const spec = parseInput(OfferSpecSchema, input);
     const offer: Offer = { ...spec, id, status: current.status, version: current.version + 1, createdAt: current.createdAt, updatedAt: new Date(this.clock.now()).toISOString() };
     await this.checkOffer(offer);
-    await this.store.putVersion('offer', offer);
+    await this.store.putVersion('offer', offer, actorId(actor));
     this.onChange();
     return offer;
   }
@@ -94,37 +95,42 @@ export class CatalogService {
     return this.store.listVersions('offer', id);
   }
 
+  /** Who made each version of an offer or campaign, and its last status change. */
+  async changeActors(kind: 'offer' | 'campaign', id: string): Promise<{ versions: Array<{ version: number; changedBy: string | null }>; statusChangedBy: string | null }> {
+    return this.store.changeActors(kind, id);
+  }
+
   /** Moves an offer through draft → live ⇄ paused → archived. */
-  async transitionOffer(id: string, status: Status): Promise<Offer> {
+  async transitionOffer(id: string, status: Status, actor: Actor = SYSTEM_ACTOR): Promise<Offer> {
     const o = await this.getOffer(id);
-    await this.transition('offer', o, status);
+    await this.transition('offer', o, status, actor);
     return this.getOffer(id);
   }
 
-  private async transition(kind: 'offer' | 'campaign', rec: { id: string; status: Status }, to: Status): Promise<void> {
+  private async transition(kind: 'offer' | 'campaign', rec: { id: string; status: Status }, to: Status, actor: Actor): Promise<void> {
     if (rec.status === to) return;
     if (!TRANSITIONS[rec.status].includes(to)) {
       throw new OfferpilotError('INVALID_TRANSITION', `Cannot move ${kind} ${rec.id} from ${rec.status} to ${to}`, [
         { path: 'status', message: `allowed from ${rec.status}: ${TRANSITIONS[rec.status].join(', ') || 'none'}` },
       ]);
     }
-    await this.store.setStatus(kind, rec.id, to, this.clock.now());
+    await this.store.setStatus(kind, rec.id, to, this.clock.now(), actorId(actor));
     this.onChange();
   }
 
-  async createCampaign(input: unknown): Promise<Campaign> {
+  async createCampaign(input: unknown, actor: Actor = SYSTEM_ACTOR): Promise<Campaign> {
     const parsed = parseInput(CampaignCreateSchema, input);
     const { id, status, ...spec } = parsed as typeof parsed & { id?: string; status?: 'draft' | 'live' };
     if (id && (await this.store.getVersioned('campaign', id))) throw new OfferpilotError('CONFLICT', `Campaign ${id} already exists`, [{ path: 'id', message: 'taken' }]);
     await this.checkCampaign(spec.offers);
     const now = new Date(this.clock.now()).toISOString();
     const c: Campaign = { ...spec, id: id ?? this.ids('campaign'), status: status ?? 'draft', version: 1, createdAt: now, updatedAt: now };
-    await this.store.putVersion('campaign', c);
+    await this.store.putVersion('campaign', c, actorId(actor));
     this.onChange();
     return c;
   }
 
-  async updateCampaign(id: string, input: unknown): Promise<Campaign> {
+  async updateCampaign(id: string, input: unknown, actor: Actor = SYSTEM_ACTOR): Promise<Campaign> {
     const current = await this.getCampaign(id);
     if (current.status === 'archived') throw new OfferpilotError('ARCHIVED', `Campaign ${id} is archived`);
     const spec = parseInput(CampaignSpecSchema, input);
@@ -132,7 +138,7 @@ export class CatalogService {
     // The holdout salt must not change under a running experiment unless asked to.
     spec.salt ??= current.salt ?? current.id;
     const c: Campaign = { ...spec, id, status: current.status, version: current.version + 1, createdAt: current.createdAt, updatedAt: new Date(this.clock.now()).toISOString() };
-    await this.store.putVersion('campaign', c);
+    await this.store.putVersion('campaign', c, actorId(actor));
     this.onChange();
     return c;
   }
@@ -160,14 +166,17 @@ export class CatalogService {
     return this.store.listVersions('campaign', id);
   }
 
-  async transitionCampaign(id: string, status: Status): Promise<Campaign> {
+  async transitionCampaign(id: string, status: Status, actor: Actor = SYSTEM_ACTOR): Promise<Campaign> {
     const c = await this.getCampaign(id);
-    await this.transition('campaign', c, status);
+    await this.transition('campaign', c, status, actor);
     return this.getCampaign(id);
   }
 
-  /** Inserts or updates products by SKU, up to 10,000 per call. */
-  async upsertProducts(input: unknown): Promise<{ upserted: number }> {
+  /**
+   * Inserts or updates products by SKU, up to 10,000 per call. Products keep no history, so the
+   * actor has nowhere to be stored yet; it is taken so callers already say who changes prices.
+   */
+  async upsertProducts(input: unknown, _actor: Actor = SYSTEM_ACTOR): Promise<{ upserted: number }> {
     const products = parseInput(ProductBatchSchema, input);
     const seen = new Set<string>();
     products.forEach((p, i) => {

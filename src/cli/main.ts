@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SCOPES, type Scope } from '../auth/index.js';
+import { CLI_ACTOR, SCOPES, type Scope } from '../auth/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { Engine } from '../app.js';
 import { OfferpilotError } from '../core/errors.js';
@@ -82,11 +82,11 @@ program
       let demoKey: string | null = null;
       if (flags.demo) {
         const empty = (await engine.catalog.listOffers()).length === 0;
-        if (empty) await (await lazy.catalog()).importCatalog(engine.catalog, readJsonFile(fileURLToPath(DEMO_CATALOG)));
+        if (empty) await (await lazy.catalog()).importCatalog(engine.catalog, readJsonFile(fileURLToPath(DEMO_CATALOG)), CLI_ACTOR);
         // Demo only: the dev key is kept in plain text so every restart can print it again.
         demoKey = await store.getSetting('demo.dev_api_key');
         if (!demoKey) {
-          demoKey = (await engine.keys.create(['admin'], 'demo dev key')).key;
+          demoKey = (await engine.keys.create(['admin'], 'demo dev key', undefined, CLI_ACTOR)).key;
           await store.putSetting('demo.dev_api_key', demoKey);
         }
       }
@@ -140,7 +140,7 @@ offers
     const data = readJsonFile(file);
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
       const { importCatalog } = await lazy.catalog();
-      process.stdout.write(`${JSON.stringify(await importCatalog(engine.catalog, data), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(await importCatalog(engine.catalog, data, CLI_ACTOR), null, 2)}\n`);
     });
   });
 
@@ -153,7 +153,7 @@ keys
   .addOption(dbOption())
   .action(async (flags: CommonFlags & { scopes: Scope[]; name?: string }) => {
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
-      const k = await engine.keys.create(flags.scopes, flags.name);
+      const k = await engine.keys.create(flags.scopes, flags.name, undefined, CLI_ACTOR);
       process.stdout.write(`${k.key}\n`);
       process.stderr.write(`created ${k.id} with scopes ${k.scopes.join(', ')}; store it now, it is not shown again\n`);
     });
@@ -173,7 +173,7 @@ keys
   .addOption(dbOption())
   .action(async (id: string, flags: CommonFlags) => {
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
-      if (!(await engine.keys.revoke(id))) throw new OfferpilotError('KEY_NOT_FOUND', `No live API key ${id} (see offerpilot keys list)`);
+      if (!(await engine.keys.revoke(id, undefined, CLI_ACTOR))) throw new OfferpilotError('KEY_NOT_FOUND', `No live API key ${id} (see offerpilot keys list)`);
       process.stdout.write(`revoked ${id}\n`);
     });
   });
@@ -284,7 +284,7 @@ program
   .addOption(dbOption())
   .action(async (flags: CommonFlags) => {
     await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
-      for (const r of await engine.measure.stopLoss()) console.log(`${r.campaignId}: ${r.verdict}${r.action === 'paused' ? ' — PAUSED' : ''}`);
+      for (const r of await engine.measure.stopLoss(CLI_ACTOR)) console.log(`${r.campaignId}: ${r.verdict}${r.action === 'paused' ? ' — PAUSED' : ''}`);
     });
   });
 

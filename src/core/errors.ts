@@ -56,6 +56,7 @@ export const ERRORS = {
   STORE_READ_ONLY: { status: 503, message: 'The database is read-only; retry after the Retry-After delay' },
   STORE_BUSY: { status: 503, message: 'The database is busy (locked); retry after the Retry-After delay' },
   INTERNAL: { status: 500, message: 'Internal error' },
+  REPLY_SCHEMA_MISMATCH: { status: 500, message: 'The reply does not match its declared schema' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not support this method (see the Allow header)' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive' },

@@ -2,9 +2,23 @@ import { z } from 'zod';
 import { OFFER_TYPES } from './catalog.js';
 import { REASONS } from './reasons.js';
 
-/** The decide API's answer, also what the decision log stores; the type is inferred from it. */
+/** Why a candidate (or the decision) came out as it did: a stable code, with detail where useful. */
 export const ReasonSchema = z.object({ code: z.enum(Object.keys(REASONS) as [keyof typeof REASONS]), detail: z.string().optional() }).meta({ id: 'Reason' });
 
+/** How one candidate fared: every decision explains every candidate. */
+export const CandidateSchema = z
+  .object({
+    offerId: z.string(),
+    version: z.number().int(),
+    eligible: z.boolean(),
+    selected: z.boolean(),
+    reasons: z.array(ReasonSchema),
+    score: z.number().nullable().describe('Expected incremental margin (minor units) of the best value, or null if not scored'),
+    value: z.number().nullable(),
+  })
+  .meta({ id: 'Candidate' });
+
+/** The decide API's answer, also what the decision log stores; the type is inferred from it. */
 export const DecisionResponseSchema = z
   .object({
     decisionId: z.string().describe('dec_…'),
@@ -36,17 +50,7 @@ export const DecisionResponseSchema = z
       }),
     ),
     reasons: z.array(ReasonSchema),
-    candidates: z.array(
-      z.object({
-        offerId: z.string(),
-        version: z.number().int(),
-        eligible: z.boolean(),
-        selected: z.boolean(),
-        reasons: z.array(ReasonSchema),
-        score: z.number().nullable(),
-        value: z.number().nullable(),
-      }),
-    ),
+    candidates: z.array(CandidateSchema),
     basket: z.object({ basis: z.enum(['cart', 'expected']), subtotal: z.number().int(), margin: z.number().int().nullable() }),
     decidedAt: z.string(),
   })

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { FeatureTotals } from './port.js';
 
 const DAY = 86_400_000;
@@ -10,30 +11,25 @@ export type Cohort = (typeof COHORTS)[number];
 
 /**
  * A customer's features as rules (`customer.features.*`), learning and reports see them.
- * Money in minor units; days are fractional.
+ * Money in minor units; days are fractional. The type is inferred from the schema.
  */
-export interface CustomerFeatures {
-  /** Distinct orders (by order id), whatever order their events arrived in. */
-  orders: number;
-  firstOrderAt: string | null;
-  lastOrderAt: string | null;
-  /** RFM recency: days since the last order (null without orders). */
-  recencyDays: number | null;
-  /** RFM frequency: the order count. */
-  frequency: number;
-  /** RFM monetary: net revenue (order subtotals after discounts, minus refunds and returns). */
-  monetary: number;
-  /** Gross order value per order (subtotal after discounts, before refunds), rounded half up. */
-  aov: number;
-  refunded: number;
-  cohort: Cohort;
-  /** Share of orders that used an offer (0 without orders). */
-  couponAffinity: number;
-  /** Discount depth used: total discount / subtotal over the orders that used an offer, percent. */
-  discountDepthPct: number;
-  /** Impression events in the last 30 days. */
-  impressions30d: number;
-}
+export const CustomerFeaturesSchema = z
+  .object({
+    orders: z.number().int().describe('Distinct orders (by order id), whatever order their events arrived in'),
+    firstOrderAt: z.string().nullable(),
+    lastOrderAt: z.string().nullable(),
+    recencyDays: z.number().nullable().describe('RFM recency: days since the last order (null without orders)'),
+    frequency: z.number().int().describe('RFM frequency: the order count'),
+    monetary: z.number().describe('RFM monetary: net revenue (order subtotals after discounts, minus refunds and returns)'),
+    aov: z.number().describe('Gross order value per order (subtotal after discounts, before refunds), rounded half up'),
+    refunded: z.number(),
+    cohort: z.enum(COHORTS),
+    couponAffinity: z.number().describe('Share of orders that used an offer (0 without orders)'),
+    discountDepthPct: z.number().describe('Discount depth used: total discount / subtotal over the orders that used an offer, percent'),
+    impressions30d: z.number().int().describe('Impression events in the last 30 days'),
+  })
+  .meta({ id: 'CustomerFeatures' });
+export type CustomerFeatures = z.infer<typeof CustomerFeaturesSchema>;
 
 /** The behavioural cohort at `now`: last order < 30 days, 30–90 days, > 90 days, or none. */
 export function cohortOf(lastOrderAt: number | null, now: number): Cohort {

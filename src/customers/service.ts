@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { actorId, SYSTEM_ACTOR, type Actor } from '../auth/principal.js';
 import { OfferpilotError } from '../core/errors.js';
 import { packLog, unpackLog } from '../core/log-codec.js';
 import { ConsentSchema, type Consent } from '../core/request.js';
@@ -27,8 +28,8 @@ export class CustomerService {
     private readonly logger: Logger,
   ) {}
 
-  /** Stores a customer's traits and consent (replaces both). */
-  async put(id: string, body: unknown): Promise<CustomerRecord> {
+  /** Stores a customer's traits and consent (replaces both). Profiles keep no history yet, so the actor is not stored. */
+  async put(id: string, body: unknown, _actor: Actor = SYSTEM_ACTOR): Promise<CustomerRecord> {
     const parsed = parseInput(CustomerPutSchema, body);
     return this.port.putCustomer(id, parsed.traits, parsed.consent as Consent, this.clock.now());
   }
@@ -50,7 +51,7 @@ export class CustomerService {
   }
 
   /** Erases a customer's profile, features and personal data; outcomes stay, anonymised. */
-  async erase(id: string): Promise<{ erased: boolean }> {
+  async erase(id: string, actor: Actor = SYSTEM_ACTOR): Promise<{ erased: boolean }> {
     // The decision log keeps what was decided, not who for: traits and request context go.
     const scrub = (body: string) => {
       const { response, log } = unpackLog(body) as { response: DecisionResponse; log: { request?: Record<string, unknown> } };
@@ -60,7 +61,7 @@ export class CustomerService {
       return packLog({ ...response, requestId: null, offers }, log);
     };
     const erased = await this.port.eraseCustomer(id, this.ids('erased'), scrub);
-    this.logger.info({ erased }, 'customer erasure');
+    this.logger.info({ erased, actor: actorId(actor) }, 'customer erasure');
     return { erased };
   }
 }

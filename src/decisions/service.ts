@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { previewView, type DecisionPreview } from './preview.js';
 import { decide, type Decision, type DecideDefaults } from '../core/decide.js';
 import { OfferpilotError } from '../core/errors.js';
 import { packLog, unpackLog } from '../core/log-codec.js';
@@ -128,6 +129,11 @@ export class DecisionService {
     const [subject, cview] = await Promise.all([this.subjectFor(req, now, s), this.d.counters.viewFor(s, now)]);
     const policies = s.readsPolicyState ? await this.d.policyStates.current() : undefined;
     return decide({ request: req, snapshot: s, subject, counters: cview, now, random: this.d.random, defaults: this.d.defaults, policies });
+  }
+
+  /** The preview reply: a dry run shaped for a read-scoped caller (no guard internals, no held credentials). */
+  async previewView(raw: unknown): Promise<DecisionPreview> {
+    return previewView(await this.preview(raw));
   }
 
   /** A logged decision with what was logged beside the response. */

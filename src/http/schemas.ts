@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { REASONS } from '../core/reasons.js';
 import { CHANNELS, LIFECYCLE, OFFER_TYPES } from '../core/catalog.js';
 
-/** Response shapes, for the OpenAPI document (responses are not re-validated at run time). */
+/** The error body every route answers with (OpenAPI, and reply validation in the test suite). */
 export const ErrorBody = z
   .object({
     error: z.object({
@@ -12,6 +12,9 @@ export const ErrorBody = z
     }),
   })
   .meta({ id: 'Error' });
+
+/** Every error status a route may answer with; all share the error body. */
+export const errorReplies = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody };
 
 export { DecisionResponseSchema, ReasonSchema } from '../core/response.js';
 

@@ -1,39 +1,38 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
-import { allows, SCOPES, type Scope } from '../auth/index.js';
-import { importCatalog } from '../catalog/import.js';
-import { CampaignCreateSchema, CampaignSpecSchema, OfferCreateSchema, OfferSpecSchema, ProductSchema } from '../core/catalog.js';
-import { DecideRequestSchema } from '../core/request.js';
-import { EventBatchSchema, MAX_BATCH } from '../events/index.js';
-import { RedemptionRequestSchema, WALLET_PAGE_DEFAULT, WALLET_PAGE_MAX } from '../wallet/service.js';
+import { allows, SCOPES } from '../auth/index.js';
+import { keyRoutes } from '../auth/routes.js';
+import { catalogRoutes } from '../catalog/routes.js';
+import { customerRoutes } from '../customers/routes.js';
+import { decisionRoutes } from '../decisions/routes.js';
+import { eventRoutes } from '../events/routes.js';
+import { ledgerRoutes } from '../ledger/routes.js';
+import { measureRoutes } from '../measure/routes.js';
+import { walletRoutes } from '../wallet/routes.js';
 import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorCode, type ErrorDetail } from '../core/errors.js';
 import { issueDetails } from '../core/validate.js';
 import { storeErrorCode } from '../store/errors.js';
 import type { Engine } from '../app.js';
-import { compileRule } from '../core/rules.js';
-import { customerSubject } from '../core/subject.js';
-import { sampleSize } from '../measure/index.js';
 import { registerLookupLimits } from './rate-limits.js';
-import type { CustomerRecord } from '../store/ports.js';
-import { IsoDay, IsoInstant, orderedWindow } from './query.js';
-import { DecisionResponseSchema, ErrorBody, IdParams, Passthrough, StatusBody, StatusQuery, VersionQuery } from './schemas.js';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    scope?: Scope;
-  }
-}
+import { ErrorBody } from './schemas.js';
+import { replyValidatingSerializer } from './reply-validation.js';
 
 export interface ServerOptions {
   /** Fastify's own two-line request logging, with its serializers (off by default: the decide path is hot). */
   logRequests?: boolean;
   /** One access-log line per request at info (default: the engine's `accessLog` setting). */
   accessLog?: boolean;
+  /**
+   * Check every reply against its route's declared schema for the status code; a mismatch is a
+   * 500 REPLY_SCHEMA_MISMATCH, logged. For tests (default: OFFERPILOT_VALIDATE_REPLIES=1); off,
+   * replies are plain JSON.stringify, as the hot path needs.
+   */
+  validateReplies?: boolean;
 }
 
 // Query parameters whose values may be credentials are not written to the log.
@@ -174,10 +173,6 @@ function routeMatcher(url: string): RegExp {
   return new RegExp(`^${src}$`);
 }
 
-// Replies give every timestamp as an ISO 8601 string; the store keeps epoch milliseconds.
-const iso = (ms: number) => new Date(ms).toISOString();
-const customerReply = (c: CustomerRecord) => ({ ...c, createdAt: iso(c.createdAt), updatedAt: iso(c.updatedAt) });
-
 const bearer = (req: FastifyRequest): string | undefined => {
   const h = req.headers.authorization;
   // The auth scheme name is case-insensitive (RFC 9110).
@@ -186,15 +181,19 @@ const bearer = (req: FastifyRequest): string | undefined => {
   return typeof k === 'string' ? k : undefined;
 };
 
-// Planning inputs beyond these are not real shops and would overflow the answer's figures.
-const MAX_PLAN_AMOUNT = 1e12;
-const MAX_PLAN_CUSTOMERS = 1e10;
-
 const EmptyQuery = z.object({}).strict();
 // Fastify hands a route `null` when no body was sent.
 const NoBody = z.object({}).strict().nullish();
 
-const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+const HealthSchema = z
+  .object({
+    status: z.enum(['ok', 'degraded']),
+    store: z.enum(['sqlite', 'postgres']),
+    writes: z.object({ ok: z.boolean(), lastWriteError: z.object({ code: z.string(), message: z.string(), at: z.string() }).nullable(), lastWriteOkAt: z.string().nullable() }),
+    catalogVersion: z.number().int(),
+    liveCampaigns: z.number().int(),
+  })
+  .meta({ id: 'Health' });
 
 /** Builds the HTTP API over an engine: decide, catalog, customers, keys, OpenAPI and docs. */
 export async function buildServer(engine: Engine, opts: ServerOptions = {}): Promise<FastifyInstance> {
@@ -228,8 +227,12 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     });
   });
   app.setValidatorCompiler(validatorCompiler);
-  // Response schemas document the API; replies are plain JSON and are not re-validated on the hot path.
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Response schemas document the API; replies are plain JSON and are not re-validated on the
+  // hot path. The test suite turns validation on, so every reply it sees is checked.
+  const validateReplies = opts.validateReplies ?? process.env.OFFERPILOT_VALIDATE_REPLIES === '1';
+  app.setSerializerCompiler(validateReplies ? replyValidatingSerializer(engine.logger) : () => (data) => JSON.stringify(data));
+  // The principal's slot exists on every request from the start (one object shape).
+  app.decorateRequest('principal', null);
   app.setErrorHandler(handleError);
   // Every route's methods, so a known path asked with another method is a 405 with Allow, not a 404.
   const routes: Array<{ match: RegExp; methods: Set<string> }> = [];
@@ -281,6 +284,8 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
       security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,
+    // Schemas with a `.meta({ id })` become named components (Offer, Decision, WalletPage…).
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
@@ -290,11 +295,12 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     if (!needed) return;
     const key = bearer(req);
     if (!key) return send(reply, new OfferpilotError('UNAUTHENTICATED'));
-    const scopes = await engine.keys.scopesOf(key);
-    if (!scopes) return send(reply, new OfferpilotError('UNAUTHENTICATED', 'The API key is unknown or revoked'));
-    if (!allows(scopes, needed)) {
-      return send(reply, new OfferpilotError('FORBIDDEN_SCOPE', `This endpoint needs the "${needed}" scope; the key has ${scopes.join(', ')}`));
+    const principal = await engine.keys.principalOf(key);
+    if (!principal) return send(reply, new OfferpilotError('UNAUTHENTICATED', 'The API key is unknown or revoked'));
+    if (!allows(principal.scopes, needed)) {
+      return send(reply, new OfferpilotError('FORBIDDEN_SCOPE', `This endpoint needs the "${needed}" scope; the key has ${principal.scopes.join(', ')}`));
     }
+    req.principal = principal;
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -303,13 +309,21 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
 
   app.get(
     '/health',
-    { schema: { tags: ['system'], security: [], summary: 'Liveness and database check: 503 "degraded" while writes fail (disk full, read-only, locked), until one succeeds' } },
+    {
+      schema: {
+        tags: ['system'],
+        security: [],
+        summary: 'Liveness and database check: 503 "degraded" while writes fail (disk full, read-only, locked), until one succeeds',
+        // A 503 is "degraded" when writes fail, or the error body when the catalog cannot be read at all.
+        response: { 200: HealthSchema, 503: z.union([HealthSchema, ErrorBody]), 500: ErrorBody },
+      },
+    },
     async (_req, reply) => {
       const s = await engine.snapshot();
       const w = engine.storeHealth();
       if (w.degraded) reply.code(503).header('retry-after', RETRY_AFTER[w.lastWriteError!.code] ?? '5');
       return {
-        status: w.degraded ? 'degraded' : 'ok',
+        status: w.degraded ? ('degraded' as const) : ('ok' as const),
         store: engine.dialect,
         writes: { ok: !w.degraded, lastWriteError: w.lastWriteError, lastWriteOkAt: w.lastWriteOkAt },
         catalogVersion: s.version,
@@ -318,320 +332,15 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
     },
   );
 
-  app.post(
-    '/v1/decide',
-    {
-      config: { scope: 'decide' },
-      schema: { tags: ['decide'], summary: 'Decide which offer to show (or none), and reserve it', body: DecideRequestSchema, response: { 200: DecisionResponseSchema, ...errorResponses } },
-    },
-    async (req) => engine.decide(req.body),
-  );
-
-  // A preview needs only the read scope: a held wallet entry is shown as held, never with its
-  // coupon code or token (bearer credentials the wallet gives only to the decide scope).
-  const previewOffer = <T extends { guard: unknown; held: unknown; expiresAt: number }>({ guard: _g, held, ...c }: T) => ({
-    ...c,
-    fromWallet: held !== null && held !== undefined,
-    expiresAt: new Date(c.expiresAt).toISOString(),
-  });
-  app.post(
-    '/v1/decide/preview',
-    {
-      config: { scope: 'read' },
-      schema: {
-        tags: ['decide'],
-        summary: 'Dry run: the decision the engine would make now, with every candidate explained; nothing is reserved, issued or logged',
-        body: DecideRequestSchema,
-      },
-    },
-    async (req) => {
-      const d = await engine.preview(req.body);
-      return { ...d, decidedAt: new Date(d.decidedAt).toISOString(), chosen: d.chosen.map(previewOffer), counterfactual: d.counterfactual.map(previewOffer) };
-    },
-  );
-
-  app.get('/v1/decisions/:id', { config: { scope: 'read' }, schema: { tags: ['decide'], summary: 'A logged decision with its context', params: IdParams } }, async (req) =>
-    engine.getDecision(req.params.id),
-  );
-
-  app.get(
-    '/v1/decisions',
-    {
-      config: { scope: 'read' },
-      schema: {
-        tags: ['decide'],
-        summary: 'Recent logged decisions, newest first',
-        querystring: z.object({ customerId: z.string().optional(), campaignId: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) }).strict(),
-      },
-    },
-    async (req) => {
-      const decisions = await engine.decisions.list({
-        limit: req.query.limit,
-        ...(req.query.customerId ? { subjectId: customerSubject(req.query.customerId) } : {}),
-        ...(req.query.campaignId ? { campaignId: req.query.campaignId } : {}),
-      });
-      return { decisions };
-    },
-  );
-
-  app.put(
-    '/v1/customers/:id',
-    {
-      config: { scope: 'decide' },
-      schema: {
-        tags: ['customers'],
-        summary: 'Store a customer’s traits and consent (replaces both)',
-        params: IdParams,
-        body: z.object({ traits: z.record(z.string(), z.unknown()).optional(), consent: z.object({ personalization: z.boolean().optional(), email: z.boolean().optional(), sms: z.boolean().optional(), push: z.boolean().optional() }).strict().optional() }).strict(),
-      },
-    },
-    async (req) => customerReply(await engine.putCustomer(req.params.id, req.body)),
-  );
-  app.get('/v1/customers/:id', { config: { scope: 'read' }, schema: { tags: ['customers'], params: IdParams } }, async (req) => customerReply(await engine.getCustomer(req.params.id)));
-
-  app.get('/v1/customers/:id/features', { config: { scope: 'read' }, schema: { tags: ['customers'], summary: 'Features computed from events (RFM, cohort, coupon affinity…); rules read them as customer.features', params: IdParams } }, async (req) =>
-    engine.features(req.params.id),
-  );
-  app.get(
-    '/v1/customers/:id/wallet',
-    {
-      config: { scope: 'decide' },
-      schema: {
-        tags: ['wallet'],
-        summary: `Issued, unexpired, unredeemed offers across sessions, devices and channels; newest first, at most ${WALLET_PAGE_MAX} a page (pass nextCursor as cursor for the next)`,
-        params: IdParams,
-        querystring: z
-          .object({ limit: z.coerce.number().int().min(1).max(WALLET_PAGE_MAX).default(WALLET_PAGE_DEFAULT), cursor: z.string().min(1).max(500).optional() })
-          .strict(),
-      },
-    },
-    async (req) => engine.wallet.list(req.params.id, { limit: req.query.limit, ...(req.query.cursor !== undefined ? { cursor: req.query.cursor } : {}) }),
-  );
-  app.delete('/v1/customers/:id', { config: { scope: 'admin' }, schema: { tags: ['customers'], summary: 'Erase a customer: profile, features and personal data; aggregate outcomes stay, anonymised', params: IdParams } }, async (req) => {
-    const r = await engine.eraseCustomer(req.params.id);
-    if (!r.erased) throw new OfferpilotError('CUSTOMER_NOT_FOUND', `Nothing stored for customer ${req.params.id}`);
-    return { customerId: req.params.id, erased: true };
-  });
-
-  // Bodies below are validated once, by the service (which names the failing index and field);
-  // the zod schemas here document them in OpenAPI.
-  const docsOnly = {
-    // Only the body is left to the service: query strings are still checked (unknown keys refused).
-    validatorCompiler: (c: { httpPart?: string }) => (c.httpPart === 'body' ? (data: unknown) => ({ value: data }) : validatorCompiler(c as never)),
-  };
-  app.post(
-    '/v1/events',
-    {
-      ...docsOnly,
-      bodyLimit: Math.max(engine.config.bodyLimit, 8 * 1_048_576),
-      config: { scope: 'decide' },
-      schema: {
-        tags: ['events'],
-        summary: `Ingest up to ${MAX_BATCH} outcome events; idempotent by event id; 200 means every accepted event is durable (results lists duplicates, rejections and quarantines, each with a code), 503 (Retry-After) means none was stored`,
-        body: EventBatchSchema,
-      },
-    },
-    async (req) => engine.events.ingest(req.body),
-  );
-  app.post(
-    '/v1/redemptions',
-    {
-      ...docsOnly,
-      config: { scope: 'decide' },
-      preHandler: lookupLimits.check,
-      schema: { tags: ['wallet'], summary: 'Redeem offer tokens or coupon codes on an order (all or nothing; idempotent per orderId); 429 RATE_LIMITED with Retry-After past the per-customer or per-key limits', body: RedemptionRequestSchema },
-    },
-    async (req, reply) => {
-      try {
-        const r = await engine.wallet.redeem(req.body);
-        reply.code(r.replayed ? 200 : 201);
-        return r;
-      } catch (e) {
-        await lookupLimits.recordFailure(req, e);
-        throw e;
-      }
-    },
-  );
-  app.post(
-    '/v1/redemptions/quote',
-    {
-      ...docsOnly,
-      config: { scope: 'decide' },
-      preHandler: lookupLimits.check,
-      schema: { tags: ['wallet'], summary: 'Validate tokens against a cart and compute the discount without redeeming; rate-limited like redemptions', body: RedemptionRequestSchema },
-    },
-    async (req) => {
-      try {
-        return await engine.wallet.quote(req.body);
-      } catch (e) {
-        await lookupLimits.recordFailure(req, e);
-        throw e;
-      }
-    },
-  );
-  app.get('/v1/redemptions/:id', { config: { scope: 'read' }, schema: { tags: ['wallet'], params: IdParams } }, async (req) => engine.wallet.get(req.params.id));
-  app.post(
-    '/v1/redemptions/:id/rollback',
-    { config: { scope: 'decide' }, schema: { tags: ['wallet'], summary: 'Cancelled order: offers return to the wallet, caps and budget are restored (idempotent)', params: IdParams } },
-    async (req) => engine.wallet.rollback(req.params.id),
-  );
-  app.get(
-    '/v1/reports/liabilities',
-    {
-      config: { scope: 'read' },
-      schema: {
-        tags: ['reports'],
-        summary: 'Offer liabilities per offer and UTC day: issued, redeemed, rolled back, expired (breakage), outstanding, loyalty points',
-        querystring: z
-          .object({
-            from: IsoDay.optional().describe('First UTC day (a timestamp selects its UTC day)'),
-            to: IsoDay.optional().describe('Last UTC day, inclusive'),
-            offerId: z.string().max(200).optional(),
-          })
-          .strict()
-          .superRefine((q, ctx) => orderedWindow(q, ctx, false)),
-      },
-    },
-    async (req) => engine.liabilities(req.query),
-  );
-
-  const Flag = z.enum(['true', 'false']).transform((v) => v === 'true');
-  app.get(
-    '/v1/reports/incrementality',
-    {
-      config: { scope: 'read' },
-      schema: {
-        tags: ['reports'],
-        summary:
-          'Treatment against holdout over a window, per customer: sessions, conversion, AOV, revenue and CM per session, offer costs; differences and lifts with CIs; incremental CM; SRM check; verdict; breakdowns by cohort, placement, channel, offer and value; offer P&L',
-        querystring: z
-          .object({
-            campaignId: z.string().regex(/^cmp_/, 'a campaign id (cmp_…)').optional().describe('Omit for the whole program (every campaign against its own holdout)'),
-            arm: z.enum(['campaign', 'global']).optional().describe('global: the program-level holdout (OFFERPILOT_GLOBAL_HOLDOUT_PCT) against everyone else'),
-            from: IsoInstant.optional().describe('Default: 30 days before `to`'),
-            to: IsoInstant.optional().describe('Default: now'),
-            level: z.coerce.number().gt(0.5).lt(1).optional().describe('Confidence level, default 0.95'),
-            sequential: Flag.optional().describe('Also give always-valid intervals (safe to look every day)'),
-            breakdowns: Flag.optional().describe('Default true'),
-          })
-          .strict()
-          .superRefine((q, ctx) => orderedWindow(q, ctx, true)),
-      },
-    },
-    async (req) => engine.measure.incrementality(req.query),
-  );
-  app.get(
-    '/v1/reports/readout',
-    {
-      config: { scope: 'read' },
-      schema: {
-        tags: ['reports'],
-        summary: 'The verdict rule: CM-per-session lift at or above the threshold (default 8%) in each of the last two 30-day windows',
-        querystring: z.object({ campaignId: z.string().regex(/^cmp_/).optional(), to: IsoInstant.optional(), level: z.coerce.number().gt(0.5).lt(1).optional() }).strict(),
-      },
-    },
-    async (req) => engine.measure.readout(req.query),
-  );
-  app.get(
-    '/v1/reports/sample-size',
-    {
-      config: { scope: 'read' },
-      schema: {
-        tags: ['reports'],
-        summary: 'Planning: the minimum detectable effect for a number of customers, or the customers needed for an effect',
-        querystring: z
-          .object({
-            // Bounded so that every figure in the answer is a finite number (1e308 once gave mde: null).
-            sd: z.coerce.number().positive().max(MAX_PLAN_AMOUNT).describe('Standard deviation of the per-customer outcome (e.g. CM per customer), minor units, up to 1e12'),
-            holdoutPct: z.coerce.number().min(0.01).max(99.99),
-            customers: z.coerce.number().int().positive().max(MAX_PLAN_CUSTOMERS).optional().describe('Up to 1e10'),
-            mde: z.coerce.number().min(0.01).max(MAX_PLAN_AMOUNT).optional().describe('Smallest difference worth detecting, same unit as sd, 0.01 to 1e12'),
-            level: z.coerce.number().gt(0.5).lt(1).optional(),
-            power: z.coerce.number().gt(0.5).lt(1).optional(),
-          })
-          .strict()
-          .refine((q) => (q.customers === undefined) !== (q.mde === undefined), { message: 'give exactly one of customers or mde', path: ['customers'] }),
-      },
-    },
-    async (req) => {
-      const q = req.query;
-      const r = sampleSize({ sd: q.sd, holdoutShare: q.holdoutPct / 100, level: q.level, power: q.power, units: q.customers, mde: q.mde });
-      return { customers: r.units, mde: r.mde, level: q.level ?? 0.95, power: q.power ?? 0.8, holdoutPct: q.holdoutPct };
-    },
-  );
-  app.post(
-    '/v1/campaigns/stop-loss',
-    { config: { scope: 'admin' }, schema: { tags: ['campaigns'], summary: 'Run the stop-loss now: pause every live campaign whose incremental CM is surely below zero (it also runs periodically)' } },
-    async () => ({ results: await engine.measure.stopLoss() }),
-  );
-  app.get(
-    '/v1/campaigns/:id/guard-log',
-    { config: { scope: 'read' }, schema: { tags: ['campaigns'], summary: 'Automatic actions on a campaign (stop-loss pauses) with their evidence', params: IdParams } },
-    async (req) => ({ entries: await engine.measure.guardLog(req.params.id) }),
-  );
-
-  // Catalog: offers and campaigns share one shape of routes.
-  const versioned = [
-    { path: 'offers', create: OfferCreateSchema, spec: OfferSpecSchema, svc: { create: (b: unknown) => engine.catalog.createOffer(b), update: (id: string, b: unknown) => engine.catalog.updateOffer(id, b), get: (id: string, v?: number) => engine.catalog.getOffer(id, v), list: (s?: never) => engine.catalog.listOffers(s), versions: (id: string) => engine.catalog.offerVersions(id), transition: (id: string, s: never) => engine.catalog.transitionOffer(id, s) } },
-    { path: 'campaigns', create: CampaignCreateSchema, spec: CampaignSpecSchema, svc: { create: (b: unknown) => engine.catalog.createCampaign(b), update: (id: string, b: unknown) => engine.catalog.updateCampaign(id, b), get: (id: string, v?: number) => engine.catalog.getCampaign(id, v), list: (s?: never) => engine.catalog.listCampaigns(s), versions: (id: string) => engine.catalog.campaignVersions(id), transition: (id: string, s: never) => engine.catalog.transitionCampaign(id, s) } },
-  ] as const;
-  for (const v of versioned) {
-    const tags = [v.path];
-    // Bodies are validated by the catalog service (which also compiles rules), so one set of paths names every error.
-    app.post(`/v1/${v.path}`, { config: { scope: 'admin' }, schema: { tags, summary: `Create (version 1, draft unless status: live)`, body: Passthrough.describe(`See the ${v.path} schema`) } }, async (req, reply) => {
-      reply.code(201);
-      return v.svc.create(req.body);
-    });
-    app.get(`/v1/${v.path}`, { config: { scope: 'read' }, schema: { tags, querystring: StatusQuery } }, async (req) => ({ [v.path]: await v.svc.list(req.query.status as never) }));
-    app.get(`/v1/${v.path}/:id`, { config: { scope: 'read' }, schema: { tags, params: IdParams, querystring: VersionQuery } }, async (req) => v.svc.get(req.params.id, req.query.version));
-    app.put(`/v1/${v.path}/:id`, { config: { scope: 'admin' }, schema: { tags, summary: 'Replace the definition: creates a new immutable version', params: IdParams, body: Passthrough } }, async (req) =>
-      v.svc.update(req.params.id, req.body),
-    );
-    app.get(`/v1/${v.path}/:id/versions`, { config: { scope: 'read' }, schema: { tags, params: IdParams } }, async (req) => ({ versions: await v.svc.versions(req.params.id) }));
-    app.post(`/v1/${v.path}/:id/status`, { config: { scope: 'admin' }, schema: { tags, summary: 'Lifecycle: draft → live ⇄ paused → archived', params: IdParams, body: StatusBody } }, async (req) =>
-      v.svc.transition(req.params.id, req.body.status as never),
-    );
-  }
-
-  app.post(
-    '/v1/rules/check',
-    { config: { scope: 'read' }, schema: { tags: ['offers'], summary: 'Check an eligibility expression without saving it', body: z.object({ expression: z.string().min(1).max(4000) }).strict() } },
-    async (req) => {
-      const r = compileRule(req.body.expression, 'expression');
-      return { valid: true, personalized: r.personalized };
-    },
-  );
-
-  app.post('/v1/catalog/import', { config: { scope: 'admin' }, schema: { tags: ['catalog'], summary: 'Import products, offers and campaigns idempotently', body: Passthrough } }, async (req) =>
-    importCatalog(engine.catalog, req.body),
-  );
-
-  app.put('/v1/products', { config: { scope: 'admin' }, schema: { tags: ['products'], summary: 'Bulk upsert of up to 10,000 products', body: z.array(ProductSchema).min(1).max(10_000) } }, async (req) =>
-    engine.catalog.upsertProducts(req.body),
-  );
-  app.get(
-    '/v1/products',
-    { config: { scope: 'read' }, schema: { tags: ['products'], querystring: z.object({ after: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict() } },
-    async (req) => ({ products: await engine.catalog.listProducts(req.query.after, req.query.limit) }),
-  );
-  app.get('/v1/products/:sku', { config: { scope: 'read' }, schema: { tags: ['products'], params: z.object({ sku: z.string() }) } }, async (req) => engine.catalog.getProduct(req.params.sku));
-
-  app.post(
-    '/v1/keys',
-    { config: { scope: 'admin' }, schema: { tags: ['keys'], summary: 'Create an API key (the key is shown once)', body: z.object({ scopes: z.array(z.enum(SCOPES)).min(1), name: z.string().max(100).optional() }).strict() } },
-    async (req, reply) => {
-      reply.code(201);
-      return engine.keys.create(req.body.scopes, req.body.name);
-    },
-  );
-  app.get('/v1/keys', { config: { scope: 'admin' }, schema: { tags: ['keys'] } }, async () => ({
-    keys: (await engine.keys.list()).map((k) => ({ ...k, createdAt: iso(k.createdAt), revokedAt: k.revokedAt === null ? null : iso(k.revokedAt) })),
-  }));
-  app.delete('/v1/keys/:id', { config: { scope: 'admin' }, schema: { tags: ['keys'], params: IdParams } }, async (req, reply) => {
-    if (!(await engine.keys.revoke(req.params.id))) throw new OfferpilotError('NOT_FOUND', `No live key ${req.params.id}`);
-    reply.code(204);
-    return null;
-  });
+  // Every /v1 route lives with its feature; each plugin gets only the services it needs.
+  await app.register(decisionRoutes, { decisions: engine.decisions });
+  await app.register(customerRoutes, { customers: engine.customers });
+  await app.register(walletRoutes, { wallet: engine.wallet, lookupLimits });
+  await app.register(eventRoutes, { events: engine.events, bodyLimit: engine.config.bodyLimit });
+  await app.register(ledgerRoutes, { ledger: engine.ledger });
+  await app.register(measureRoutes, { measure: engine.measure });
+  await app.register(catalogRoutes, { catalog: engine.catalog });
+  await app.register(keyRoutes, { keys: engine.keys });
 
   return app as unknown as FastifyInstance;
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { SYSTEM_ACTOR, type Actor } from '../auth/principal.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { Clock } from '../core/runtime.js';
 import type { IdGenerator } from '../ids/index.js';
@@ -42,8 +43,8 @@ export class MeasureService {
     return readout(await this.reportDeps(), query);
   }
 
-  /** Pauses live campaigns whose incremental CM is surely negative; returns what it found. */
-  async stopLoss(): Promise<StopLossResult[]> {
+  /** Pauses live campaigns whose incremental CM is surely negative; returns what it found. The pauses are attributed to `actor`. */
+  async stopLoss(actor: Actor = SYSTEM_ACTOR): Promise<StopLossResult[]> {
     const { catalog, logger, port, ids } = this.d;
     return stopLoss({
       ...(await this.reportDeps()),
@@ -52,7 +53,7 @@ export class MeasureService {
         // Every process runs the stop-loss: the first to pause wins, the others see it paused.
         if ((await catalog.getCampaign(id)).status !== 'live') return false;
         try {
-          await catalog.transitionCampaign(id, 'paused');
+          await catalog.transitionCampaign(id, 'paused', actor);
         } catch (err) {
           if ((await catalog.getCampaign(id)).status !== 'live') return false;
           throw err;

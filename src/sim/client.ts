@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SIMULATOR_ACTOR } from '../auth/principal.js';
 import { importCatalog } from '../catalog/import.js';
 import { createEngine, type Engine } from '../app.js';
 import { OfferpilotError } from '../core/errors.js';
@@ -75,7 +76,7 @@ export async function inProcessClient(opts: { start: number; seed: number; db?: 
       if (t > clock.now()) clock.set(t);
     },
     importCatalog: async (c) => {
-      await importCatalog(engine.catalog, c);
+      await importCatalog(engine.catalog, c, SIMULATOR_ACTOR);
     },
     decide: async (r) => toDecision(await engine.decide(r)),
     events: async (events) => {

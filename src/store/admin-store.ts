@@ -95,7 +95,7 @@ export function createAdminStore(db: Kysely<DB>): AdminStore {
       return { version, offers, campaigns, products: products.map(toProduct) };
     },
 
-    async putVersion(kind, record) {
+    async putVersion(kind, record, changedBy) {
       const t = tables[kind];
       const at = Date.parse(record.updatedAt);
       try {
@@ -103,7 +103,7 @@ export function createAdminStore(db: Kysely<DB>): AdminStore {
           if (record.version === 1) {
             await tx
               .insertInto(t.head)
-              .values({ id: record.id, status: record.status, current_version: 1, created_at: Date.parse(record.createdAt), updated_at: at })
+              .values({ id: record.id, status: record.status, current_version: 1, created_at: Date.parse(record.createdAt), updated_at: at, status_changed_by: changedBy ?? null })
               .execute();
           } else {
             // Optimistic: only the edit based on the current version wins, and status (a
@@ -117,7 +117,7 @@ export function createAdminStore(db: Kysely<DB>): AdminStore {
               .executeTakeFirst();
             if (Number(r.numUpdatedRows) === 0) throw new OfferpilotError('CONFLICT', `${kind} ${record.id} changed (or was archived) while this edit was made; reload and retry`);
           }
-          await tx.insertInto(t.versions).values({ [t.fk]: record.id, version: record.version, spec: specOf(record), created_at: at }).execute();
+          await tx.insertInto(t.versions).values({ [t.fk]: record.id, version: record.version, spec: specOf(record), created_at: at, changed_by: changedBy ?? null }).execute();
           await tx.updateTable('catalog_meta').set((eb: any) => ({ version: eb('version', '+', 1) })).where('id', '=', 1).execute();
         });
       } catch (e) {
@@ -126,9 +126,9 @@ export function createAdminStore(db: Kysely<DB>): AdminStore {
       }
     },
 
-    async setStatus(kind, id, status, at) {
+    async setStatus(kind, id, status, at, changedBy) {
       await anyDb.transaction().execute(async (tx) => {
-        await tx.updateTable(tables[kind].head).set({ status, updated_at: at }).where('id', '=', id).execute();
+        await tx.updateTable(tables[kind].head).set({ status, updated_at: at, status_changed_by: changedBy ?? null }).where('id', '=', id).execute();
         await tx.updateTable('catalog_meta').set((eb: any) => ({ version: eb('version', '+', 1) })).where('id', '=', 1).execute();
       });
     },
@@ -158,6 +158,18 @@ export function createAdminStore(db: Kysely<DB>): AdminStore {
         .orderBy('v.version')
         .execute();
       return rows.map((r: any) => toRecord<typeof kind>(r, r.spec, r.version, r.version_at));
+    },
+
+    async changeActors(kind, id) {
+      const t = tables[kind];
+      const [head, versions] = await Promise.all([
+        anyDb.selectFrom(t.head).select('status_changed_by').where('id', '=', id).executeTakeFirst(),
+        anyDb.selectFrom(t.versions).select(['version', 'changed_by']).where(t.fk, '=', id).orderBy('version').execute(),
+      ]);
+      return {
+        versions: versions.map((v: { version: number; changed_by: string | null }) => ({ version: Number(v.version), changedBy: v.changed_by })),
+        statusChangedBy: (head?.status_changed_by as string | null | undefined) ?? null,
+      };
     },
 
     async upsertProducts(products, at) {

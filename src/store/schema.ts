@@ -13,10 +13,10 @@ export interface DB {
     daily_sales_rate: number | null;
     updated_at: number;
   };
-  offers: { id: string; status: string; current_version: number; created_at: number; updated_at: number };
-  offer_versions: { offer_id: string; version: number; spec: string; created_at: number };
-  campaigns: { id: string; status: string; current_version: number; created_at: number; updated_at: number };
-  campaign_versions: { campaign_id: string; version: number; spec: string; created_at: number };
+  offers: { id: string; status: string; current_version: number; created_at: number; updated_at: number; status_changed_by: string | null };
+  offer_versions: { offer_id: string; version: number; spec: string; created_at: number; changed_by: string | null };
+  campaigns: { id: string; status: string; current_version: number; created_at: number; updated_at: number; status_changed_by: string | null };
+  campaign_versions: { campaign_id: string; version: number; spec: string; created_at: number; changed_by: string | null };
   customers: { id: string; traits: string; consent: string; created_at: number; updated_at: number };
   api_keys: { id: string; name: string; hash: string; scopes: string; created_at: number; revoked_at: number | null };
   guard_counters: { key: string; used: number; updated_at: number };

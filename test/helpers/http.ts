@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../src/core/errors.js';
-import { buildServer } from '../../src/http/server.js';
+import { buildServer, type ServerOptions } from '../../src/http/server.js';
+import type { Engine } from '../../src/app.js';
 import type { Scope } from '../../src/auth/index.js';
 import { createTestEngine, type Backend, type TestEngine } from './backends.js';
 
@@ -30,9 +31,14 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
+/** The HTTP server as tests build it: every reply is checked against its route's declared schema. */
+export function testServer(engine: Engine, opts: ServerOptions = {}): Promise<FastifyInstance> {
+  return buildServer(engine, { validateReplies: true, ...opts });
+}
+
 export async function createApiHarness(backend: Backend, opts: Parameters<typeof createTestEngine>[1] = {}): Promise<ApiHarness> {
   const t = await createTestEngine(backend, opts);
-  const app = await buildServer(t.engine);
+  const app = await testServer(t.engine);
   await app.ready();
   const adminKey = (await t.engine.keys.create(['admin'], 'test admin')).key;
   return {

@@ -13,7 +13,8 @@ export interface ServerProcess {
 /** Starts `offerpilot serve` in its own process on a free port and waits until it listens. */
 export async function startServerProcess(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
-    env: { ...process.env, ...env },
+    // Every reply the suite sees is checked against its route's declared schema.
+    env: { ...process.env, OFFERPILOT_VALIDATE_REPLIES: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

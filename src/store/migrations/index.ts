@@ -326,6 +326,15 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '20261202000100_catalog_actors': {
+    async up(db: Kysely<any>) {
+      // Who made each catalog change: a key id or `system:<name>`. Rows from before have none (null).
+      for (const kind of ['offer', 'campaign']) {
+        await db.schema.alterTable(`${kind}_versions`).addColumn('changed_by', 'text').execute();
+        await db.schema.alterTable(`${kind}s`).addColumn('status_changed_by', 'text').execute();
+      }
+    },
+  },
 };
 
 /**
