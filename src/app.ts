@@ -3,8 +3,8 @@ import { ApiKeys } from './auth/index.js';
 import { STOP_LOSS_ACTOR, type Actor } from './auth/principal.js';
 import { CatalogService } from './catalog/service.js';
 import { snapshotSource } from './catalog/snapshots.js';
-import { loadConfig, type Config } from './config/index.js';
-import type { Decision, DecideDefaults } from './core/decide.js';
+import { decideDefaults, loadConfig, type Config } from './config/index.js';
+import type { Decision } from './core/decide.js';
 import type { DecisionResponse } from './core/response.js';
 import { systemClock, type Clock, type Random } from './core/runtime.js';
 import type { CatalogSnapshot } from './core/snapshot.js';
@@ -101,14 +101,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   const random = deps.random ?? Math.random;
   const ids = deps.ids ?? randomIds;
   const logger = deps.logger ?? pino({ level: config.logLevel });
-  const defaults: DecideDefaults = {
-    marginFloorPct: config.marginFloorPct,
-    shippingCost: config.shippingCost,
-    pointValue: config.pointValue,
-    pointsPerMajorUnit: config.pointsPerMajorUnit,
-    merchantFeeBpsPerMonth: config.merchantFeeBpsPerMonth,
-    globalHoldoutPct: config.globalHoldoutPct,
-  };
+  const defaults = decideDefaults(config);
   const tokens = await tokenSigner(store, config, logger);
 
   const snapshots = snapshotSource(store, config.catalogRefreshMs, deps.policies);

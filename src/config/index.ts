@@ -1,3 +1,4 @@
+import type { DecideDefaults } from '../core/decide.js';
 import { z } from 'zod';
 import { OfferpilotError } from '../core/errors.js';
 import { parseTokenKeys } from '../tokens/index.js';
@@ -87,3 +88,15 @@ export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.
 
 /** The env var that sets a config key. */
 export { envName };
+
+/** The decision defaults (margin floor, shipping, points, financing fee, program holdout) of a configuration. */
+export function decideDefaults(config: Config): DecideDefaults {
+  return {
+    marginFloorPct: config.marginFloorPct,
+    shippingCost: config.shippingCost,
+    pointValue: config.pointValue,
+    pointsPerMajorUnit: config.pointsPerMajorUnit,
+    merchantFeeBpsPerMonth: config.merchantFeeBpsPerMonth,
+    globalHoldoutPct: config.globalHoldoutPct,
+  };
+}

@@ -1,5 +1,6 @@
 import type { ReasonCode } from '../core/reasons.js';
 import type { SubjectReads } from '../customers/port.js';
+import type { Issuance } from '../wallet/port.js';
 
 /**
  * The codes a commit can refuse with. Each is a core reason code (checked where the plan is
@@ -29,31 +30,11 @@ export interface SubjectCheck {
   notHeld: boolean;
 }
 
-/** A wallet entry (or a recorded showing of content) that a commit creates. */
-export interface IssuanceRecord {
-  id: string;
-  decisionId: string;
-  offerId: string;
-  offerVersion: number;
-  campaignId: string;
-  subjectId: string;
-  customerId: string | null;
-  channel: string;
-  placement: string;
-  value: number | null;
-  discount: number;
-  cost: number;
-  /** Budget reserved by this entry (minor units), released when it expires unredeemed. */
-  reserved: number;
-  points: number;
-  /** The UTC day whose liability counter holds the reservation. */
-  liabilityDay: string;
-  issuedAt: number;
-  expiresAt: number;
+/** A wallet entry (or a recorded showing of content) that a commit creates: the wallet's issuance, as first written. */
+export type IssuanceRecord = Omit<Issuance, 'status'> & {
   /** Content is shown, not held: it counts for caps but is no wallet entry. */
   status: 'issued' | 'shown';
-  code: string | null;
-}
+};
 
 /** The decision log entry a commit writes. */
 export interface DecisionRecord {

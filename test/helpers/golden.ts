@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { DecisionResponse } from '../../src/index.js';
-import { loadConfig } from '../../src/config/index.js';
+import { decideDefaults, loadConfig } from '../../src/config/index.js';
 import { CampaignCreateSchema, OfferCreateSchema, ProductSchema, type Campaign, type Offer } from '../../src/core/catalog.js';
 import { counterKeys, decide, type Decision, type DecideDefaults, type HeldEntry } from '../../src/core/decide.js';
 import { DecideRequestSchema } from '../../src/core/request.js';
@@ -91,17 +91,7 @@ export function checkGolden(c: GoldenCase, d: GoldenDecision, surface: 'api' | '
 }
 
 /** The engine's decide defaults from the default configuration (as the composition root builds them). */
-function defaultDecideDefaults(): DecideDefaults {
-  const config = loadConfig({}, {});
-  return {
-    marginFloorPct: config.marginFloorPct,
-    shippingCost: config.shippingCost,
-    pointValue: config.pointValue,
-    pointsPerMajorUnit: config.pointsPerMajorUnit,
-    merchantFeeBpsPerMonth: config.merchantFeeBpsPerMonth,
-    globalHoldoutPct: config.globalHoldoutPct,
-  };
-}
+const defaultDecideDefaults = (): DecideDefaults => decideDefaults(loadConfig({}, {}));
 
 /**
  * Replays a case through `src/core` alone: the catalog file parsed with the catalog schemas and
