@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { CandidateSchema } from './response.js';
 import type { CatalogSnapshot, CompiledCampaign, CompiledOffer } from './snapshot.js';
 import type { OfferType } from './catalog.js';
 import type { RuleInput } from './rules.js';
@@ -68,17 +70,8 @@ export interface DecideInput {
   policies?: PolicyStates;
 }
 
-/** How one candidate fared. */
-export interface CandidateResult {
-  offerId: string;
-  version: number;
-  eligible: boolean;
-  selected: boolean;
-  reasons: Reason[];
-  /** Expected incremental margin (minor units) of the best value, or null if not scored. */
-  score: number | null;
-  value: number | null;
-}
+/** How one candidate fared (the shape the response and the log carry; see CandidateSchema). */
+export type CandidateResult = z.infer<typeof CandidateSchema>;
 
 /** An offer the decision chose, with the concrete value and what must be reserved. */
 export interface ChosenOffer {
