@@ -1,0 +1,135 @@
+import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+
+/**
+ * Bayesian linear regression (ridge) kept as sufficient statistics, so observations from any
+ * number of processes add up in the store and a model is refitted from the sums alone:
+ *   θ ~ N(m0, σ²/λ · I),  y = θ·x + ε,  ε ~ N(0, σ²)
+ *   posterior mean  (XᵀX + λI)⁻¹ (Xᵀy + λ m0),  covariance σ² (XᵀX + λI)⁻¹.
+ * σ² is estimated from the residuals, shrunk toward a prior guess so a young model is not overconfident.
+ */
+
+/** A sparse feature vector: parallel index and value arrays (indices distinct). */
+export interface SparseX {
+  idx: readonly number[];
+  val: readonly number[];
+}
+
+/** The sufficient statistics of one linear model over `d` features (plain arrays: they are stored as JSON). */
+export interface RidgeStats {
+  d: number;
+  /** Σ w (observations, weighted). */
+  n: number;
+  /** XᵀX, row-major d×d (both triangles kept). */
+  xtx: number[];
+  /** Xᵀy. */
+  xty: number[];
+  /** Σ y². */
+  yy: number;
+}
+
+/** Empty statistics over `d` features. */
+export function emptyRidge(d: number): RidgeStats {
+  return { d, n: 0, xtx: new Array<number>(d * d).fill(0), xty: new Array<number>(d).fill(0), yy: 0 };
+}
+
+/** Adds one observation: `w` its weight (1 for a plain row). */
+export function addRidge(s: RidgeStats, x: SparseX, y: number, w = 1): void {
+  const { idx, val } = x;
+  const d = s.d;
+  for (let i = 0; i < idx.length; i++) {
+    const a = idx[i]!;
+    const va = val[i]! * w;
+    s.xty[a]! += va * y;
+    for (let j = 0; j < idx.length; j++) s.xtx[a * d + idx[j]!]! += va * val[j]!;
+  }
+  s.n += w;
+  s.yy += w * y * y;
+}
+
+/** a + b (same dimension), as new statistics. */
+export function mergeRidge(a: RidgeStats, b: RidgeStats): RidgeStats {
+  if (a.d !== b.d) throw new Error(`dimension mismatch ${a.d} vs ${b.d}`);
+  return { d: a.d, n: a.n + b.n, xtx: a.xtx.map((v, i) => v + b.xtx[i]!), xty: a.xty.map((v, i) => v + b.xty[i]!), yy: a.yy + b.yy };
+}
+
+/** Grows statistics to `d` features (new features unseen so far: zero rows and columns). */
+export function growRidge(s: RidgeStats, d: number): RidgeStats {
+  if (d <= s.d) return s;
+  const out = emptyRidge(d);
+  for (let i = 0; i < s.d; i++) {
+    out.xty[i] = s.xty[i]!;
+    for (let j = 0; j < s.d; j++) out.xtx[i * d + j] = s.xtx[i * s.d + j]!;
+  }
+  out.n = s.n;
+  out.yy = s.yy;
+  return out;
+}
+
+/** A fitted model: the posterior mean and covariance of θ, and the noise variance. */
+export interface RidgeModel {
+  d: number;
+  mean: number[];
+  /** Posterior covariance of θ, row-major d×d. */
+  cov: number[];
+  noise: number;
+  n: number;
+}
+
+export interface RidgePrior {
+  /** Prior precision per unit of noise (larger: stronger pull toward `mean`). */
+  lambda: number;
+  /** Prior mean of θ (default 0). */
+  mean?: readonly number[];
+  /** Prior guess of the noise variance, worth `noiseWeight` observations. */
+  noise: number;
+  noiseWeight?: number;
+}
+
+/** Fits the posterior from statistics and a prior. */
+export function fitRidge(s: RidgeStats, prior: RidgePrior): RidgeModel {
+  const d = s.d;
+  const m0 = prior.mean ?? new Array<number>(d).fill(0);
+  const a = new Matrix(d, d);
+  const rhs = new Matrix(d, 1);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < d; j++) a.set(i, j, s.xtx[i * d + j]!);
+    a.set(i, i, a.get(i, i) + prior.lambda);
+    rhs.set(i, 0, s.xty[i]! + prior.lambda * (m0[i] ?? 0));
+  }
+  const chol = new CholeskyDecomposition(a);
+  const theta = chol.solve(rhs).getColumn(0);
+  const inv = chol.solve(Matrix.eye(d, d));
+  // Residual sum of squares from the sums: Σ(y − θx)² = yy − 2θ·Xᵀy + θᵀXᵀXθ.
+  let txy = 0;
+  let quad = 0;
+  for (let i = 0; i < d; i++) {
+    txy += theta[i]! * s.xty[i]!;
+    let row = 0;
+    for (let j = 0; j < d; j++) row += s.xtx[i * d + j]! * theta[j]!;
+    quad += theta[i]! * row;
+  }
+  const rss = Math.max(0, s.yy - 2 * txy + quad);
+  const w0 = prior.noiseWeight ?? 10;
+  const noise = (rss + w0 * prior.noise) / (s.n + w0);
+  const cov = new Array<number>(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) cov[i * d + j] = noise * inv.get(i, j);
+  return { d, mean: theta, cov, noise, n: s.n };
+}
+
+/** The posterior predictive of θ·x: its mean and variance (not including the observation noise). */
+export function predictRidge(m: RidgeModel, x: SparseX): { mean: number; variance: number } {
+  const { idx, val } = x;
+  const d = m.d;
+  let mean = 0;
+  let variance = 0;
+  for (let i = 0; i < idx.length; i++) {
+    const a = idx[i]!;
+    if (a >= d) continue;
+    mean += m.mean[a]! * val[i]!;
+    for (let j = 0; j < idx.length; j++) {
+      const b = idx[j]!;
+      if (b < d) variance += val[i]! * m.cov[a * d + b]! * val[j]!;
+    }
+  }
+  return { mean, variance: Math.max(0, variance) };
+}
