@@ -17,7 +17,8 @@ import { Ingestor } from './events/index.js';
 import { randomIds, type IdGenerator } from './ids/index.js';
 import type { LiabilityReport } from './ledger/report.js';
 import { PolicyStateSource } from './learning/state.js';
-import type { PolicyResolver } from './core/policy.js';
+import type { PolicyResolver } from './core/policies.js';
+import { Trainer } from './learning/trainer.js';
 import type { StatsHook } from './learning/stats.js';
 import { LedgerService } from './ledger/service.js';
 import { MeasureService } from './measure/service.js';
@@ -71,6 +72,8 @@ export interface Engine {
   readonly measure: MeasureService;
   /** Learned policy states per campaign, versioned; decisions read a cached copy. */
   readonly policyStates: PolicyStateSource;
+  /** Trains the online learners from the decision log (on a timer, `learnEveryMs`, or on demand). */
+  readonly learning: Trainer;
   /** Decides, commits (reservations, wallet entries, log) and returns the decision. */
   decide(request: unknown): Promise<DecisionResponse>;
   /** Decides without committing anything: a dry run for previews and tests. */
@@ -158,11 +161,15 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     },
   });
 
+  const learning = new Trainer({ port: store, states: policyStates, clock, logger, snapshot });
+
   // Breakage is booked by a periodic sweep, and the stop-loss runs on a timer; any process may
   // run either (each expiry is claimed once; the first pause wins).
   const timers = [
     every(config.expirySweepMs, () => wallet.sweep(), logger, 'expiry sweep failed'),
     every(config.stopLossCheckMs, () => measure.stopLoss(STOP_LOSS_ACTOR), logger, 'stop-loss check failed'),
+    // Any process may train: the statistics are written with compare-and-set (one round wins).
+    every(config.learnEveryMs, () => learning.train(), logger, 'training round failed'),
   ];
 
   return {
@@ -179,6 +186,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     ledger,
     measure,
     policyStates,
+    learning,
     decide: (r) => decisions.decide(r),
     preview: (r) => decisions.preview(r),
     getDecision: (id) => decisions.get(id),

@@ -28,7 +28,7 @@ type Madge = (path: string, config: Record<string, unknown>) => Promise<MadgeRes
 const madge = createRequire(import.meta.url)('madge') as Madge;
 
 /** The packages the core may import: schemas, CEL, linear-time regular expressions. */
-const CORE_PACKAGES = ['zod', '@marcbachmann/cel-js', 're2js'];
+const CORE_PACKAGES = ['zod', '@marcbachmann/cel-js', 're2js', 'ml-matrix'];
 
 interface Violation {
   /** The importing file, relative to the base folder, with forward slashes. */

@@ -45,6 +45,8 @@ function decision(offers: ChosenOffer[], over: Partial<Decision> = {}): Decision
     policy: 'static',
     policyVersion: null,
     probability: 1,
+    trace: null,
+    estimates: null,
     reasons: [],
     chosen: offers,
     counterfactual: [],

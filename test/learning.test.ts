@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
 import { CampaignCreateSchema, OfferCreateSchema, type Campaign, type Offer } from '../src/core/catalog.js';
 import { decide, type DecideDefaults, type SubjectState } from '../src/core/decide.js';
-import { staticPolicy, type Policy, type PolicyResolver, type RankItem } from '../src/core/policy.js';
+import { staticPolicy, type Policy, type RankItem } from '../src/core/policy.js';
+import type { PolicyResolver } from '../src/core/policies.js';
 import { DecideRequestSchema } from '../src/core/request.js';
 import { seededRandom } from '../src/core/runtime.js';
 import { buildSnapshot } from '../src/core/snapshot.js';
@@ -115,8 +116,8 @@ for (const backend of BACKENDS) {
     it('another process sees a written state on its next refresh; a static catalog reads no policy state at all', async () => {
       let reads = 0;
       const t = await engineOn(backend, { policies: resolver }, (s) => {
-        const read = s.readPolicyStates.bind(s);
-        vi.spyOn(s, 'readPolicyStates').mockImplementation(() => {
+        const read = s.readPolicyStateVersions.bind(s);
+        vi.spyOn(s, 'readPolicyStateVersions').mockImplementation(() => {
           reads++;
           return read();
         });
@@ -146,9 +147,13 @@ describe('PolicyStateSource', () => {
   const port = (rows: StoredPolicyState[]) => {
     const p = {
       reads: 0,
-      readPolicyStates: async () => {
+      readPolicyStateVersions: async () => {
         p.reads++;
-        return rows.map((r) => ({ ...r }));
+        return rows.map((r) => ({ campaignId: r.campaignId, version: r.version }));
+      },
+      readPolicyState: async (campaignId: string) => {
+        const r = rows.find((x) => x.campaignId === campaignId);
+        return r ? { ...r } : null;
       },
       writePolicyState: async (campaignId: string, state: unknown, at: number) => {
         const prev = rows.find((r) => r.campaignId === campaignId);

@@ -1,4 +1,4 @@
-import type { PolicyResolver } from '../core/policy.js';
+import type { PolicyResolver } from '../core/policies.js';
 import { buildSnapshot, type CatalogSnapshot, type CompiledOffer } from '../core/snapshot.js';
 import type { CatalogSnapshotPort } from './port.js';
 

@@ -64,6 +64,7 @@ export const ConfigSchema = z.object({
   measureLiftThreshold: z.coerce.number().min(0).default(0.08).describe('Readout bar: relative lift in CM per session in each of two consecutive 30-day windows'),
   sequentialPlannedUnits: int(10_000, 1).describe('Always-valid intervals are tightest at this many customers'),
   stopLossCheckMs: int(3_600_000).describe('How often live campaigns are checked for stop-loss (0: only on demand)'),
+  learnEveryMs: int(5_000).describe('How often this process trains the online learners (contextual, thompson) from the decision log (0: only on demand, `offerpilot train`)'),
   expirySweepMs: int(60_000).describe('How often expired, unredeemed offers are moved to breakage (0: only on demand)'),
 });
 export type Config = Readonly<z.output<typeof ConfigSchema>>;

@@ -179,12 +179,62 @@ export const ResponseModelSchema = z
   .strict();
 export type ResponseModel = z.output<typeof ResponseModelSchema>;
 
-export const PolicyConfigSchema = z
-  .object({
-    type: z.literal('static').default('static'),
-    mode: z.enum(['expected_value', 'priority']).default('expected_value'),
-  })
-  .strict();
+const Exploration = z.number().min(0).max(0.5);
+const ActionKey = z.string().min(1).max(120).regex(/^(none|ofr_[A-Za-z0-9_-]{1,60}(@-?\d+(\.\d+)?)?)$/, '"none", an offer id, or offerId@value');
+/** Shared by the learning policies: the floor of exploration, the burn-in and budget pacing. */
+const LearningFields = {
+  minExploration: Exploration.default(0.02).describe('Each eligible action keeps at least this probability (then renormalised), so the log can evaluate any policy'),
+  burnIn: z.number().int().min(0).max(1_000_000).default(200).describe('Decisions with a known outcome before the weights move from uniform'),
+  pacing: z.boolean().default(true).describe('Put a shadow price on cost when a budget or daily liability would bind, so spend spreads over the period'),
+};
+
+const PolicyUnion = z
+  .discriminatedUnion('type', [
+    z
+      .object({
+        type: z.literal('static'),
+        mode: z.enum(['expected_value', 'priority']).default('expected_value'),
+      })
+      .strict()
+      .describe('The marketer’s response model (baseConversion, elasticity, expectedLift); does not learn. The choice depends on the cart’s margin rate alone while p0·(1+lift) < 1'),
+    z
+      .object({
+        type: z.literal('ab'),
+        weights: z.record(ActionKey, z.number().min(0).max(1_000_000)).optional().describe('Relative weight per action ("none", an offer id, or offerId@value); default: every eligible action alike'),
+      })
+      .strict()
+      .describe('Fixed weights over actions (A/B/n): the baseline'),
+    z
+      .object({
+        type: z.literal('thompson'),
+        segmentBy: z.array(z.enum(['cohort', 'placement', 'channel', 'device', 'cart'])).max(5).default(['cohort', 'placement']),
+        ...LearningFields,
+      })
+      .strict()
+      .describe('Thompson sampling per segment on margin per decision; weights recomputed on a cadence from shared statistics'),
+    z
+      .object({
+        type: z.literal('contextual'),
+        ...LearningFields,
+      })
+      .strict()
+      .describe('Thompson sampling on a Bayesian linear model per action over the request’s features; the recommended default'),
+    z
+      .object({
+        type: z.literal('uplift'),
+        exploration: Exploration.default(0.05).describe('Share of decisions spread uniformly over the eligible actions (keeps the log evaluable)'),
+        pacing: z.boolean().default(true),
+      })
+      .strict()
+      .describe('A T-learner trained offline (`offerpilot train`) on logged randomized data; picks the best predicted incremental margin'),
+  ])
+  .meta({ id: 'PolicyConfig' });
+
+/** A campaign's policy; `type` may be left out for the original static policy (configurations written before learning existed). */
+export const PolicyConfigSchema = z.preprocess(
+  (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) && !('type' in v) ? { ...v, type: 'static' } : v),
+  PolicyUnion,
+);
 export type PolicyConfig = z.output<typeof PolicyConfigSchema>;
 
 export const CampaignSpecSchema = z

@@ -12,7 +12,8 @@ import { REASONS, type Reason, type ReasonCode } from './reasons.js';
 import type { CompiledRule } from './rules.js';
 import type { Channel } from './catalog.js';
 import type { Consent, DecideRequest } from './request.js';
-import type { PolicyContext, PolicyStates } from './policy.js';
+import type { Estimates, PolicyContext, PolicyStates } from './policy.js';
+import { actionKey } from './learn/actions.js';
 
 /** What the engine knows about the customer (or anonymous visitor) a decision is for. */
 export interface SubjectState {
@@ -116,6 +117,10 @@ export interface Decision {
   policyVersion: number | null;
   /** Probability with which the policy chose this action (including "no offer"), as its `rank` reported it. */
   probability: number;
+  /** What a learning policy logs to learn from and replay the decision (null for static ones). */
+  trace: unknown;
+  /** A learner's estimates for the chosen action and the runner-up (null when none). */
+  estimates: Estimates | null;
   reasons: Reason[];
   chosen: ChosenOffer[];
   /** For holdout decisions: what treatment would have shown (for analysis, never shown). */
@@ -164,6 +169,7 @@ interface Scored {
   c: CompiledOffer;
   result: CandidateResult;
   offerId: string;
+  action: string;
   priority: number;
   score: number;
   cost: number;
@@ -204,7 +210,7 @@ export function decide(input: DecideInput): Decision {
   const { request: req, snapshot, subject, counters, now, defaults } = input;
   const personalized = subject.consent.personalization === true;
   // One object shape for every decision (no spreads): V8 keeps it fast.
-  const finish = (r: Pick<Decision, 'campaign' | 'holdout' | 'globalHoldout' | 'policy' | 'policyVersion' | 'probability' | 'reasons' | 'chosen' | 'counterfactual' | 'candidates' | 'basket'>): Decision => ({
+  const finish = (r: Pick<Decision, 'campaign' | 'holdout' | 'globalHoldout' | 'policy' | 'policyVersion' | 'probability' | 'trace' | 'estimates' | 'reasons' | 'chosen' | 'counterfactual' | 'candidates' | 'basket'>): Decision => ({
     campaign: r.campaign,
     subjectId: subject.subjectId,
     customerId: subject.customerId,
@@ -217,6 +223,8 @@ export function decide(input: DecideInput): Decision {
     policy: r.policy,
     policyVersion: r.policyVersion,
     probability: r.probability,
+    trace: r.trace,
+    estimates: r.estimates,
     reasons: r.reasons,
     chosen: r.chosen,
     counterfactual: r.counterfactual,
@@ -233,6 +241,8 @@ export function decide(input: DecideInput): Decision {
       policy: null,
       policyVersion: null,
       probability: 1,
+      trace: null,
+      estimates: null,
       reasons: [reason('NO_CAMPAIGN', `${req.placement} on ${req.channel}`)],
       chosen: [],
       counterfactual: [],
@@ -254,7 +264,12 @@ export function decide(input: DecideInput): Decision {
   const context: PolicyContext = {
     input: () => (rules ??= ruleInput(req, subject, basket, personalized, now)),
     state: policy.readsState === true ? input.policies?.get(cmp.id) : undefined,
+    basket,
+    model,
+    products: snapshot.products,
   };
+  // A policy that chooses the value too sees every rung that passes the guardrails.
+  const everyRung = policy.ranksRungs === true;
   const day = utcDay(now);
   // Only the campaign's documented response model sets the baseline: no trait or context key may.
   const baseline = model.baseConversionByPlacement[req.placement] ?? model.baseConversion;
@@ -326,6 +341,7 @@ export function decide(input: DecideInput): Decision {
     const today = o.budget.dailyLiability !== undefined ? counters.get(counterKeys.daily(o.id, day)) : 0;
     let best: Scored | null = null;
     let firstFailure: Reason | null = null;
+    const rungs: Scored[] = [];
     // A held rung is kept even if the policy would now pick another: swapping it would mean a
     // second entry (twice the liability) or revoking what the customer was already shown.
     const ladder = h === null ? c.ladder : [h.value ?? c.ladder[0]!];
@@ -351,25 +367,28 @@ export function decide(input: DecideInput): Decision {
       }
       const rung = h === null ? i : Math.max(0, c.ladder.indexOf(value));
       const score = policy.score({ offer: o, value, rung, economics: econ, basket, model, baseline, context });
-      if (!best || score > best.score) {
-        best = { c, result, offerId: o.id, priority: o.priority, score, cost: econ.cost, econ, value, reserve, held: h };
-      }
+      const item: Scored = { c, result, offerId: o.id, action: actionKey(o.id, shownValue(o.type, h, value)), priority: o.priority, score, cost: econ.cost, econ, value, reserve, held: h };
+      if (everyRung) rungs.push(item);
+      if (!best || score > best.score) best = item;
     }
     if (!best) { result.reasons.push(firstFailure ?? reason('NOT_PROFITABLE')); continue; }
     result.eligible = true;
     result.score = round2(best.score);
-    result.value = h !== null ? h.value : o.type === 'content' || o.type === 'free_shipping' || o.type === 'free_gift' ? null : best.value;
+    result.value = shownValue(o.type, h, best.value);
     if (h !== null) result.reasons.push(reason('IN_WALLET', h.issuanceId));
     result.reasons.push(reason('ELIGIBLE'));
-    eligible.push(best);
+    if (everyRung) eligible.push(...rungs);
+    else eligible.push(best);
   }
 
-  const { ranked, probability } = policy.rank(eligible, input.random, context);
+  const { ranked, probability, trace, estimates } = policy.rank(eligible, input.random, context);
   const picks: Scored[] = [];
   let totalCost = 0;
   let totalReduction = 0;
   for (const s of ranked) {
     const o = s.c.offer;
+    // Another rung of an offer already picked: one value per offer.
+    if (everyRung && picks.some((p) => p.offerId === s.offerId)) continue;
     if (!policy.worthShowing(s)) { s.result.reasons.push(reason('NOT_PROFITABLE')); continue; }
     if (picks.length >= cmp.maxOffers) { s.result.reasons.push(reason('OUTSCORED')); continue; }
     const clash = picks.find(
@@ -383,12 +402,23 @@ export function decide(input: DecideInput): Decision {
       if (floor > 0 && pct < floor) { s.result.reasons.push(reason('MARGIN_FLOOR', `${fmtPct(pct)} < ${floor}% combined`)); continue; }
     }
     picks.push(s);
+    if (everyRung) {
+      // The rung the policy chose is the candidate's value and score.
+      s.result.value = shownValue(o.type, s.held, s.value);
+      s.result.score = round2(s.score);
+    }
     totalCost += s.cost;
     totalReduction += s.econ.priceReduction;
     s.result.selected = !holdout;
     s.result.reasons.push(reason(holdout ? 'HOLDOUT_CONTROL' : 'SELECTED'));
   }
 
+  if (everyRung) {
+    // Eligible offers the policy did not choose say so (a learner ranks only what it picked).
+    const picked = new Set(picks.map((p) => p.offerId));
+    const detail = picks.length ? `policy chose ${picks.map((p) => p.action).join(', ')}` : 'policy chose no offer';
+    for (const c of candidates) if (c.eligible && !picked.has(c.offerId) && c.reasons[c.reasons.length - 1]?.code === 'ELIGIBLE') c.reasons.push(reason('OUTSCORED', detail));
+  }
   const chosen = picks.map((s): ChosenOffer => {
     const o = s.c.offer;
     return {
@@ -426,6 +456,8 @@ export function decide(input: DecideInput): Decision {
     policyVersion: context.state?.version ?? null,
     // The policy's own number, unchanged: it accounts for "no offer" too (see Policy.rank).
     probability,
+    trace: trace ?? null,
+    estimates: estimates ?? null,
     reasons,
     chosen: holdout ? [] : chosen,
     counterfactual: holdout ? chosen : [],
@@ -453,6 +485,12 @@ export function reserveFor(cost: number, redemptionRate: number): number {
   const exact = cost * redemptionRate;
   const nearest = Math.round(exact);
   return Math.abs(exact - nearest) <= 1e-9 * Math.max(1, exact) ? nearest : Math.ceil(exact);
+}
+
+/** The value a candidate shows: the held entry's, none for types without one, else the rung. */
+function shownValue(type: OfferType, held: HeldEntry | null, value: number): number | null {
+  if (held !== null) return held.value;
+  return type === 'content' || type === 'free_shipping' || type === 'free_gift' ? null : value;
 }
 
 function round2(x: number): number {

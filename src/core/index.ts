@@ -1,6 +1,6 @@
 /**
  * `offerpilot/core`: the isomorphic decision core. Everything here runs in Node, a browser or a
- * Web-standard worker — it imports only zod, @marcbachmann/cel-js, re2js and itself (enforced by
+ * Web-standard worker — it imports only zod, @marcbachmann/cel-js, re2js, ml-matrix and itself (enforced by
  * test/architecture.test.ts) — so an SDK or an edge worker can evaluate a catalog snapshot
  * exactly as the engine does, without the store.
  */
@@ -20,3 +20,10 @@ export * from './validate.js';
 export * from './subject.js';
 export * from './discount.js';
 export * from './log-codec.js';
+export * from './policies.js';
+export * from './learn/actions.js';
+export * from './learn/features.js';
+export * from './learn/linear.js';
+export * from './learn/pbest.js';
+export * from './learn/state.js';
+export * from './learn/policies.js';

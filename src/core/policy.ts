@@ -1,4 +1,4 @@
-import type { Campaign, Offer, PolicyConfig, ResponseModel } from './catalog.js';
+import type { Offer, PolicyConfig, Product, ResponseModel } from './catalog.js';
 import type { Basket, OfferEconomics } from './economics.js';
 import type { RuleInput } from './rules.js';
 import type { Random } from './runtime.js';
@@ -27,6 +27,12 @@ export interface PolicyContext {
   input(): RuleInput;
   /** The campaign's policy state, or undefined when the caller supplied none. */
   readonly state: PolicyState | undefined;
+  /** The priced basket (the cart, or the campaign's assumed basket). */
+  readonly basket: Basket;
+  /** The campaign's response model (priors, assumed basket). */
+  readonly model: ResponseModel;
+  /** The catalog's products (inventory position of the cart's SKUs). */
+  readonly products: ReadonlyMap<string, Product>;
 }
 
 /** What a policy sees when it scores one value rung of one offer. */
@@ -46,9 +52,45 @@ export interface ScoreInput {
 /** An eligible candidate as the policy ranks it. */
 export interface RankItem {
   offerId: string;
+  /** The action: the offer id, with `@value` when the offer has a value (see actionKey). */
+  action: string;
   priority: number;
   score: number;
   cost: number;
+  /** Expected cost reserved against budgets and daily liability if issued. */
+  reserve: number;
+}
+
+/** A learner's estimate for one action, as a decision explains it (minor units, per decision). */
+export interface Estimate {
+  action: string;
+  /** E[CM | action] − E[CM | no offer], less the budget's shadow price when pacing. */
+  incrementalMargin: number;
+  /** E[CM | no offer]. */
+  baseline: number;
+  /** Margin the action adds before its cost: E[CM + cost | action] − baseline. */
+  uplift: number;
+  /** Expected cost of the action (cost × purchase probability). */
+  cost: number;
+  /** The probability the policy gave the action. */
+  probability: number;
+}
+
+/** The estimates behind a learned decision: the chosen action, the runner-up, and who made them. */
+export interface Estimates {
+  learner: string;
+  version: number | null;
+  chosen: Estimate;
+  runnerUp: Estimate | null;
+}
+
+/** What `rank` returns. */
+export interface Ranking<T> {
+  ranked: T[];
+  probability: number;
+  /** What the learner needs logged to learn from the decision and replay it (see LearningTrace). */
+  trace?: unknown;
+  estimates?: Estimates;
 }
 
 /**
@@ -61,6 +103,11 @@ export interface Policy {
   readonly readsState?: boolean;
   /** Whether it reads `customer.features`: only then are they loaded (two reads per decision). */
   readonly readsFeatures?: boolean;
+  /**
+   * Whether it chooses the value too: then every value rung that passes the guardrails is an
+   * item of its own (the action "offer at value"), not only the best-scoring one.
+   */
+  readonly ranksRungs?: boolean;
   score(input: ScoreInput): number;
   /**
    * Ranks best-first; may reorder `items` in place. The decision shows what survives, in this
@@ -69,7 +116,7 @@ export interface Policy {
    * offer" — and `probability`, the probability that it chose that action. The decision logs
    * that number unchanged; with no eligible item it must be 1.
    */
-  rank<T extends RankItem>(items: T[], random: Random, context: PolicyContext): { ranked: T[]; probability: number };
+  rank<T extends RankItem>(items: T[], random: Random, context: PolicyContext): Ranking<T>;
   worthShowing(item: RankItem): boolean;
 }
 
@@ -105,7 +152,7 @@ function byPriority(a: RankItem, b: RankItem): number {
 }
 
 /** The deterministic policy: rank by expected value (default) or by marketer priority. */
-export function staticPolicy(config: PolicyConfig): Policy {
+export function staticPolicy(config: Extract<PolicyConfig, { type: 'static' }>): Policy {
   const mode = config.mode;
   return {
     id: `static:${mode}`,
@@ -119,22 +166,4 @@ export function staticPolicy(config: PolicyConfig): Policy {
       return item.score > 0 || (item.cost === 0 && item.score >= 0);
     },
   };
-}
-
-/**
- * The extension point for policies: consulted before the built-in ones when a snapshot is
- * built, it returns the policy for a campaign, or undefined to leave it to its configuration.
- * The composition root passes one (`createEngine({ policies })`); learners and tests register here.
- */
-export type PolicyResolver = (campaign: Campaign) => Policy | undefined;
-
-/** Builds the policy a campaign is configured with, or the one `resolver` gives it. */
-export function policyFor(campaign: Pick<Campaign, 'policy'>, resolver?: PolicyResolver): Policy {
-  const custom = resolver?.(campaign as Campaign);
-  if (custom) return custom;
-  const config = campaign.policy;
-  switch (config.type) {
-    case 'static':
-      return staticPolicy(config);
-  }
 }

@@ -18,6 +18,18 @@ export const CandidateSchema = z
   })
   .meta({ id: 'Candidate' });
 
+/** A learner's estimate for one action (per decision, minor units). */
+export const EstimateSchema = z
+  .object({
+    action: z.string().describe('"none", an offer id, or offerId@value'),
+    incrementalMargin: z.number().describe('E[CM | action] − E[CM | no offer], less the budget shadow price when pacing'),
+    baseline: z.number().describe('E[CM | no offer]'),
+    uplift: z.number().describe('Margin the action adds before its cost'),
+    cost: z.number().describe('Expected cost of the action'),
+    probability: z.number().describe('Probability the policy gave this action'),
+  })
+  .meta({ id: 'Estimate' });
+
 /** The decide API's answer, also what the decision log stores; the type is inferred from it. */
 export const DecisionResponseSchema = z
   .object({
@@ -32,6 +44,11 @@ export const DecisionResponseSchema = z
     policy: z.string().nullable(),
     probability: z.number().describe('Probability with which the policy chose this action (1 for deterministic policies)'),
     policyVersion: z.number().int().nullable().optional().describe('Version of the learned policy state the policy decided with; null when it read none (absent in decisions logged before policy state existed)'),
+    estimates: z
+      .object({ learner: z.string(), version: z.number().int().nullable(), chosen: EstimateSchema, runnerUp: EstimateSchema.nullable() })
+      .nullable()
+      .optional()
+      .describe('A learning policy’s estimates for the chosen action and the runner-up, with the learner and state version that produced them'),
     offers: z.array(
       z.object({
         issuanceId: z.string().describe('iss_…: the wallet entry'),

@@ -1,6 +1,7 @@
 import { OfferpilotError } from './errors.js';
 import { compileRule, type CompiledRule } from './rules.js';
-import { policyFor, type Policy, type PolicyResolver } from './policy.js';
+import type { Policy } from './policy.js';
+import { policyFor, type PolicyResolver } from './policies.js';
 import { parseDuration } from './runtime.js';
 import { counterKeys } from './counter-keys.js';
 import type { Reason } from './reasons.js';

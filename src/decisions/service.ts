@@ -84,6 +84,8 @@ export class DecisionService {
         chosenCosts: d.chosen.map((c) => ({ offerId: c.offerId, cost: c.cost, reserve: c.reserve })),
         // Entries presented again from the wallet: no reservation, no new issuance.
         fromWallet: d.chosen.filter((c) => c.held !== null).map((c) => c.held!.issuanceId),
+        // What a learning policy needs to learn from this decision and replay it (see LearningTrace).
+        ...(d.trace !== null ? { learning: d.trace } : {}),
       };
       const body = packLog(response, log);
       const meta = { decisionId, issuanceIds, codes, catalogVersion: s.version, body, ...(requestKey !== undefined ? { requestId: requestKey } : {}) };
@@ -186,6 +188,7 @@ export class DecisionService {
       policy: d.policy,
       policyVersion: d.policyVersion,
       probability: d.probability,
+      ...(d.estimates !== null ? { estimates: d.estimates } : {}),
       offers: d.chosen.map((c, i) => ({
         issuanceId: issuanceIds[i]!,
         offerId: c.offerId,

@@ -1,6 +1,9 @@
 import type { PolicyState, PolicyStates } from '../core/policy.js';
 import type { LearningPort } from './port.js';
 
+/** The part of the learning port the cached states need. */
+export type PolicyStatePort = Pick<LearningPort, 'readPolicyStateVersions' | 'readPolicyState' | 'writePolicyState'>;
+
 /**
  * The policy states decisions read: the store's `policy_state` table, cached in memory with a
  * bounded staleness like the catalog snapshot. Deciding asks once per decision and gets a map
@@ -16,7 +19,7 @@ export class PolicyStateSource {
   private loading: { epoch: number; promise: Promise<PolicyStates> } | null = null;
 
   constructor(
-    private readonly port: LearningPort,
+    private readonly port: PolicyStatePort,
     private readonly refreshMs: number,
   ) {}
 
@@ -46,9 +49,13 @@ export class PolicyStateSource {
     const started = performance.now();
     mine.promise = (async () => {
       try {
-        const rows = await this.port.readPolicyStates();
+        // Versions first: a state (a learner's models, large) is read only when its version moved.
+        const versions = await this.port.readPolicyStateVersions();
+        const moved = versions.filter((v) => (this.states.get(v.campaignId)?.version ?? 0) < v.version);
+        const rows = await Promise.all(moved.map((v) => this.port.readPolicyState(v.campaignId)));
         const next = new Map(this.states);
         for (const r of rows) {
+          if (!r) continue;
           // Versions only grow: an older read finishing last changes nothing, and an unchanged
           // version keeps its object (a learner may cache what it derived from it).
           const prev = next.get(r.campaignId);

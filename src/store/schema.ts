@@ -21,6 +21,7 @@ export interface DB {
   api_keys: { id: string; name: string; hash: string; scopes: string; created_at: number; revoked_at: number | null };
   guard_counters: { key: string; used: number; updated_at: number };
   policy_state: { campaign_id: string; version: number; state: string; updated_at: number };
+  learning_stats: { campaign_id: string; version: number; watermark: number; body: string; updated_at: number };
   subjects: { id: string; seq: number };
   issuances: {
     id: string;

@@ -335,6 +335,21 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '20261202000200_learning_stats': {
+    async up(db: Kysely<any>) {
+      // A learner's sufficient statistics per campaign: what decisions with a final outcome added,
+      // up to a watermark. Written with compare-and-set on the version, so of several processes
+      // training at once exactly one advances it.
+      await db.schema
+        .createTable('learning_stats')
+        .addColumn('campaign_id', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .addColumn('watermark', 'bigint', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /**

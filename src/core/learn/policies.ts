@@ -1,0 +1,319 @@
+import type { PolicyConfig } from '../catalog.js';
+import type { Policy, PolicyContext, RankItem, ScoreInput, Estimate } from '../policy.js';
+import type { Random } from '../runtime.js';
+import { NONE } from './actions.js';
+import { encodeTokens, requestTokens } from './features.js';
+import { predictRidge, type SparseX } from './linear.js';
+import { probabilityOfBest } from './pbest.js';
+import { VALUE_SCALE, type LinearState, type ThompsonState } from './state.js';
+
+type AbConfig = Extract<PolicyConfig, { type: 'ab' }>;
+type ThompsonConfig = Extract<PolicyConfig, { type: 'thompson' }>;
+type ContextualConfig = Extract<PolicyConfig, { type: 'contextual' }>;
+type UpliftConfig = Extract<PolicyConfig, { type: 'uplift' }>;
+
+/**
+ * What a learning policy logs with its decision, so the trainer can learn from it and any other
+ * policy can be replayed on it offline: the request's tokens, the basket margin its value model
+ * read, every eligible action with its cost and reserve, and the action taken.
+ */
+export interface LearningTrace {
+  /** The action chosen ("none" included). */
+  a: string;
+  /** Feature tokens of the request (see requestTokens). */
+  k: string[];
+  /** Basket margin the value model used, minor units. */
+  m: number;
+  /** Eligible actions: [key, cost, reserve]; "none" is always eligible and not listed. */
+  acts: Array<[string, number, number]>;
+}
+
+/** Per decision: the tokens, computed once however many actions and policies ask. */
+const tokenCache = new WeakMap<PolicyContext, string[]>();
+function tokensOf(ctx: PolicyContext): string[] {
+  let t = tokenCache.get(ctx);
+  if (!t) tokenCache.set(ctx, (t = requestTokens(ctx.input(), ctx.basket, ctx.products)));
+  return t;
+}
+
+/** The basket margin the value model reads: the cart's, or the campaign's assumed basket. */
+function marginOf(ctx: PolicyContext): number {
+  const b = ctx.basket;
+  return b.margin ?? Math.round((b.subtotal * ctx.model.expectedBasket.marginPct) / 100);
+}
+
+function traceOf(ctx: PolicyContext, items: readonly RankItem[], chosen: string): LearningTrace {
+  return { a: chosen, k: tokensOf(ctx), m: marginOf(ctx), acts: items.map((i) => [i.action, i.cost, i.reserve]) };
+}
+
+/**
+ * Mixes weights with a uniform floor: each of the K actions keeps at least `floor` (when
+ * K·floor ≤ 1; otherwise uniform). The result sums to 1 and is what the policy samples from.
+ */
+export function withFloor(weights: readonly number[], floor: number): number[] {
+  const k = weights.length;
+  if (k === 0) return [];
+  if (floor * k >= 1) return weights.map(() => 1 / k);
+  const total = weights.reduce((s, w) => s + w, 0);
+  if (!(total > 0)) return weights.map(() => 1 / k);
+  return weights.map((w) => (1 - floor * k) * (w / total) + floor);
+}
+
+/** Samples an index from weights summing to 1 with one uniform draw. */
+export function sampleIndex(weights: readonly number[], random: Random): number {
+  const u = random();
+  let acc = 0;
+  for (let i = 0; i < weights.length; i++) {
+    acc += weights[i]!;
+    if (u < acc) return i;
+  }
+  // Rounding left the last bit of mass unassigned: it belongs to the last action with weight.
+  for (let i = weights.length - 1; i >= 0; i--) if (weights[i]! > 0) return i;
+  return weights.length - 1;
+}
+
+/** Picks by weights over [...items, none]; returns the ranked list, the exact probability and the trace. */
+function pick<T extends RankItem>(items: T[], weights: number[], random: Random, ctx: PolicyContext, estimates?: Estimates) {
+  const i = sampleIndex(weights, random);
+  const chosen = i < items.length ? items[i]! : null;
+  const action = chosen ? chosen.action : NONE;
+  return {
+    ranked: chosen ? [chosen] : [],
+    probability: weights[i]!,
+    trace: traceOf(ctx, items, action),
+    estimates: estimates ? explain(estimates, items, i, weights) : undefined,
+  };
+}
+
+/** `ab`: fixed weights over actions; unlisted actions get none when weights are given. */
+export function abPolicy(config: AbConfig): Policy {
+  const weights = config.weights;
+  return {
+    id: 'ab',
+    ranksRungs: true,
+    score: () => 0,
+    rank(items, random, ctx) {
+      const w = [...items.map((i) => (weights ? (weights[i.action] ?? weights[i.offerId] ?? 0) : 1)), weights ? (weights[NONE] ?? 0) : 1];
+      const total = w.reduce((s, x) => s + x, 0);
+      // Nothing listed is eligible: "no offer", surely.
+      const norm = total > 0 ? w.map((x) => x / total) : w.map((_, k) => (k === items.length ? 1 : 0));
+      return pick(items, norm, random, ctx);
+    },
+    worthShowing: () => true,
+  };
+}
+
+/** The segment of a request for `thompson`: the chosen dimensions' tokens, joined. */
+export function segmentOf(tokens: readonly string[], by: ThompsonConfig['segmentBy']): string {
+  const parts: string[] = [];
+  for (const dim of by) {
+    if (dim === 'cohort') parts.push(tokens.find((t) => t.startsWith('co:')) ?? 'co:anon');
+    else if (dim === 'placement') parts.push(tokens.find((t) => t.startsWith('pl:'))!);
+    else if (dim === 'channel') parts.push(tokens.find((t) => t.startsWith('ch:'))!);
+    else if (dim === 'device') parts.push(tokens.find((t) => t.startsWith('x:device=')) ?? 'x:device=?');
+    else parts.push(tokens.includes('cart:none') ? 'cart:none' : 'cart:some');
+  }
+  return parts.join('|');
+}
+
+/** `thompson`: weights per segment from the trainer (probability of best), floored and sampled. */
+export function thompsonPolicy(config: ThompsonConfig): Policy {
+  return {
+    id: 'thompson',
+    readsState: true,
+    readsFeatures: config.segmentBy.includes('cohort'),
+    ranksRungs: true,
+    score(input) {
+      const st = input.context.state?.state as ThompsonState | undefined;
+      if (!st || st.kind !== 'thompson') return 0;
+      const arms = st.arms[segmentOf(tokensOf(input.context), config.segmentBy)];
+      const key = input.offer.id + (input.offer.valueLadder || input.offer.value !== undefined ? `@${input.value}` : '');
+      const a = arms?.[key] ?? arms?.[input.offer.id];
+      const none = arms?.[NONE];
+      return a && none ? round2(a.mean - none.mean) : 0;
+    },
+    rank(items, random, ctx) {
+      const st = ctx.state?.state as ThompsonState | undefined;
+      const k = items.length + 1;
+      let w: number[];
+      if (!st || st.kind !== 'thompson' || st.trials < config.burnIn) w = new Array<number>(k).fill(1 / k);
+      else {
+        const seg = st.weights[segmentOf(tokensOf(ctx), config.segmentBy)];
+        // An action the segment has no weight for yet (a new offer) gets an equal share of exploration.
+        const raw = [...items.map((i) => seg?.[i.action]), seg?.[NONE]];
+        const known = raw.filter((x): x is number => x !== undefined);
+        const fill = known.length ? Math.max(...known) : 1;
+        w = raw.map((x, j) => {
+          const base = x ?? fill;
+          const item = items[j];
+          const lambda = item ? (st.shadow[item.offerId] ?? 0) : 0;
+          // Pacing: a priced budget damps the weight of actions by their cost share.
+          return lambda > 0 && item ? base * Math.exp(-lambda * item.reserve / Math.max(1, marginOf(ctx))) : base;
+        });
+      }
+      return pick(items, withFloor(w, config.minExploration), random, ctx);
+    },
+    worthShowing: () => true,
+  };
+}
+
+/** One action's estimate for a request under a linear state. */
+interface ActionEstimate {
+  /** E[CM | action] − λ·reserve: what the policy maximises. */
+  objective: number;
+  sd: number;
+  /** Expected CM with the action (p × value), before the shadow price. */
+  ecm: number;
+  p: number;
+  /** CM given a purchase. */
+  v: number;
+  cost: number;
+}
+
+interface Estimates {
+  learner: string;
+  version: number | null;
+  actions: ActionEstimate[];
+  none: ActionEstimate;
+  keys: string[];
+}
+
+const vocabCache = new WeakMap<LinearState, { p: Map<string, number>; v: Map<string, number> }>();
+function vocabsOf(st: LinearState) {
+  let v = vocabCache.get(st);
+  if (!v) vocabCache.set(st, (v = { p: new Map(st.vocab.map((t, i) => [t, i])), v: new Map(st.vvocab.map((t, i) => [t, i])) }));
+  return v;
+}
+
+function dot(mean: readonly number[], x: SparseX): number {
+  let s = 0;
+  for (let i = 0; i < x.idx.length; i++) s += (mean[x.idx[i]!] ?? 0) * x.val[i]!;
+  return s;
+}
+
+/** Estimates every eligible action and "none" for one request under a linear state. */
+function linearEstimates(st: LinearState, ctx: PolicyContext, items: readonly RankItem[], learner: string): Estimates {
+  const tokens = tokensOf(ctx);
+  const vocabs = vocabsOf(st);
+  const x = encodeTokens(tokens, vocabs.p);
+  const xv = encodeTokens(tokens, vocabs.v);
+  const margin = marginOf(ctx);
+  const marginIdx = st.vvocab.length;
+  const one = (key: string, cost: number, reserve: number, offerId: string | null): ActionEstimate | null => {
+    const m = st.actions[key];
+    if (!m) return null;
+    const pr = predictRidge({ d: st.vocab.length, mean: m.p.mean, cov: m.p.cov, noise: 0, n: m.n }, x);
+    const p = Math.min(1, Math.max(0, pr.mean));
+    const v = dot(m.v.mean, xv) + (m.v.mean[marginIdx] ?? VALUE_SCALE) * ((margin - cost) / VALUE_SCALE);
+    const lambda = offerId !== null ? (st.shadow[offerId] ?? 0) : 0;
+    return { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(pr.variance), ecm: p * v, p, v, cost };
+  };
+  const none = one(NONE, 0, 0, null) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
+  const est = items.map((i) => one(i.action, i.cost, i.reserve, i.offerId));
+  // An action the state has not seen (a new offer or rung): as good as "no offer" on average,
+  // with the widest uncertainty among the known ones, so sampling tries it.
+  const widest = Math.max(none.sd, ...est.map((e) => (e ? e.sd : 0)), Math.abs(none.ecm) * 0.5, 1);
+  const actions = est.map((e, j) => e ?? { objective: none.objective - items[j]!.cost * 0, sd: widest, ecm: none.ecm, p: none.p, v: none.v - items[j]!.cost, cost: items[j]!.cost });
+  return { learner, version: ctx.state?.version ?? null, actions, none, keys: items.map((i) => i.action) };
+}
+
+function estimate(e: Estimates, j: number, weights: readonly number[]): Estimate {
+  const a = j < e.actions.length ? e.actions[j]! : e.none;
+  const baseline = e.none.ecm;
+  return {
+    action: j < e.keys.length ? e.keys[j]! : NONE,
+    incrementalMargin: round2(a.objective - e.none.objective),
+    baseline: round2(baseline),
+    uplift: round2(a.p * (a.v + a.cost) - baseline),
+    cost: round2(a.p * a.cost),
+    probability: weights[j]!,
+  };
+}
+
+/** The chosen action's and the runner-up's (the best other by expected objective) estimates. */
+function explain(e: Estimates, _items: readonly RankItem[], chosen: number, weights: readonly number[]) {
+  const all = [...e.actions, e.none];
+  let runner = -1;
+  for (let j = 0; j < all.length; j++) if (j !== chosen && (runner < 0 || all[j]!.objective > all[runner]!.objective)) runner = j;
+  return { learner: e.learner, version: e.version, chosen: estimate(e, chosen, weights), runnerUp: runner >= 0 ? estimate(e, runner, weights) : null };
+}
+
+/** Caches the estimates of one decision: `score` (per rung) and `rank` read the same numbers. */
+const estimateCache = new WeakMap<PolicyContext, Map<string, ActionEstimate | null>>();
+
+function linearScore(input: ScoreInput, kind: LinearState['kind']): number {
+  const st = input.context.state?.state as LinearState | undefined;
+  if (!st || st.kind !== kind) return 0;
+  const key = input.offer.valueLadder || input.offer.value !== undefined ? `${input.offer.id}@${input.value}` : input.offer.id;
+  let cache = estimateCache.get(input.context);
+  if (!cache) estimateCache.set(input.context, (cache = new Map()));
+  const item = { offerId: input.offer.id, action: key, cost: input.economics.cost, reserve: 0, priority: 0, score: 0 };
+  const e = linearEstimates(st, input.context, [item], kind);
+  cache.set(key, e.actions[0] ?? null);
+  return round2(e.actions[0]!.ecm - e.none.ecm);
+}
+
+/**
+ * `contextual`: Thompson sampling on a Bayesian linear model per action. Each action's expected
+ * CM is p(x) × v(x): p a posterior over the purchase probability (its uncertainty is what
+ * explores), v the CM given a purchase (the cart's margin minus the offer's cost, corrected by
+ * what orders showed). The probability of each action being best under the posterior is
+ * computed (not sampled), floored, then sampled once: the logged probability is exact.
+ */
+export function contextualPolicy(config: ContextualConfig): Policy {
+  return {
+    id: 'contextual',
+    readsState: true,
+    readsFeatures: true,
+    ranksRungs: true,
+    score: (input) => linearScore(input, 'contextual'),
+    rank(items, random, ctx) {
+      const st = ctx.state?.state as LinearState | undefined;
+      const k = items.length + 1;
+      if (!st || st.kind !== 'contextual' || st.trials < config.burnIn) return pick(items, new Array<number>(k).fill(1 / k), random, ctx);
+      const e = linearEstimates(st, ctx, items, 'contextual');
+      const all = [...e.actions, e.none];
+      const w = probabilityOfBest(
+        all.map((a) => a.objective),
+        all.map((a) => a.sd),
+      );
+      return pick(items, withFloor(w, config.minExploration), random, ctx, e);
+    },
+    worthShowing: () => true,
+  };
+}
+
+/**
+ * `uplift`: a T-learner trained offline on logged randomized data (`offerpilot train`); picks
+ * the best predicted incremental margin net of cost, with `exploration` spread uniformly.
+ * Without a trained model it decides "no offer" (and explores), never guesses.
+ */
+export function upliftPolicy(config: UpliftConfig): Policy {
+  return {
+    id: 'uplift',
+    readsState: true,
+    readsFeatures: true,
+    ranksRungs: true,
+    score: (input) => linearScore(input, 'uplift'),
+    rank(items, random, ctx) {
+      const st = ctx.state?.state as LinearState | undefined;
+      const k = items.length + 1;
+      const eps = config.exploration;
+      let best = k - 1;
+      let e: Estimates | undefined;
+      if (st && st.kind === 'uplift') {
+        e = linearEstimates(st, ctx, items, 'uplift');
+        const all = [...e.actions, e.none];
+        for (let j = 0; j < all.length; j++) if (all[j]!.objective > all[best]!.objective) best = j;
+      }
+      const w = new Array<number>(k).fill(eps / k);
+      w[best]! += 1 - eps;
+      return pick(items, w, random, ctx, e);
+    },
+    worthShowing: () => true,
+  };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}

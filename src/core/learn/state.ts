@@ -1,0 +1,55 @@
+/**
+ * The published state of a learning policy, as the store holds it (JSON) and every process
+ * reads it: what a decision needs, never the raw statistics behind it.
+ */
+
+/** One action's fitted models in a linear state. */
+export interface LinearActionModel {
+  /** Purchase probability: θ·x over the vocabulary (posterior mean and covariance, row-major). */
+  p: { mean: number[]; cov: number[] };
+  /** CM given a purchase: θ·[value tokens…, (margin − cost) / VALUE_SCALE] (posterior mean). */
+  v: { mean: number[] };
+  /** Observations behind it (weighted). */
+  n: number;
+}
+
+/** State of `contextual` (trained online) and `uplift` (trained offline) policies. */
+export interface LinearState {
+  kind: 'contextual' | 'uplift';
+  /** Feature tokens of the purchase model, by index. */
+  vocab: string[];
+  /** Feature tokens of the value model, by index; the margin feature comes after them. */
+  vvocab: string[];
+  actions: Record<string, LinearActionModel>;
+  /** Decisions whose outcome the models have counted (delay-weighted). */
+  trials: number;
+  /** Shadow price per unit of reserved cost, by offer id (budget pacing; absent = 0). */
+  shadow: Record<string, number>;
+  trainedAt: number;
+}
+
+/** One arm in one segment of a `thompson` state (for explanations and the dashboard). */
+export interface ArmSummary {
+  /** Effective trials and purchases. */
+  n: number;
+  buys: number;
+  /** Mean CM per decision and its posterior sd. */
+  mean: number;
+  sd: number;
+}
+
+/** State of the `thompson` policy: weights per segment, recomputed on a cadence by the trainer. */
+export interface ThompsonState {
+  kind: 'thompson';
+  /** Segment key → action → weight (probability of being best, before the exploration floor). */
+  weights: Record<string, Record<string, number>>;
+  arms: Record<string, Record<string, ArmSummary>>;
+  trials: number;
+  shadow: Record<string, number>;
+  trainedAt: number;
+}
+
+/** Scale of the value model's margin feature: CM in minor units is about θ × (margin − cost) / VALUE_SCALE. */
+export const VALUE_SCALE = 1000;
+
+export type LearnedState = LinearState | ThompsonState;

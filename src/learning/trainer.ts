@@ -1,0 +1,370 @@
+import type { CatalogSnapshot, CompiledCampaign } from '../core/snapshot.js';
+import type { Clock } from '../core/runtime.js';
+import { parseDuration, seededRandom, utcDay } from '../core/runtime.js';
+import { counterKeys } from '../core/counter-keys.js';
+import { NONE, offerOfAction } from '../core/learn/actions.js';
+import { closingHorizon, delayCdf, MAX_LAGS } from '../core/learn/delay.js';
+import { encodeTokens } from '../core/learn/features.js';
+import { addRidge, emptyRidge, fitRidge, growRidge, type RidgeStats, type SparseX } from '../core/learn/linear.js';
+import { segmentOf, type LearningTrace } from '../core/learn/policies.js';
+import { VALUE_SCALE, type ArmSummary, type LinearState, type ThompsonState } from '../core/learn/state.js';
+import type { Logger } from 'pino';
+import type { LearningPort, LearningRow } from './port.js';
+import type { PolicyStateSource } from './state.js';
+
+const DAY = 86_400_000;
+/** A token joins a model's vocabulary once this many final decisions carried it. */
+const MIN_TOKEN_COUNT = 20;
+const MAX_VOCAB = 96;
+/** Tokens the value model (CM given a purchase) reads: where and how big, not who. */
+const VALUE_TOKEN = /^(b|pl:|ch:|cart:|mr:)/;
+/** Prior strength of the purchase model, in observations per coefficient. */
+const P_LAMBDA = 10;
+/** Gain of the budget pacing controller per training round, per unit of schedule error. */
+const PACING_GAIN = 2;
+const MAX_SHADOW = 10;
+
+/** One action's statistics: the purchase model over every row, the value model over purchases. */
+interface ActionStats {
+  p: RidgeStats;
+  v: RidgeStats;
+}
+
+/** Per segment and action, for `thompson`: effective trials, purchases, and CM sums over purchases. */
+interface Cell {
+  n: number;
+  buys: number;
+  cm: number;
+  cm2: number;
+}
+
+/** The statistics a learner keeps in the store (final decisions only). */
+interface Stats {
+  kind: 'contextual' | 'thompson';
+  vocab: string[];
+  vvocab: string[];
+  counts: Record<string, number>;
+  actions: Record<string, ActionStats>;
+  cells: Record<string, Record<string, Cell>>;
+  trials: number;
+  lags: number[];
+  shadow: Record<string, number>;
+}
+
+function emptyStats(kind: Stats['kind']): Stats {
+  return { kind, vocab: ['b'], vvocab: ['b'], counts: {}, actions: {}, cells: {}, trials: 0, lags: [], shadow: {} };
+}
+
+/** What one training round did, for logs and tests. */
+export interface TrainResult {
+  campaignId: string;
+  /** Whether this process wrote the new statistics (false: another process trained first). */
+  written: boolean;
+  closed: number;
+  open: number;
+  horizonMs: number;
+  trials: number;
+  version: number | null;
+}
+
+export interface TrainerDeps {
+  port: LearningPort;
+  states: PolicyStateSource;
+  clock: Clock;
+  logger: Logger;
+  snapshot: () => Promise<CatalogSnapshot>;
+}
+
+/**
+ * Trains the online learners (`contextual`, `thompson`) of every live campaign from the
+ * decision log: decisions whose outcome is final (older than the closing horizon) join the
+ * stored statistics once; younger ones are counted with their delay weight for this round
+ * only (see delay.ts). Then it refits and publishes a new policy state version. Any process
+ * may train: the statistics are written with compare-and-set, so one round wins and the others
+ * step aside; decisions never wait for it.
+ */
+export class Trainer {
+  private running: Promise<TrainResult[]> | null = null;
+
+  constructor(private readonly d: TrainerDeps) {}
+
+  /** One training round over every live learning campaign (rounds never overlap in a process). */
+  train(): Promise<TrainResult[]> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      try {
+        const s = await this.d.snapshot();
+        const out: TrainResult[] = [];
+        for (const c of s.campaigns) {
+          const type = c.campaign.policy.type;
+          if (type !== 'contextual' && type !== 'thompson') continue;
+          out.push(await this.trainCampaign(c, type));
+        }
+        return out;
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  private async trainCampaign(c: CompiledCampaign, kind: Stats['kind']): Promise<TrainResult> {
+    const { port, clock } = this.d;
+    const cmp = c.campaign;
+    const now = clock.now();
+    const windowMs = parseDuration(cmp.attributionWindow) ?? 7 * DAY;
+    const stored = await port.readLearningStats(cmp.id);
+    const fresh = !stored || (stored.body as Stats).kind !== kind;
+    const stats = fresh ? emptyStats(kind) : (stored.body as Stats);
+    const watermark = stored && !fresh ? stored.watermark : 0;
+    const horizon = closingHorizon([...stats.lags].sort((a, b) => a - b), windowMs);
+    const closeTo = Math.max(watermark, now - horizon);
+    const [closed, open] = await Promise.all([port.readLearningRows(cmp.id, watermark, closeTo), port.readLearningRows(cmp.id, closeTo, now)]);
+
+    for (const r of closed) if (r.firstOrderReceivedAt !== null) stats.lags.push(Math.max(0, r.firstOrderReceivedAt - r.createdAt));
+    if (stats.lags.length > MAX_LAGS) stats.lags = stats.lags.slice(-MAX_LAGS);
+    const openLags = open.flatMap((r) => (r.firstOrderReceivedAt !== null && r.firstOrderReceivedAt <= now ? [r.firstOrderReceivedAt - r.createdAt] : []));
+    const F = delayCdf([...stats.lags, ...openLags].sort((a, b) => a - b), windowMs);
+
+    const rows = (rs: LearningRow[]) => rs.flatMap((r) => (isTrace(r.trace) ? [{ r, t: r.trace }] : []));
+    const closedRows = rows(closed);
+    const openRows = rows(open);
+    // Vocabulary: tokens seen often enough in final decisions (and, this round, the open ones).
+    for (const { t } of closedRows) for (const tok of t.k) stats.counts[tok] = (stats.counts[tok] ?? 0) + 1;
+    const openCounts = new Map<string, number>();
+    for (const { t } of openRows) for (const tok of t.k) openCounts.set(tok, (openCounts.get(tok) ?? 0) + 1);
+    grow(stats, openCounts);
+
+    const add = (target: Stats, r: LearningRow, t: LearningTrace, w: number) => {
+      const action = r.holdout ? NONE : t.a;
+      const y = r.orders > 0 ? 1 : 0;
+      target.trials += w;
+      if (kind === 'contextual') {
+        const a = (target.actions[action] ??= { p: emptyRidge(target.vocab.length), v: emptyRidge(target.vvocab.length + 1) });
+        const x = encodeTokens(t.k, new Map(target.vocab.map((v, i) => [v, i])));
+        // E[observed] = F·θx: the row's regressors are scaled by its delay weight.
+        addRidge(a.p, w === 1 ? x : { idx: x.idx, val: x.val.map((v) => v * w) }, y);
+        if (y === 1) {
+          const cost = action === NONE ? 0 : (t.acts.find((x) => x[0] === action)?.[1] ?? 0);
+          addRidge(a.v, valueX(t, target.vvocab, cost), r.cm);
+        }
+      } else {
+        const seg = segmentOf(t.k, segmentByOf(c));
+        const cell = ((target.cells[seg] ??= {})[action] ??= { n: 0, buys: 0, cm: 0, cm2: 0 });
+        cell.n += w;
+        if (y === 1) {
+          cell.buys += 1;
+          cell.cm += r.cm;
+          cell.cm2 += r.cm * r.cm;
+        }
+      }
+    };
+    for (const { r, t } of closedRows) add(stats, r, t, 1);
+    const round = cloneStats(stats);
+    for (const { r, t } of openRows) {
+      const converted = r.firstOrderReceivedAt !== null;
+      add(round, r, t, converted ? 1 : F(now - r.createdAt));
+    }
+
+    await this.pace(c, stats, now);
+    round.shadow = stats.shadow;
+    const ok = await port.writeLearningStats(cmp.id, fresh ? (stored?.version ?? 0) : stored!.version, closeTo, stats, now);
+    if (!ok) return { campaignId: cmp.id, written: false, closed: closed.length, open: open.length, horizonMs: horizon, trials: round.trials, version: null };
+    const state = kind === 'contextual' ? publishLinear(c, round, now) : publishThompson(c, round, now);
+    const version = await this.d.states.write(cmp.id, state, now);
+    return { campaignId: cmp.id, written: true, closed: closed.length, open: open.length, horizonMs: horizon, trials: round.trials, version };
+  }
+
+  /**
+   * Budget pacing: a shadow price per offer on reserved cost, raised while spend runs ahead of
+   * an even schedule through the day (daily liability) or the campaign (total budget with an
+   * end), lowered while it runs behind — an integral controller, so the price settles where
+   * the budget lasts the period and goes to the actions with the most margin per unit of cost.
+   */
+  private async pace(c: CompiledCampaign, stats: Stats, now: number): Promise<void> {
+    if (!c.campaign.policy || !('pacing' in c.campaign.policy) || c.campaign.policy.pacing === false) return;
+    const day = utcDay(now);
+    const dayStart = Date.parse(`${day}T00:00:00.000Z`);
+    const plans: Array<{ offerId: string; key: string; cap: number; elapsed: number }> = [];
+    for (const { offer: o } of c.offers) {
+      if (o.budget.dailyLiability !== undefined && o.budget.dailyLiability > 0) plans.push({ offerId: o.id, key: counterKeys.daily(o.id, day), cap: o.budget.dailyLiability, elapsed: (now - dayStart) / DAY });
+      else if (o.budget.total !== undefined && o.budget.total > 0 && c.startsAt !== null && c.endsAt !== null && c.endsAt > c.startsAt) {
+        plans.push({ offerId: o.id, key: counterKeys.spent(o.id), cap: o.budget.total, elapsed: Math.min(1, Math.max(0, (now - c.startsAt) / (c.endsAt - c.startsAt))) });
+      }
+    }
+    if (plans.length === 0) return;
+    const used = await this.d.port.readCounters(plans.map((p) => p.key));
+    for (const p of plans) {
+      const error = (used.get(p.key) ?? 0) / p.cap - p.elapsed;
+      const next = (stats.shadow[p.offerId] ?? 0) + PACING_GAIN * error;
+      stats.shadow[p.offerId] = Math.min(MAX_SHADOW, Math.max(0, next));
+    }
+  }
+}
+
+function isTrace(t: unknown): t is LearningTrace {
+  return t !== null && typeof t === 'object' && typeof (t as LearningTrace).a === 'string' && Array.isArray((t as LearningTrace).k);
+}
+
+function segmentByOf(c: CompiledCampaign) {
+  const p = c.campaign.policy;
+  return p.type === 'thompson' ? p.segmentBy : (['cohort', 'placement'] as const).slice();
+}
+
+/** The value model's regressors: its tokens, and the cart's margin net of the action's cost. */
+function valueX(t: LearningTrace, vvocab: readonly string[], cost: number): SparseX {
+  const x = encodeTokens(t.k, new Map(vvocab.map((v, i) => [v, i])));
+  return { idx: [...x.idx, vvocab.length], val: [...x.val, (t.m - cost) / VALUE_SCALE] };
+}
+
+/** Adds tokens that reached the threshold to the vocabularies, growing every model's statistics. */
+function grow(stats: Stats, extra: ReadonlyMap<string, number>): void {
+  const known = new Set(stats.vocab);
+  const candidates = new Set([...Object.keys(stats.counts), ...extra.keys()]);
+  const ready = [...candidates]
+    .filter((t) => !known.has(t) && (stats.counts[t] ?? 0) + (extra.get(t) ?? 0) >= MIN_TOKEN_COUNT)
+    .sort((a, b) => (stats.counts[b] ?? 0) + (extra.get(b) ?? 0) - ((stats.counts[a] ?? 0) + (extra.get(a) ?? 0)) || (a < b ? -1 : 1));
+  let changed = false;
+  for (const t of ready) {
+    if (stats.vocab.length >= MAX_VOCAB) break;
+    stats.vocab.push(t);
+    changed = true;
+    if (VALUE_TOKEN.test(t) && !stats.vvocab.includes(t)) {
+      // The value model's margin feature sits after its tokens: move it along.
+      for (const a of Object.values(stats.actions)) a.v = insertBeforeLast(a.v);
+      stats.vvocab.push(t);
+    }
+  }
+  if (changed) for (const a of Object.values(stats.actions)) a.p = growRidge(a.p, stats.vocab.length);
+  // Counts of tokens already in the vocabulary are not needed any more.
+  for (const t of stats.vocab) delete stats.counts[t];
+}
+
+/** Statistics over d features → d + 1, the new feature placed before the last one. */
+function insertBeforeLast(s: RidgeStats): RidgeStats {
+  const d = s.d;
+  const out = emptyRidge(d + 1);
+  const map = (i: number) => (i === d - 1 ? d : i);
+  for (let i = 0; i < d; i++) {
+    out.xty[map(i)] = s.xty[i]!;
+    for (let j = 0; j < d; j++) out.xtx[map(i) * (d + 1) + map(j)] = s.xtx[i * d + j]!;
+  }
+  out.n = s.n;
+  out.yy = s.yy;
+  return out;
+}
+
+function cloneStats(s: Stats): Stats {
+  return structuredClone(s);
+}
+
+/** The prior purchase probability of an action: the campaign's response model (marketer's numbers), never a shop's truth. */
+function priorConversion(c: CompiledCampaign, action: string): number {
+  const m = c.campaign.model;
+  const p0 = m.baseConversion;
+  const offerId = offerOfAction(action);
+  if (offerId === null) return p0;
+  const o = c.offers.find((x) => x.offer.id === offerId)?.offer;
+  if (!o) return p0;
+  const at = action.indexOf('@');
+  const value = at < 0 ? null : Number(action.slice(at + 1));
+  const rung = value === null || !o.valueLadder ? 0 : Math.max(0, o.valueLadder.indexOf(value));
+  const lift = o.expectedLift === undefined ? 0.1 : Array.isArray(o.expectedLift) ? (o.expectedLift[rung] ?? 0.1) : o.expectedLift;
+  return Math.min(1, p0 * (1 + lift));
+}
+
+/** Fits every action's models and publishes them as a `contextual` state. */
+function publishLinear(c: CompiledCampaign, s: Stats, now: number): LinearState {
+  const actions: LinearState['actions'] = {};
+  const d = s.vocab.length;
+  const bias = s.vocab.indexOf('b');
+  for (const [key, a] of Object.entries(s.actions)) {
+    const p = growRidge(a.p, d);
+    const pMean = new Array<number>(d).fill(0);
+    pMean[bias] = priorConversion(c, key);
+    const pm = fitRidge(p, { lambda: P_LAMBDA, mean: pMean, noise: 0.1, noiseWeight: 20 });
+    const vd = s.vvocab.length + 1;
+    const vMean = new Array<number>(vd).fill(0);
+    vMean[vd - 1] = VALUE_SCALE;
+    const expected = Math.max(1, (c.campaign.model.expectedBasket.subtotal * c.campaign.model.expectedBasket.marginPct) / 100);
+    const vm = fitRidge(a.v, { lambda: 2, mean: vMean, noise: (0.5 * expected) ** 2, noiseWeight: 5 });
+    actions[key] = { p: { mean: pm.mean.map(round6), cov: pm.cov.map(round6) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n) };
+  }
+  return { kind: 'contextual', vocab: s.vocab, vvocab: s.vvocab, actions, trials: s.trials, shadow: s.shadow, trainedAt: now };
+}
+
+/**
+ * Thompson weights per segment: Monte Carlo probability that each action has the highest CM per
+ * decision, from a Beta posterior of purchase (prior from the campaign's response model, worth
+ * 10 decisions) times a normal posterior of CM given a purchase. Seeded by the round, so a state
+ * is reproducible from its statistics.
+ */
+function publishThompson(c: CompiledCampaign, s: Stats, now: number): ThompsonState {
+  const random = seededRandom(Math.floor(s.trials) + Object.keys(s.cells).length);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const gamma = (shape: number): number => {
+    // Marsaglia–Tsang; shape < 1 boosted.
+    if (shape < 1) return gamma(shape + 1) * Math.pow(random(), 1 / shape);
+    const dd = shape - 1 / 3;
+    const cc = 1 / Math.sqrt(9 * dd);
+    for (;;) {
+      const x = normal();
+      const v = (1 + cc * x) ** 3;
+      if (v <= 0) continue;
+      if (Math.log(random()) < 0.5 * x * x + dd - dd * v + dd * Math.log(v)) return dd * v;
+    }
+  };
+  const beta = (a: number, b: number) => {
+    const x = gamma(a);
+    return x / (x + gamma(b));
+  };
+  const expected = (c.campaign.model.expectedBasket.subtotal * c.campaign.model.expectedBasket.marginPct) / 100;
+  const weights: ThompsonState['weights'] = {};
+  const arms: ThompsonState['arms'] = {};
+  const DRAWS = 2000;
+  for (const [seg, cells] of Object.entries(s.cells)) {
+    const keys = Object.keys(cells).sort();
+    if (!keys.includes(NONE)) keys.push(NONE);
+    const post = keys.map((k) => {
+      const cell = cells[k] ?? { n: 0, buys: 0, cm: 0, cm2: 0 };
+      const p0 = priorConversion(c, k);
+      const a = 10 * p0 + cell.buys;
+      const b = 10 * (1 - p0) + Math.max(0, cell.n - cell.buys);
+      const k0 = 3;
+      const mean = (k0 * expected + cell.cm) / (k0 + cell.buys);
+      const varCm = cell.buys > 1 ? Math.max(1, (cell.cm2 - (cell.cm * cell.cm) / cell.buys) / (cell.buys - 1)) : (0.5 * expected) ** 2;
+      return { a, b, mean, sdMean: Math.sqrt(varCm / (k0 + cell.buys)), cell };
+    });
+    const wins = new Array<number>(keys.length).fill(0);
+    for (let i = 0; i < DRAWS; i++) {
+      let best = 0;
+      let bestV = -Infinity;
+      for (let j = 0; j < post.length; j++) {
+        const q = post[j]!;
+        const v = beta(q.a, q.b) * (q.mean + q.sdMean * normal());
+        if (v > bestV) {
+          bestV = v;
+          best = j;
+        }
+      }
+      wins[best]!++;
+    }
+    weights[seg] = Object.fromEntries(keys.map((k, j) => [k, wins[j]! / DRAWS]));
+    arms[seg] = Object.fromEntries(
+      keys.map((k, j): [string, ArmSummary] => {
+        const q = post[j]!;
+        const p = q.a / (q.a + q.b);
+        return [k, { n: round6(q.cell.n), buys: q.cell.buys, mean: round2(p * q.mean), sd: round2(Math.sqrt((p * (1 - p)) / (q.a + q.b + 1)) * Math.abs(q.mean)) }];
+      }),
+    );
+  }
+  return { kind: 'thompson', weights, arms, trials: s.trials, shadow: s.shadow, trainedAt: now };
+}
+
+function round6(x: number): number {
+  return Number.isFinite(x) ? Number(x.toPrecision(6)) : 0;
+}
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
