@@ -15,7 +15,7 @@ import type { PolicyStateSource } from './state.js';
 const DAY = 86_400_000;
 /** A token joins a model's vocabulary once this many final decisions carried it. */
 const MIN_TOKEN_COUNT = 20;
-const MAX_VOCAB = 96;
+const MAX_VOCAB = 160;
 /** Tokens the value model (CM given a purchase) reads: where and how big, not who. */
 const VALUE_TOKEN = /^(b|pl:|ch:|cart:|mr:)/;
 /** Prior strength of the purchase model, in observations per coefficient. */
@@ -117,14 +117,18 @@ export class Trainer {
     const fresh = !stored || (stored.body as Stats).kind !== kind;
     const stats = fresh ? emptyStats(kind) : (stored.body as Stats);
     const watermark = stored && !fresh ? stored.watermark : 0;
-    const horizon = closingHorizon([...stats.lags].sort((a, b) => a - b), windowMs);
+    // The delays seen: of final decisions (kept), and of younger ones that already converted
+    // (short delays only, hence the closing horizon's margin of three times the 99th percentile).
+    const recent = await port.readLearningRows(cmp.id, Math.max(watermark, now - windowMs), now);
+    const lagOf = (r: LearningRow) => (r.firstOrderReceivedAt !== null ? [Math.max(0, r.firstOrderReceivedAt - r.createdAt)] : []);
+    const lags = [...stats.lags, ...recent.flatMap(lagOf)].sort((a, b) => a - b);
+    const horizon = closingHorizon(lags, windowMs);
     const closeTo = Math.max(watermark, now - horizon);
-    const [closed, open] = await Promise.all([port.readLearningRows(cmp.id, watermark, closeTo), port.readLearningRows(cmp.id, closeTo, now)]);
-
-    for (const r of closed) if (r.firstOrderReceivedAt !== null) stats.lags.push(Math.max(0, r.firstOrderReceivedAt - r.createdAt));
+    const closed = await port.readLearningRows(cmp.id, watermark, closeTo);
+    const open = recent.filter((r) => r.createdAt > closeTo);
+    for (const r of closed) stats.lags.push(...lagOf(r));
     if (stats.lags.length > MAX_LAGS) stats.lags = stats.lags.slice(-MAX_LAGS);
-    const openLags = open.flatMap((r) => (r.firstOrderReceivedAt !== null && r.firstOrderReceivedAt <= now ? [r.firstOrderReceivedAt - r.createdAt] : []));
-    const F = delayCdf([...stats.lags, ...openLags].sort((a, b) => a - b), windowMs);
+    const F = delayCdf(lags, windowMs);
 
     const rows = (rs: LearningRow[]) => rs.flatMap((r) => (isTrace(r.trace) ? [{ r, t: r.trace }] : []));
     const closedRows = rows(closed);
