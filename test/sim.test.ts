@@ -11,6 +11,7 @@ import {
   scenarioOffers,
   sessions,
   simulate,
+  type ShopClient,
   SHIPPED_SCENARIOS,
   type Scenario,
   type SimReport,
@@ -21,10 +22,10 @@ import { startServerProcess } from './helpers/server-process.js';
 
 const START = Date.parse('2026-11-01T00:00:00Z');
 
-async function run(scenario: Scenario, n: number, seed = 1): Promise<SimReport> {
+async function run(scenario: Scenario, n: number, seed = 1, opts: { window?: number; policy?: Record<string, unknown> } = {}): Promise<SimReport> {
   const client = await inProcessClient({ start: START, seed, scenario });
   try {
-    return await simulate(scenario, client, { sessions: n, seed });
+    return await simulate(scenario, client, { sessions: n, seed, ...opts });
   } finally {
     await client.close();
   }
@@ -114,6 +115,18 @@ describe('simulator: policies on the shipped scenarios', () => {
       const constants = r.policies.filter((p) => p.kind === 'constant' || p.kind === 'baseline');
       expect(constants.length).toBeGreaterThan(3);
       for (const c of constants) expect(oracle.all.cmPerSession, `oracle vs ${c.label}`).toBeGreaterThan(c.all.cmPerSession);
+      // The observable oracle: no better than the true one (a bucket's action is one of each session's
+      // choices), no worse than any blanket (one action for every bucket) — over every slice of sessions.
+      const observable = policy(r, 'oracle:observable');
+      const eps = 1e-9;
+      for (const slice of ['all', 'window', 'treated', 'treatedWindow'] as const) {
+        expect(observable[slice].incrementalCmPerSession, slice).toBeLessThanOrEqual(oracle[slice].incrementalCmPerSession + eps);
+        for (const c of constants) expect(observable[slice].incrementalCmPerSession, `${slice}: observable oracle vs ${c.label}`).toBeGreaterThanOrEqual(c[slice].incrementalCmPerSession - eps);
+      }
+      expect(observable.ofOracle.observable.all).toBeCloseTo(1, 12);
+      expect(oracle.ofOracle.true.window).toBeCloseTo(1, 12);
+      expect(r.observableOracle.buckets).toBeGreaterThan(10);
+      expect(Object.values(r.observableOracle.actions).reduce((a, b) => a + b.sessions, 0)).toBe(2500);
       // The engine's redemptions priced every basket exactly as the model did.
       expect(r.engine.decisions).toBe(2500);
       expect(r.engine.redemptions).toBeGreaterThan(0);
@@ -155,6 +168,138 @@ describe('simulator: policies on the shipped scenarios', () => {
     expect(strip(a)).toEqual(strip(b));
     const c = await run(s, 600, 6);
     expect(strip(c)).not.toEqual(strip(a));
+  });
+});
+
+describe('simulator: windows, oracle shares, policy override, learning hook', () => {
+  it('reports every policy over all sessions, the last N, and the engine\'s treated sessions, with shares of each oracle on like sessions', async () => {
+    const s = loadScenario('apparel');
+    const n = 1500;
+    const N = 400;
+    const r = await run(s, n, 4, { window: N, policy: { type: 'static' } });
+    expect(r.policy).toBe('static');
+    expect(r.window).toEqual({ sessions: N, firstIndex: n - N });
+    const engine = policy(r, 'engine');
+    expect(engine.label).toBe('engine (static policy)');
+    const m = engine.measured!;
+    for (const p of r.policies) {
+      expect(p.all.sessions).toBe(n);
+      expect(p.window.sessions).toBe(N);
+      expect(p.treated.sessions).toBe(m.treated.sessions);
+      expect(p.treatedWindow.sessions).toBeLessThanOrEqual(N);
+    }
+    // Blankets over the last N, recomputed here from the model on the same session stream.
+    const shop = buildShop(s, 4);
+    const model = new ResponseModel(s, shop.products);
+    const ship = { offer: scenarioOffers(s).get('ofr_ship')!, value: null };
+    let inc = 0;
+    for (const x of sessions(s, shop, n, 4)) if (x.index >= n - N) inc += model.truth(x, [ship]).ecm - model.truth(x, []).ecm;
+    expect(policy(r, 'all:ofr_ship').window.incrementalCmPerSession).toBeCloseTo(inc / N, 6);
+    // Shares: a blanket against the oracles on all sessions, the engine on its treated sessions.
+    const obs = policy(r, 'oracle:observable');
+    const tru = policy(r, 'oracle');
+    const blanket = policy(r, 'all:ofr_ship');
+    expect(blanket.ofOracle.observable.all).toBeCloseTo(blanket.all.incrementalCmPerSession / obs.all.incrementalCmPerSession, 10);
+    expect(blanket.ofOracle.true.window).toBeCloseTo(blanket.window.incrementalCmPerSession / tru.window.incrementalCmPerSession, 10);
+    expect(engine.ofOracle.observable.all).toBeCloseTo(engine.treated.incrementalCmPerSession / obs.treated.incrementalCmPerSession, 10);
+    expect(engine.ofOracle.true.window).toBeCloseTo(engine.treatedWindow.incrementalCmPerSession / tru.treatedWindow.incrementalCmPerSession, 10);
+    expect(m.trueIncrementalCmPerSession).toBe(engine.treated.incrementalCmPerSession);
+    // Holdout sessions get no offer: over all sessions the engine earns its treated total.
+    expect(engine.all.incrementalCmPerSession * n).toBeCloseTo(engine.treated.incrementalCmPerSession * m.treated.sessions, 6);
+  });
+
+  it('a policy override the engine does not accept is refused with the field named', async () => {
+    const s = loadScenario('apparel');
+    for (const [bad, field] of [
+      [{ type: 'no-such-policy' }, 'campaigns.0.policy.type'],
+      [{ type: 'static', mode: 'sideways' }, 'campaigns.0.policy.mode'],
+    ] as const) {
+      let err: OfferpilotError | null = null;
+      try {
+        await run(s, 20, 1, { policy: bad });
+      } catch (e) {
+        err = e as OfferpilotError;
+      }
+      expect(err?.code).toBe('VALIDATION_FAILED');
+      expect(err?.message).toContain(field);
+    }
+  });
+
+  it('calls the client\'s learning hook after each flush of events, and once at the end', async () => {
+    const s = loadScenario('grocery');
+    const inner = await inProcessClient({ start: START, seed: 2, scenario: s });
+    let sent = 0;
+    const seenAtLearn: number[] = [];
+    const client: ShopClient = {
+      ...inner,
+      kind: inner.kind,
+      events: async (e) => {
+        sent += e.length;
+        await inner.events(e);
+      },
+      learn: async () => {
+        seenAtLearn.push(sent);
+      },
+    };
+    try {
+      await simulate(s, client, { sessions: 600, seed: 2 });
+    } finally {
+      await inner.close();
+    }
+    expect(seenAtLearn.length).toBeGreaterThan(1);
+    // Each call comes after new events, and the last after every event of the run.
+    for (let i = 1; i < seenAtLearn.length; i++) expect(seenAtLearn[i]!).toBeGreaterThan(seenAtLearn[i - 1]!);
+    expect(seenAtLearn[seenAtLearn.length - 1]).toBe(sent);
+  });
+});
+
+describe('simulator: a binding daily budget', () => {
+  it('the engine never spends above the daily cap, the report says when it bound, and FCFS of the same cap is scored on the same sessions', async () => {
+    const s = loadScenario('budget');
+    expect(s.sessionsPerDay).toBe(1000);
+    const n = 3000;
+    const client = await inProcessClient({ start: START, seed: 3, scenario: s });
+    let r: SimReport;
+    let ledger: Awaited<ReturnType<typeof client.engine.ledger.liabilities>>;
+    try {
+      r = await simulate(s, client, { sessions: n, seed: 3 });
+      ledger = await client.engine.ledger.liabilities({ offerId: 'ofr_save' });
+    } finally {
+      await client.close();
+    }
+    expect(r.budgets).toHaveLength(1);
+    const b = r.budgets[0]!;
+    const cap = 150_000;
+    expect(b.dailyCap).toBe(cap);
+    // Three UTC days of traffic (a chunk of sessions in flight at midnight decides on the earlier day).
+    expect(b.days.map((d) => d.day)).toEqual(['2026-11-01', '2026-11-02', '2026-11-03']);
+    expect(b.days.reduce((a, d) => a + d.sessions, 0)).toBe(n);
+    for (const d of b.days) expect(d.liability).toBeLessThanOrEqual(cap);
+    expect(b.maxShareOfCap).toBeLessThanOrEqual(1);
+    // The simulator's account of the liability is the engine's own ledger, day by day.
+    const issued = new Map(ledger.offers[0]!.days.map((d) => [d.day, d.issued.liability]));
+    for (const d of b.days) expect(d.liability, d.day).toBe(issued.get(d.day) ?? 0);
+    // The static policy spends first-come-first-served: the cap binds early every day.
+    expect(b.exhaustedAt.daysExhausted).toBe(3);
+    expect(b.exhaustedAt.median).toBeLessThan(0.6);
+    expect(b.exhaustedAt.min).toBeGreaterThan(0);
+    for (const d of b.days) expect(d.exhaustedAt).not.toBeNull();
+    expect(r.engine.redemptionFailures).toEqual({});
+    // FCFS at the best blanket value: a fixed amount off, so each day it issues floor(cap / value) and then stops.
+    const blankets = r.policies.filter((p) => p.id.startsWith('all:ofr_save@'));
+    const bestBlanket = blankets.reduce((x, y) => (y.all.incrementalCmPerSession > x.all.incrementalCmPerSession ? y : x));
+    expect(`all:ofr_save@${b.fcfs.value}`).toBe(bestBlanket.id);
+    expect(b.fcfs.liability).toBe(3 * Math.floor(cap / b.fcfs.value!) * b.fcfs.value!);
+    expect(b.fcfs.exhaustedAt.daysExhausted).toBe(3);
+    expect(b.fcfs.exhaustedAt.median).toBeLessThan(0.6);
+    const row = policy(r, b.fcfs.policyId);
+    expect(row.kind).toBe('budget_baseline');
+    expect(row.treated.incrementalCmPerSession * row.treated.sessions).toBeCloseTo(b.fcfs.incrementalCm, 6);
+    // Holdout sessions get nothing under FCFS either, and capped spending earns less than the same offer unlimited.
+    expect(row.all.offerRate).toBeLessThan(bestBlanket.all.offerRate);
+    expect(b.fcfs.incrementalCm).toBeGreaterThan(0);
+    expect(b.fcfs.incrementalCm).toBeLessThan(bestBlanket.treated.incrementalCmPerSession * bestBlanket.treated.sessions);
+    expect(b.engine.incrementalCm).toBeCloseTo(policy(r, 'engine').treated.incrementalCmPerSession * policy(r, 'engine').treated.sessions, 6);
   });
 });
 

@@ -188,9 +188,20 @@ program
   .option('--db <path>', 'SQLite file for the in-process engine (default: a temporary one)')
   .option('--url <url>', 'drive a running server over HTTP instead (needs --key with the admin scope)', urlOption)
   .option('--key <key>', 'API key for --url (env OFFERPILOT_API_KEY)')
+  .option('--window <n>', 'also report every policy over the last n sessions', numberOption({ integer: true, min: 1 }), 10_000)
+  .option('--policy <json>', 'replace the scenario campaign\'s policy, e.g. \'{"type":"static"}\' (the engine validates it)')
   .option('--json', 'print the report as JSON')
-  .action(async (flags: { scenario: string; sessions: number; seed: number; concurrency: number; db?: string; url?: string; key?: string; json?: boolean }) => {
+  .action(async (flags: { scenario: string; sessions: number; seed: number; concurrency: number; window: number; policy?: string; db?: string; url?: string; key?: string; json?: boolean }) => {
     const key = flags.key ?? process.env.OFFERPILOT_API_KEY;
+    let policy: Record<string, unknown> | undefined;
+    if (flags.policy !== undefined) {
+      try {
+        policy = JSON.parse(flags.policy) as Record<string, unknown>;
+      } catch (e) {
+        throw new OfferpilotError('USAGE_ERROR', `--policy is not JSON: ${(e as Error).message}`);
+      }
+      if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) throw new OfferpilotError('USAGE_ERROR', '--policy must be a JSON object, e.g. {"type":"static"}');
+    }
     if (flags.url && !key) throw new OfferpilotError('USAGE_ERROR', '--url needs --key (or OFFERPILOT_API_KEY)');
     let scenario: ReturnType<typeof loadScenario>;
     try {
@@ -208,6 +219,8 @@ program
         sessions: flags.sessions,
         seed,
         concurrency: flags.concurrency,
+        window: flags.window,
+        policy,
         onProgress: process.stderr.isTTY && !flags.json ? progressBar() : undefined,
       });
       console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report));

@@ -14,7 +14,9 @@ import type { Scenario } from './scenario.js';
 export interface SimDecision {
   decisionId: string;
   holdout: boolean;
-  offers: Array<{ offerId: string; value: number | null; token: string | null }>;
+  offers: Array<{ offerId: string; value: number | null; token: string | null; fromWallet: boolean }>;
+  /** Reason codes of the candidates the engine did not select, by offer id (budget and cap refusals among them). */
+  refusals: Record<string, string[]>;
 }
 
 /** What the simulator needs back from a redemption. */
@@ -35,14 +37,31 @@ export interface ShopClient {
   decide(request: Record<string, unknown>): Promise<SimDecision>;
   events(events: Array<Record<string, unknown>>): Promise<void>;
   redeem(request: Record<string, unknown>): Promise<SimRedemption>;
+  /**
+   * Lets a learning policy catch up with the outcomes just reported: the simulator calls it after
+   * each flush of events (every few chunks of sessions) and once at the end. Optional: a client
+   * without it costs the run nothing.
+   */
+  learn?(): Promise<void>;
   close(): Promise<void>;
 }
 
-const toDecision = (d: { decisionId: string; holdout: boolean; offers: Array<{ offerId: string; value: number | null; token: string | null }> }): SimDecision => ({
-  decisionId: d.decisionId,
-  holdout: d.holdout,
-  offers: d.offers.map((o) => ({ offerId: o.offerId, value: o.value, token: o.token })),
-});
+type DecisionBody = {
+  decisionId: string;
+  holdout: boolean;
+  offers: Array<{ offerId: string; value: number | null; token: string | null; fromWallet?: boolean }>;
+  candidates?: Array<{ offerId: string; selected: boolean; reasons: Array<{ code: string }> }>;
+};
+const toDecision = (d: DecisionBody): SimDecision => {
+  const refusals: Record<string, string[]> = {};
+  for (const c of d.candidates ?? []) if (!c.selected) refusals[c.offerId] = c.reasons.map((r) => r.code);
+  return {
+    decisionId: d.decisionId,
+    holdout: d.holdout,
+    offers: d.offers.map((o) => ({ offerId: o.offerId, value: o.value, token: o.token, fromWallet: o.fromWallet ?? false })),
+    refusals,
+  };
+};
 
 /**
  * An engine in this process on its own SQLite file (a temporary one unless `db` is given), with

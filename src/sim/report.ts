@@ -1,10 +1,11 @@
 import { COHORTS } from './scenario.js';
-import type { SimReport } from './run.js';
+import type { OracleShares, SimReport } from './run.js';
 
 const money = (minor: number) => (minor / 100).toFixed(2);
 const signed = (minor: number) => `${minor >= 0 ? '+' : '−'}${money(Math.abs(minor))}`;
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const int = (n: number) => n.toLocaleString('en-US');
+const shares = (x: OracleShares) => `${x.all === null ? '—' : pct(x.all)} / ${x.window === null ? '—' : pct(x.window)}`;
 
 function table(head: string[], rows: string[][], right: boolean[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -16,15 +17,29 @@ function table(head: string[], rows: string[][], right: boolean[]): string {
 export function formatReport(r: SimReport): string {
   const out: string[] = [];
   out.push(`Scenario ${r.scenario} · seed ${r.seed} · ${int(r.sessions)} sessions · ${r.client} · ${(r.elapsedMs / 1000).toFixed(1)} s (${int(Math.round(r.sessionsPerSec))} sessions/s)`);
-  out.push('Expected values under the true model on the same sessions; "incr." is against no offer.');
+  out.push(`Expected values under the true model on the same sessions; "incr." is against no offer; "last" is the last ${int(r.window.sessions)} sessions.`);
+  out.push('% of an oracle: all / last; the engine and FCFS on the engine\'s treated sessions (holdout excluded), the oracles there too.');
   out.push('');
   out.push(
     table(
-      ['policy', 'offer rate', 'conversion', 'AOV', 'offer cost/session', 'CM/session', 'incr. CM/session'],
-      r.policies.map((p) => [p.label, pct(p.all.offerRate), pct(p.all.conversion), money(p.all.aov), money(p.all.discountCostPerSession), money(p.all.cmPerSession), signed(p.all.incrementalCmPerSession)]),
-      [false, true, true, true, true, true, true],
+      ['policy', 'offer rate', 'conversion', 'AOV', 'offer cost/session', 'CM/session', 'incr. CM/session', 'incr. last', 'treated incr.', '% observable oracle', '% true oracle'],
+      r.policies.map((p) => [
+        p.label,
+        pct(p.all.offerRate),
+        pct(p.all.conversion),
+        money(p.all.aov),
+        money(p.all.discountCostPerSession),
+        money(p.all.cmPerSession),
+        signed(p.all.incrementalCmPerSession),
+        signed(p.window.incrementalCmPerSession),
+        signed(p.treated.incrementalCmPerSession),
+        shares(p.ofOracle.observable),
+        shares(p.ofOracle.true),
+      ]),
+      [false, true, true, true, true, true, true, true, true, true, true],
     ),
   );
+  out.push(`Observable oracle: ${int(r.observableOracle.buckets)} buckets (cohort × placement × channel × device × cart value), an offer in ${int(r.observableOracle.offerBuckets)}.`);
   out.push('');
   out.push('CM/session by cohort (sessions: ' + COHORTS.map((c) => `${c} ${int(r.policies[0]!.byCohort[c].sessions)}`).join(', ') + ')');
   out.push(
@@ -44,6 +59,22 @@ export function formatReport(r: SimReport): string {
     out.push(`  measured incremental CM/session ${signed(m.incrementalCmPerSession)} ± ${money(m.ci95)} (95%); true ${signed(m.trueIncrementalCmPerSession)}`);
     const fails = Object.entries(r.engine.redemptionFailures).map(([k, v]) => `${k} ${v}`).join(', ');
     out.push(`  redemptions ${int(r.engine.redemptions)}${fails ? `; refused: ${fails}` : ''}; discount mismatches ${r.engine.discountMismatches}`);
+  }
+  for (const b of r.budgets) {
+    const frac = (x: { median: number; min: number; daysExhausted: number }) => `median ${pct(x.median)}, earliest ${pct(x.min)} of the day; bound on ${x.daysExhausted} of ${b.days.length} days`;
+    out.push('');
+    out.push(`Budget of ${b.offerId}: daily liability cap ${money(b.dailyCap)}; the largest day used ${pct(b.maxShareOfCap)} of it.`);
+    out.push(`  engine: cap first bound at ${frac(b.exhaustedAt)}`);
+    out.push(`          incremental CM ${signed(b.engine.incrementalCm)}, liability ${money(b.engine.liability)}, expected cost ${money(b.engine.expectedCost)}`);
+    out.push(`  FCFS @${b.fcfs.value ?? '—'}: cap first bound at ${frac(b.fcfs.exhaustedAt)}`);
+    out.push(`          incremental CM ${signed(b.fcfs.incrementalCm)}, liability ${money(b.fcfs.liability)}, expected cost ${money(b.fcfs.expectedCost)}`);
+    out.push(
+      table(
+        ['day', 'sessions', 'issued', 'liability', 'of cap', 'exhausted at'],
+        b.days.map((d) => [d.day, int(d.sessions), int(d.issued), money(d.liability), pct(d.cap ? d.liability / d.cap : 0), d.exhaustedAt === null ? '—' : pct(d.exhaustedAt)]),
+        [false, true, true, true, true, true],
+      ),
+    );
   }
   return out.join('\n');
 }

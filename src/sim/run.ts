@@ -1,7 +1,9 @@
 import { CampaignSpecSchema, OfferCreateSchema, type Offer } from '../core/catalog.js';
+import { reserveFor } from '../core/decide.js';
+import { cohortOf } from '../customers/features.js';
 import { ResponseModel, type ShownOffer, type Truth } from './model.js';
 import { COHORTS, type Scenario, type SimCohort } from './scenario.js';
-import { buildShop, sessions as sessionStream, type SimSession, type SimShop } from './shop.js';
+import { buildShop, runSpan, sessions as sessionStream, type SimSession, type SimShop } from './shop.js';
 import type { ShopClient } from './client.js';
 
 const DAY = 86_400_000;
@@ -43,13 +45,60 @@ export interface Measured {
   trueIncrementalCmPerSession: number;
 }
 
+/** Incremental CM/session as a share of an oracle's on the same sessions; null when the oracle gains nothing there. */
+export interface OracleShares {
+  all: number | null;
+  window: number | null;
+}
+
 export interface PolicyReport {
   id: string;
   label: string;
-  kind: 'baseline' | 'constant' | 'oracle' | 'engine';
+  kind: 'baseline' | 'constant' | 'oracle' | 'engine' | 'budget_baseline';
+  /** Every session of the run. */
   all: PolicySummary;
+  /** The last `SimReport.window.sessions` sessions. */
+  window: PolicySummary;
+  /** The engine's treated (non-holdout) sessions: where the engine is compared with everything else. */
+  treated: PolicySummary;
+  /** The engine's treated sessions among the last window. */
+  treatedWindow: PolicySummary;
   byCohort: Record<SimCohort, PolicySummary>;
+  /**
+   * Incremental CM/session as a share of each oracle's. The engine (and the FCFS baseline, which
+   * spends only where the engine may) on its treated sessions, every other policy on all sessions.
+   */
+  ofOracle: { observable: OracleShares; true: OracleShares };
   measured?: Measured;
+}
+
+/** One UTC day of a budgeted offer under the engine. */
+export interface BudgetDay {
+  day: string;
+  sessions: number;
+  /** Fresh issuances of the offer (not re-shown from a wallet). */
+  issued: number;
+  /** Liability reserved that day: what the daily cap bounds. */
+  liability: number;
+  cap: number;
+  /** Expected cost of the offer actually redeemed (Σ P(buy) × cost over sessions shown it). */
+  expectedCost: number;
+  /** When the cap first refused the offer, as a fraction of the day; null if it never did. */
+  exhaustedAt: number | null;
+}
+
+/** A budgeted offer: the engine's daily spending against the cap, and first-come-first-served with the same cap. */
+export interface BudgetReport {
+  offerId: string;
+  dailyCap: number;
+  days: BudgetDay[];
+  /** Largest day's liability over the cap (≤ 1: never above). */
+  maxShareOfCap: number;
+  /** Fraction of the day at which the cap first bound: median and minimum over days, a day that never bound counting as 1. */
+  exhaustedAt: { median: number; min: number; daysExhausted: number };
+  engine: { incrementalCm: number; liability: number; expectedCost: number };
+  /** The offer at its best blanket value to every treated session in arrival order while the day's cap has room. */
+  fcfs: { value: number | null; policyId: string; incrementalCm: number; liability: number; expectedCost: number; exhaustedAt: { median: number; min: number; daysExhausted: number } };
 }
 
 export interface SimReport {
@@ -57,9 +106,16 @@ export interface SimReport {
   seed: number;
   sessions: number;
   client: 'in-process' | 'http';
+  /** The campaign's policy the engine ran. */
+  policy: string;
+  /** The trailing window every policy is also reported over. */
+  window: { sessions: number; firstIndex: number };
   elapsedMs: number;
   sessionsPerSec: number;
   policies: PolicyReport[];
+  /** The observable oracle's choice per bucket (cohort|placement|channel|device|cart) and how many sessions fell in it. */
+  observableOracle: { buckets: number; offerBuckets: number; actions: Record<string, { action: string; sessions: number }> };
+  budgets: BudgetReport[];
   engine: {
     decisions: number;
     holdoutShare: number;
@@ -76,6 +132,10 @@ export interface SimulateOptions {
   seed?: number;
   /** Sessions in flight at once against the engine. */
   concurrency?: number;
+  /** Size of the trailing window reported besides all sessions (default 10,000). */
+  window?: number;
+  /** Replaces the scenario campaign's `policy` (the engine validates it), e.g. `{ type: 'static' }`. */
+  policy?: Record<string, unknown>;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -98,6 +158,73 @@ const summarize = (s: PolicyStats): PolicySummary => ({
   cmPerSession: s.sessions ? s.cm / s.sessions : 0,
   incrementalCmPerSession: s.sessions ? s.incremental / s.sessions : 0,
 });
+
+/** A policy's sums over every slice of the sessions the report shows. */
+interface Acc {
+  all: PolicyStats;
+  window: PolicyStats;
+  treated: PolicyStats;
+  treatedWindow: PolicyStats;
+  byCohort: Record<SimCohort, PolicyStats>;
+}
+/** Which slices a session belongs to. */
+interface Where {
+  cohort: SimCohort;
+  inWindow: boolean;
+  treated: boolean;
+}
+const emptyAcc = (): Acc => ({
+  all: emptyStats(),
+  window: emptyStats(),
+  treated: emptyStats(),
+  treatedWindow: emptyStats(),
+  byCohort: Object.fromEntries(COHORTS.map((c) => [c, emptyStats()])) as Record<SimCohort, PolicyStats>,
+});
+const addAcc = (a: Acc, w: Where, t: Truth, none: Truth, offered: boolean) => {
+  add(a.all, t, none, offered);
+  add(a.byCohort[w.cohort], t, none, offered);
+  if (w.inWindow) add(a.window, t, none, offered);
+  if (w.treated) {
+    add(a.treated, t, none, offered);
+    if (w.inWindow) add(a.treatedWindow, t, none, offered);
+  }
+};
+const mergeStats = (into: PolicyStats, from: PolicyStats) => {
+  for (const k of Object.keys(into) as Array<keyof PolicyStats>) into[k] += from[k];
+};
+const mergeAcc = (into: Acc, from: Acc) => {
+  mergeStats(into.all, from.all);
+  mergeStats(into.window, from.window);
+  mergeStats(into.treated, from.treated);
+  mergeStats(into.treatedWindow, from.treatedWindow);
+  for (const c of COHORTS) mergeStats(into.byCohort[c], from.byCohort[c]);
+};
+
+/** Upper edges of the cart-value buckets, minor units: doubling from 25.00 to 400.00. */
+const CART_EDGES = [2500, 5000, 10_000, 20_000, 40_000];
+/** The observable cart-value bucket of a session: a log-scale band of its subtotal, or "no cart" where decide sees none. */
+export function cartBucket(session: Pick<SimSession, 'hasCart' | 'lines'>): string {
+  if (!session.hasCart) return 'no cart';
+  const subtotal = session.lines.reduce((a, l) => a + l.unitPrice * l.quantity, 0);
+  const i = CART_EDGES.findIndex((e) => subtotal < e);
+  if (i === 0) return `<${CART_EDGES[0]! / 100}`;
+  if (i === -1) return `>=${CART_EDGES[CART_EDGES.length - 1]! / 100}`;
+  return `${CART_EDGES[i - 1]! / 100}-${CART_EDGES[i]! / 100}`;
+}
+
+const actionKey = (o: ShownOffer | null) => (o === null ? 'none' : `${o.offer.id}${o.value === null ? '' : `@${o.value}`}`);
+const share = (x: number, oracle: number): number | null => (oracle > 0 ? x / oracle : null);
+const median = (xs: number[]) => {
+  if (xs.length === 0) return 1;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+/** Exhaustion over days: a day the cap never bound counts as exhausted at its end (1). */
+const exhaustion = (days: Array<number | null>) => {
+  const xs = days.map((x) => x ?? 1);
+  return { median: median(xs), min: xs.length ? Math.min(...xs) : 1, daysExhausted: days.filter((x) => x !== null).length };
+};
 
 /** Mean and variance, one value at a time (Welford). */
 class Moments {
@@ -194,82 +321,102 @@ function historyEvents(shop: SimShop, start: number) {
   return events;
 }
 
+/** The scenario with its campaign's `policy` replaced (the engine validates it when the campaign is imported). */
+export function withPolicy(s: Scenario, policy: Record<string, unknown> | undefined): Scenario {
+  if (policy === undefined) return s;
+  return { ...s, campaign: { ...((s.campaign ?? {}) as object), policy } };
+}
+
 /**
  * Runs a scenario: builds the shop, imports its catalog and history into the engine through
  * `client`, then for each session asks the engine to decide, samples the outcome from the true
  * model and reports it (impression, redemption, order) as a shop would. Every policy — no offer,
- * each constant offer, the oracle (the best action per session under the true model) and the
- * engine's — is scored on the same sessions, so differences are the policies', not the dice's.
+ * each constant offer, the two oracles (the best action per session under the true model, and
+ * the best action per bucket of what the engine observes), FCFS spending of a daily budget, and
+ * the engine's — is scored on the same sessions, so differences are the policies', not the dice's.
  */
-export async function simulate(scenario: Scenario, client: ShopClient, opts: SimulateOptions): Promise<SimReport> {
+export async function simulate(baseScenario: Scenario, client: ShopClient, opts: SimulateOptions): Promise<SimReport> {
+  const scenario = withPolicy(baseScenario, opts.policy);
   const seed = opts.seed ?? 1;
   const concurrency = opts.concurrency ?? 16;
+  const total = opts.sessions;
+  const windowSize = Math.min(opts.window ?? 10_000, total);
+  const windowFrom = total - windowSize;
   const started = performance.now();
   const shop = buildShop(scenario, seed);
   const model = new ResponseModel(scenario, shop.products);
   const offers = scenarioOffers(scenario);
   const constants = constantPolicies(offers);
-  const { id: _id, status: _status, ...campaignSpec } = scenarioCampaign(scenario);
+  // The policy is left to the engine to validate on import: the simulator only needs where the campaign shows what.
+  const { id: _id, status: _status, policy: policyConfig, ...campaignSpec } = scenarioCampaign(scenario) as ReturnType<typeof scenarioCampaign> & { policy?: unknown };
   const campaign = CampaignSpecSchema.parse(campaignSpec);
+  const policyName = String((policyConfig as { type?: unknown } | undefined)?.type ?? 'static');
+  const redemptionRate = campaign.model.redemptionRate;
 
   await client.importCatalog(simCatalog(scenario, shop));
   const start = client.now();
   const history = historyEvents(shop, start);
   for (let i = 0; i < history.length; i += 1000) await client.events(history.slice(i, i + 1000));
+  // The engine's cohort comes from the orders it has been told of: the history, then the run's orders once flushed.
+  const lastOrder = new Map<string, number>();
+  for (const c of shop.customers) if (c.history.length) lastOrder.set(c.id, start - Math.round(Math.min(...c.history) * DAY));
 
-  const stats = new Map<string, { all: PolicyStats; byCohort: Record<SimCohort, PolicyStats> }>();
-  const statsFor = (id: string) => {
-    let s = stats.get(id);
-    if (!s) stats.set(id, (s = { all: emptyStats(), byCohort: Object.fromEntries(COHORTS.map((c) => [c, emptyStats()])) as Record<SimCohort, PolicyStats> }));
-    return s;
+  const accs = new Map<string, Acc>();
+  const accFor = (id: string) => {
+    let a = accs.get(id);
+    if (!a) accs.set(id, (a = emptyAcc()));
+    return a;
   };
-  const record = (id: string, session: SimSession, t: Truth, none: Truth, offered: boolean) => {
-    const s = statsFor(id);
-    add(s.all, t, none, offered);
-    add(s.byCohort[session.customer.cohort], t, none, offered);
-  };
+  // Observable oracle: streaming sums per (bucket, action); the best action per bucket is chosen at the end.
+  const buckets = new Map<string, Map<string, Acc>>();
   const treated = new Moments();
   const held = new Moments();
   let treatedOrders = 0;
   let heldOrders = 0;
-  let trueTreatedIncrement = 0;
   let decisions = 0;
   let holdouts = 0;
   let offeredCount = 0;
   let redemptions = 0;
   let mismatches = 0;
   const failures: Record<string, number> = {};
+
+  // Budgeted offers: the engine's liability per UTC day, and FCFS at every rung (the best blanket rung is reported).
+  const budgeted = [...offers.values()].filter((o) => o.budget.dailyLiability !== undefined && campaign.offers.includes(o.id));
+  type Day = Omit<BudgetDay, 'day'>;
+  const engineDays = new Map<string, Map<number, Day>>(budgeted.map((o) => [o.id, new Map()]));
+  const dayOf = (m: Map<number, Day>, day: number, cap: number) => {
+    let d = m.get(day);
+    if (!d) m.set(day, (d = { sessions: 0, issued: 0, liability: 0, cap, expectedCost: 0, exhaustedAt: null }));
+    return d;
+  };
+  const fcfs = budgeted.flatMap((o) =>
+    constants.filter((c) => c.offerId === o.id).map((c) => ({ ...c, cap: o.budget.dailyLiability!, id: `fcfs:${c.id.slice(4)}`, spent: new Map<number, number>(), exhausted: new Map<number, number | null>(), liability: 0, expectedCost: 0 })),
+  );
+
   let outbox: Array<Record<string, unknown>> = [];
-  const flushEvents = async (min: number) => {
-    if (outbox.length < min || outbox.length === 0) return;
+  let pendingOrders: Array<[string, number]> = [];
+  const flushEvents = async (min: number): Promise<boolean> => {
+    if (outbox.length < min || outbox.length === 0) return false;
     const batch = outbox;
+    const orders = pendingOrders;
     outbox = [];
+    pendingOrders = [];
     for (let i = 0; i < batch.length; i += 1000) await client.events(batch.slice(i, i + 1000));
+    for (const [id, at] of orders) if (at > (lastOrder.get(id) ?? -Infinity)) lastOrder.set(id, at);
+    return true;
   };
 
   const runSession = async (session: SimSession) => {
     const none = model.truth(session, []);
-    // Policies scored in expectation on the true model.
     const options = candidates(campaign, offers, session);
-    for (const c of constants) {
-      const shown = c.offerId === null ? [] : options.filter((o) => o.offer.id === c.offerId && o.value === c.value);
-      const t = shown.length ? model.truth(session, shown) : none;
-      record(c.id, session, t, none, shown.length > 0 && t.order.applied);
-    }
-    let best = none;
-    let bestOffered = false;
-    for (const o of options) {
-      const t = model.truth(session, [o]);
-      if (t.ecm > best.ecm) {
-        best = t;
-        bestOffered = true;
-      }
-    }
-    record('oracle', session, best, none, bestOffered);
+    const truths = options.map((o) => model.truth(session, [o]));
+    const cust = session.customer;
+    const now = client.now();
+    const cohort = cohortOf(lastOrder.get(cust.id) ?? null, now);
+    const bucket = [cohort, session.placement, session.channel, cust.device, cartBucket(session)].join('|');
 
     // The engine, through its public API.
-    const cust = session.customer;
-    const at = (ms: number) => new Date(client.now() + ms).toISOString();
+    const at = (ms: number) => new Date(now + ms).toISOString();
     const req: Record<string, unknown> = {
       customerId: cust.id,
       placement: session.placement,
@@ -311,25 +458,85 @@ export async function simulate(scenario: Scenario, client: ShopClient, opts: Sim
       const order = tokens.length ? t.order : none.order;
       cm = order.cm;
       outbox.push({ id: `${sid}-order`, type: 'order', customerId: cust.id, sessionId: sid, occurredAt: at(2), orderId, lines: session.lines, shipping: scenario.shippingFee, discount, tokens });
+      pendingOrders.push([cust.id, now + 2]);
     }
-    return { session, t, none, offered: shown.length > 0 && t.order.applied, holdout: d.holdout, bought, cm };
+    return { session, none, options, truths, bucket, now, d, shown, t, offered: shown.length > 0 && t.order.applied, bought, cm };
   };
+
   // Sessions of a chunk finish in any order; their results are added in session order so the
-  // floating-point sums (and so the report) are the same on every run with the same seed.
+  // floating-point sums (and so the report) are the same on every run with the same seed. FCFS
+  // spends in that order too: arrival order.
   const account = (r: Awaited<ReturnType<typeof runSession>>) => {
-    record('engine', r.session, r.t, r.none, r.offered);
-    if (r.holdout) {
+    const { session, none, options, truths } = r;
+    const w: Where = { cohort: session.customer.cohort, inWindow: session.index >= windowFrom, treated: !r.d.holdout };
+    for (const c of constants) {
+      const i = c.offerId === null ? -1 : options.findIndex((o) => o.offer.id === c.offerId && o.value === c.value);
+      const t = i < 0 ? none : truths[i]!;
+      addAcc(accFor(c.id), w, t, none, i >= 0 && t.order.applied);
+    }
+    let best = none;
+    let bestOffered = false;
+    for (const t of truths) {
+      if (t.ecm > best.ecm) {
+        best = t;
+        bestOffered = true;
+      }
+    }
+    addAcc(accFor('oracle'), w, best, none, bestOffered);
+    let b = buckets.get(r.bucket);
+    if (!b) buckets.set(r.bucket, (b = new Map()));
+    const inBucket = (key: string) => {
+      let a = b.get(key);
+      if (!a) b.set(key, (a = emptyAcc()));
+      return a;
+    };
+    addAcc(inBucket('none'), w, none, none, false);
+    options.forEach((o, i) => addAcc(inBucket(actionKey(o)), w, truths[i]!, none, truths[i]!.order.applied));
+
+    addAcc(accFor('engine'), w, r.t, none, r.offered);
+    if (r.d.holdout) {
       held.push(r.cm);
       if (r.bought) heldOrders++;
     } else {
-      trueTreatedIncrement += r.t.ecm - r.none.ecm;
       treated.push(r.cm);
       if (r.bought) treatedOrders++;
     }
+
+    const day = Math.floor(r.now / DAY);
+    const fraction = (r.now - day * DAY) / DAY;
+    for (const o of budgeted) {
+      const ed = dayOf(engineDays.get(o.id)!, day, o.budget.dailyLiability!);
+      ed.sessions++;
+      const k = r.d.offers.findIndex((x) => x.offerId === o.id);
+      if (k >= 0) {
+        const i = options.findIndex((x) => x.offer.id === o.id && x.value === r.d.offers[k]!.value);
+        const cost = i >= 0 ? truths[i]!.order.offerCost : 0;
+        if (!r.d.offers[k]!.fromWallet) {
+          ed.issued++;
+          ed.liability += reserveFor(cost, redemptionRate);
+        }
+        ed.expectedCost += r.t.p * cost;
+      }
+      if (ed.exhaustedAt === null && r.d.refusals[o.id]?.includes('DAILY_LIABILITY')) ed.exhaustedAt = fraction;
+    }
+    for (const f of fcfs) {
+      const i = options.findIndex((o) => o.offer.id === f.offerId && o.value === f.value);
+      let t = none;
+      if (w.treated && i >= 0) {
+        const reserve = reserveFor(truths[i]!.order.offerCost, redemptionRate);
+        const spent = f.spent.get(day) ?? 0;
+        if (!f.exhausted.has(day)) f.exhausted.set(day, null);
+        if (spent + reserve <= f.cap) {
+          t = truths[i]!;
+          f.spent.set(day, spent + reserve);
+          f.liability += reserve;
+          f.expectedCost += t.p * t.order.offerCost;
+        } else if (f.exhausted.get(day) === null) f.exhausted.set(day, fraction);
+      }
+      addAcc(accFor(f.id), w, t, none, t !== none && t.order.applied);
+    }
   };
 
-  const total = opts.sessions;
-  const span = scenario.days * DAY;
   let done = 0;
   let chunk: SimSession[] = [];
   const runChunk = async () => {
@@ -337,7 +544,7 @@ export async function simulate(scenario: Scenario, client: ShopClient, opts: Sim
     for (const r of await Promise.all(chunk.map(runSession))) account(r);
     done += chunk.length;
     chunk = [];
-    await flushEvents(500);
+    if ((await flushEvents(500)) && client.learn) await client.learn();
     opts.onProgress?.(done, total);
   };
   for (const session of sessionStream(scenario, shop, total, seed)) {
@@ -345,34 +552,102 @@ export async function simulate(scenario: Scenario, client: ShopClient, opts: Sim
     if (chunk.length === concurrency) await runChunk();
   }
   if (chunk.length) await runChunk();
-  client.advanceTo(start + span);
-  await flushEvents(0);
+  client.advanceTo(start + runSpan(scenario, total));
+  if ((await flushEvents(0)) && client.learn) await client.learn();
+
+  // The observable oracle: per bucket, the action whose summed true incremental CM over the run is highest.
+  const observable = emptyAcc();
+  const chosen: Record<string, { action: string; sessions: number }> = {};
+  let offerBuckets = 0;
+  for (const [key, actions] of [...buckets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    let bestKey = 'none';
+    let bestAcc = actions.get('none')!;
+    for (const [k, a] of actions) {
+      if (a.all.incremental > bestAcc.all.incremental) {
+        bestKey = k;
+        bestAcc = a;
+      }
+    }
+    if (bestKey !== 'none') offerBuckets++;
+    chosen[key] = { action: bestKey, sessions: bestAcc.all.sessions };
+    mergeAcc(observable, bestAcc);
+  }
+  accs.set('oracle:observable', observable);
 
   const elapsedMs = performance.now() - started;
+  const oracleTrue = accFor('oracle');
   const report = (id: string, label: string, kind: PolicyReport['kind']): PolicyReport => {
-    const s = statsFor(id);
-    return { id, label, kind, all: summarize(s.all), byCohort: Object.fromEntries(COHORTS.map((c) => [c, summarize(s.byCohort[c])])) as Record<SimCohort, PolicySummary> };
+    const a = accFor(id);
+    const onTreated = kind === 'engine' || kind === 'budget_baseline';
+    const [all, win] = onTreated ? (['treated', 'treatedWindow'] as const) : (['all', 'window'] as const);
+    const shares = (o: Acc): OracleShares => ({ all: share(a[all].incremental, o[all].incremental), window: share(a[win].incremental, o[win].incremental) });
+    return {
+      id,
+      label,
+      kind,
+      all: summarize(a.all),
+      window: summarize(a.window),
+      treated: summarize(a.treated),
+      treatedWindow: summarize(a.treatedWindow),
+      byCohort: Object.fromEntries(COHORTS.map((c) => [c, summarize(a.byCohort[c])])) as Record<SimCohort, PolicySummary>,
+      ofOracle: { observable: shares(observable), true: shares(oracleTrue) },
+    };
   };
-  const engine = report('engine', 'engine (static policy)', 'engine');
+  const engine = report('engine', `engine (${policyName} policy)`, 'engine');
   engine.measured = {
     treated: { sessions: treated.n, orders: treatedOrders, cmPerSession: treated.mean },
     holdout: { sessions: held.n, orders: heldOrders, cmPerSession: held.mean },
     incrementalCmPerSession: treated.mean - held.mean,
     ci95: 1.96 * Math.sqrt((treated.n ? treated.variance / treated.n : 0) + (held.n ? held.variance / held.n : 0)),
-    trueIncrementalCmPerSession: treated.n ? trueTreatedIncrement / treated.n : 0,
+    trueIncrementalCmPerSession: engine.treated.incrementalCmPerSession,
   };
+
+  const budgets: BudgetReport[] = [];
+  const fcfsReports: PolicyReport[] = [];
+  for (const o of budgeted) {
+    const rungs = fcfs.filter((f) => f.offerId === o.id);
+    // The rung whose blanket (unlimited) earns most on the same sessions.
+    const f = rungs.reduce((x, y) => (accFor(y.id.replace(/^fcfs:/, 'all:')).all.incremental > accFor(x.id.replace(/^fcfs:/, 'all:')).all.incremental ? y : x));
+    const days = [...engineDays.get(o.id)!.entries()].sort(([a], [b]) => a - b);
+    const cap = o.budget.dailyLiability!;
+    const e = accFor('engine').treated;
+    budgets.push({
+      offerId: o.id,
+      dailyCap: cap,
+      days: days.map(([day, d]) => ({ day: new Date(day * DAY).toISOString().slice(0, 10), ...d })),
+      maxShareOfCap: cap > 0 ? Math.max(0, ...days.map(([, d]) => d.liability)) / cap : 0,
+      exhaustedAt: exhaustion(days.map(([, d]) => d.exhaustedAt)),
+      engine: { incrementalCm: e.incremental, liability: days.reduce((x, [, d]) => x + d.liability, 0), expectedCost: days.reduce((x, [, d]) => x + d.expectedCost, 0) },
+      fcfs: {
+        value: f.value,
+        policyId: f.id,
+        incrementalCm: accFor(f.id).treated.incremental,
+        liability: f.liability,
+        expectedCost: f.expectedCost,
+        exhaustedAt: exhaustion([...f.exhausted.values()]),
+      },
+    });
+    fcfsReports.push(report(f.id, `${f.label.replace(/ to all$/, '')} FCFS within the daily cap`, 'budget_baseline'));
+  }
+
   return {
     scenario: scenario.name,
     seed,
     sessions: total,
     client: client.kind,
+    policy: policyName,
+    window: { sessions: windowSize, firstIndex: windowFrom },
     elapsedMs,
     sessionsPerSec: total / (elapsedMs / 1000),
     policies: [
       ...constants.map((c) => report(c.id, c.label, c.offerId === null ? 'baseline' : 'constant')),
+      ...fcfsReports,
+      report('oracle:observable', 'observable oracle (best action per bucket)', 'oracle'),
       report('oracle', 'oracle (true model)', 'oracle'),
       engine,
     ],
+    observableOracle: { buckets: buckets.size, offerBuckets, actions: chosen },
+    budgets,
     engine: {
       decisions,
       holdoutShare: decisions ? holdouts / decisions : 0,

@@ -60,6 +60,13 @@ export const ScenarioSchema = z
     description: z.string().max(2000).default(''),
     customers: z.number().int().min(10).max(1_000_000),
     days: z.number().int().min(1).max(365).default(28),
+    sessionsPerDay: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .optional()
+      .describe('Traffic per UTC day: when set, a run lasts as many days as its sessions fill (so a daily budget binds the same way at any run length) and `days` is ignored'),
     shippingFee: Money.describe('What a shopper pays for shipping without an offer'),
     carrierCost: Money.describe('What shipping an order costs the shop'),
     pointValue: z.number().min(0).default(1).describe('Cost of one loyalty point to the shop, minor units'),
@@ -117,7 +124,7 @@ export function parseScenario(raw: unknown): Scenario {
 }
 
 /** The scenarios shipped in `scenarios/`. */
-export const SHIPPED_SCENARIOS = ['apparel', 'grocery', 'blanket-trap'] as const;
+export const SHIPPED_SCENARIOS = ['apparel', 'grocery', 'blanket-trap', 'budget'] as const;
 
 /** The repository's scenarios/ folder, seen from src/sim, dist/sim or a build nested one deeper. */
 function shippedPath(name: string): string {

@@ -133,14 +133,22 @@ export function buildShop(s: Scenario, seed: number): SimShop {
   return { products, customers };
 }
 
+const DAY = 86_400_000;
+
+/** How long a run of `count` sessions lasts, ms: the scenario's days, or as many days as its traffic per day fills. */
+export function runSpan(s: Scenario, count: number): number {
+  return s.sessionsPerDay ? Math.max(1, Math.ceil(count / s.sessionsPerDay)) * DAY : s.days * DAY;
+}
+
 /**
  * The sessions of a run: customers drawn uniformly, placements by share, arrival times spread
- * over the scenario's days, and the basket each would buy. Seeded separately from the shop so a
+ * evenly over the scenario's days (with `sessionsPerDay`, that many evenly over each UTC day, so
+ * a session's place in the day is its time of day), and the basket each would buy. Seeded separately from the shop so a
  * longer run extends a shorter one's sessions.
  */
 export function* sessions(s: Scenario, shop: SimShop, count: number, seed: number): Generator<SimSession> {
   const r = seededRandom(seed ^ 0x5e55);
-  const span = s.days * 86_400_000;
+  const span = runSpan(s, count);
   const pickPlacement = picker(s.placements.map((p) => [p.name, p.share] as [string, number]));
   const placementByName = new Map<string, (typeof s.placements)[number]>();
   for (const p of s.placements) if (!placementByName.has(p.name)) placementByName.set(p.name, p);
@@ -162,7 +170,7 @@ export function* sessions(s: Scenario, shop: SimShop, count: number, seed: numbe
       placement: placement.name,
       channel: placement.channel,
       hasCart: placement.hasCart,
-      at: Math.floor((index / count) * span),
+      at: s.sessionsPerDay ? Math.floor((index / s.sessionsPerDay) * DAY) : Math.floor((index / count) * span),
       lines: [...bySku.values()],
       u: r(),
     };
