@@ -97,6 +97,10 @@ export async function inProcessClient(opts: { start: number; seed: number; db?: 
     importCatalog: async (c) => {
       await importCatalog(engine.catalog, c, SIMULATOR_ACTOR);
     },
+    // The simulated clock does not run the engine's training timer: train when outcomes arrive.
+    learn: async () => {
+      await engine.learning.train();
+    },
     decide: async (r) => toDecision(await engine.decide(r)),
     events: async (events) => {
       await engine.events.ingest({ events });
