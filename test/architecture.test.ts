@@ -27,8 +27,8 @@ type Madge = (path: string, config: Record<string, unknown>) => Promise<MadgeRes
 // madge is CommonJS without type declarations.
 const madge = createRequire(import.meta.url)('madge') as Madge;
 
-/** The packages the core may import: schemas, CEL, linear-time regular expressions. */
-const CORE_PACKAGES = ['zod', '@marcbachmann/cel-js', 're2js'];
+/** The packages the core may import: schemas, CEL, linear-time regular expressions, linear algebra for the learners. */
+const CORE_PACKAGES = ['zod', '@marcbachmann/cel-js', 're2js', 'ml-matrix'];
 
 interface Violation {
   /** The importing file, relative to the base folder, with forward slashes. */

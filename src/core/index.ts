@@ -1,7 +1,7 @@
 /**
  * `offerpilot/core`: the isomorphic decision core. Everything here runs in Node, a browser or a
- * Web-standard worker — it imports only zod, @marcbachmann/cel-js, re2js and itself (enforced by
- * test/architecture.test.ts) — so an SDK or an edge worker can evaluate a catalog snapshot
+ * Web-standard worker — it imports only zod, @marcbachmann/cel-js, re2js, ml-matrix and itself
+ * (enforced by test/architecture.test.ts) — so an SDK or an edge worker can evaluate a catalog snapshot
  * exactly as the engine does, without the store.
  */
 export * from './decide.js';
@@ -20,3 +20,5 @@ export * from './validate.js';
 export * from './subject.js';
 export * from './discount.js';
 export * from './log-codec.js';
+export * from './learn/ope.js';
+export * from './learn/uplift-metrics.js';
