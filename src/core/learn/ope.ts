@@ -192,6 +192,9 @@ export function crossFitRewards(rows: readonly LoggedRow[], opts: { folds?: numb
   if (folds.length !== n) throw new OfferpilotError('VALIDATION_FAILED', `folds has ${folds.length} entries for ${n} rows`, [{ path: 'folds', message: 'one fold per row' }]);
   const k = folds.reduce((m, f) => Math.max(m, f + 1), 0);
   for (let i = 0; i < n; i++) if (!Number.isInteger(folds[i]) || folds[i]! < 0) throw new OfferpilotError('VALIDATION_FAILED', `folds[${i}] is not a fold number`, [{ path: `folds.${i}`, message: 'a non-negative integer' }]);
+  const lambda = opts.lambda ?? 1;
+  // λ > 0 keeps XᵀX + λI positive definite whatever the features (collinear one-hot groups included).
+  if (!(lambda > 0 && Number.isFinite(lambda))) throw new OfferpilotError('VALIDATION_FAILED', `lambda must be a number > 0, got ${lambda}`, [{ path: 'lambda', message: 'a number > 0' }]);
   const actions = opts.actions ? [...opts.actions] : distinctActions(rows);
   const index = new Map(actions.map((a, j) => [a, j]));
   const withX = n > 0 && rows.every((r) => r.x !== undefined);
@@ -253,7 +256,7 @@ export function crossFitRewards(rows: readonly LoggedRow[], opts: { folds?: numb
       const m = mean[f * A + a]!;
       const xt1 = Array.from({ length: dim }, (_, j) => train.xtx[j * dim + d]!);
       const centred: RidgeStats = { ...train, xty: train.xty.map((v, j) => v - m * xt1[j]!), yy: Math.max(0, train.yy - 2 * m * train.xty[d]! + m * m * train.n) };
-      models[f * A + a] = fitRidge(centred, { lambda: opts.lambda ?? 1, noise: 1 });
+      models[f * A + a] = fitRidge(centred, { lambda, noise: 1 });
     }
   }
   for (let i = 0; i < n; i++) {
