@@ -27,7 +27,7 @@ type Madge = (path: string, config: Record<string, unknown>) => Promise<MadgeRes
 // madge is CommonJS without type declarations.
 const madge = createRequire(import.meta.url)('madge') as Madge;
 
-/** The packages the core may import: schemas, CEL, linear-time regular expressions. */
+/** The packages the core may import: schemas, CEL, linear-time regular expressions, linear algebra for the learners. */
 const CORE_PACKAGES = ['zod', '@marcbachmann/cel-js', 're2js', 'ml-matrix'];
 
 interface Violation {

@@ -17,6 +17,7 @@ const lazy = {
   engine: () => import('../app.js'),
   http: () => import('../http/server.js'),
   measure: () => import('../measure/index.js'),
+  ope: async () => ({ ...(await import('../learning/ope-csv.js')), ...(await import('../learning/ope-format.js')), ...(await import('../core/learn/ope.js')) }),
   sim: () => import('../sim/index.js'),
   store: () => import('../store/index.js'),
 };
@@ -273,6 +274,32 @@ program
         const r = await engine.measure.incrementality({ campaignId: flags.campaign, from: flags.from, to: flags.to, sequential: flags.sequential, arm: flags.global ? 'global' : 'campaign' });
         console.log(flags.json ? JSON.stringify(r, null, 2) : (await lazy.measure()).formatIncrementality(r));
       });
+    },
+  );
+
+program
+  .command('evaluate')
+  .description('Off-policy evaluation: what a candidate policy would have earned on logged decisions with their propensities (IPS, SNIPS, doubly robust; 95% intervals; differences to the logging policy and the best constant action)')
+  .requiredOption('--csv <file>', 'logged bandit feedback, a .csv or .csv.gz file with a header row, one row per logged decision')
+  .requiredOption('--action-col <column>', 'the column of the action taken')
+  .requiredOption('--reward-col <column>', 'the column of the reward')
+  .option('--propensity-col <column>', 'the column of the logged probability of the action taken')
+  .option('--propensity <p>', 'instead of --propensity-col: one probability for every row, e.g. 1/3 for a three-arm randomized test')
+  .option('--context-cols <columns>', 'comma-separated context columns for the doubly robust reward model (numeric columns as values, others one-hot)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+  .requiredOption('--policy <candidate>', 'constant:<action> | uniform (over the logged actions) | probs:<file.csv> (long format: columns row,action,probability; row = 0-based data row of --csv)')
+  .option('--clip <w>', 'largest importance weight kept (larger weights are capped)', numberOption({ gt: 0 }), 100)
+  .option('--folds <k>', 'cross-fitting folds of the reward model', numberOption({ integer: true, min: 2, max: 100 }), 5)
+  .option('--seed <n>', 'seed of the fold assignment', numberOption({ integer: true }), 1)
+  .option('--json', 'print the report as JSON')
+  .action(
+    async (flags: { csv: string; actionCol: string; rewardCol: string; propensityCol?: string; propensity?: string; contextCols?: string[]; policy: string; clip: number; folds: number; seed: number; json?: boolean }) => {
+      if ((flags.propensityCol === undefined) === (flags.propensity === undefined)) throw new OfferpilotError('USAGE_ERROR', 'give exactly one of --propensity-col or --propensity');
+      const ope = await lazy.ope();
+      const propensity = flags.propensityCol ?? ope.parseProbability(flags.propensity!);
+      const data = ope.readBanditCsv(flags.csv, { action: flags.actionCol, reward: flags.rewardCol, propensity, context: flags.contextCols });
+      const candidate = ope.parseCandidate(flags.policy, data);
+      const r = ope.evaluatePolicy(data.rows, candidate, { clip: flags.clip, folds: flags.folds, seed: flags.seed });
+      console.log(flags.json ? JSON.stringify({ file: flags.csv, policy: flags.policy, features: data.features, ...r }, (_, v: unknown) => (v === Infinity ? 'Infinity' : v), 2) : ope.formatOpeReport(r, `Off-policy evaluation of ${flags.policy} on ${flags.csv}`));
     },
   );
 

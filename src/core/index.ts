@@ -1,7 +1,7 @@
 /**
  * `offerpilot/core`: the isomorphic decision core. Everything here runs in Node, a browser or a
- * Web-standard worker — it imports only zod, @marcbachmann/cel-js, re2js, ml-matrix and itself (enforced by
- * test/architecture.test.ts) — so an SDK or an edge worker can evaluate a catalog snapshot
+ * Web-standard worker — it imports only zod, @marcbachmann/cel-js, re2js, ml-matrix and itself
+ * (enforced by test/architecture.test.ts) — so an SDK or an edge worker can evaluate a catalog snapshot
  * exactly as the engine does, without the store.
  */
 export * from './decide.js';
@@ -27,3 +27,6 @@ export * from './learn/linear.js';
 export * from './learn/pbest.js';
 export * from './learn/state.js';
 export * from './learn/policies.js';
+export * from './learn/ope.js';
+export * from './learn/uplift-metrics.js';
+export * from './learn/delay.js';
