@@ -84,6 +84,29 @@ export interface Estimates {
   runnerUp: Estimate | null;
 }
 
+/**
+ * What a learning policy logs with its decision, so the trainer can learn from it and any other
+ * policy can be replayed on it offline: the request's tokens, the basket margin its value model
+ * read, every eligible action with its cost and reserve, and the action taken.
+ */
+export interface LearningTrace {
+  /** The action chosen ("none" included). */
+  a: string;
+  /** Feature tokens of the request (see requestTokens). */
+  k: string[];
+  /** Basket margin the value model used, minor units. */
+  m: number;
+  /** Eligible actions: [key, cost, reserve]; "none" is always eligible and not listed. */
+  acts: Array<[string, number, number]>;
+}
+
+/**
+ * A learning policy's action probabilities for one logged request: over `trace.acts` in order,
+ * then "no offer" last. Deciding and offline replay (evaluating a policy on logged decisions)
+ * both call it, so a replayed policy is exactly the one that would have decided.
+ */
+export type ActionWeights = (trace: LearningTrace, state: PolicyState | undefined) => { weights: number[]; estimates?: unknown };
+
 /** What `rank` returns. */
 export interface Ranking<T> {
   ranked: T[];
@@ -108,6 +131,8 @@ export interface Policy {
    * item of its own (the action "offer at value"), not only the best-scoring one.
    */
   readonly ranksRungs?: boolean;
+  /** A learning policy's probabilities over a logged request's actions (offline replay). */
+  readonly weightsOf?: ActionWeights;
   score(input: ScoreInput): number;
   /**
    * Ranks best-first; may reorder `items` in place. The decision shows what survives, in this

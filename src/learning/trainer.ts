@@ -4,10 +4,11 @@ import { parseDuration, seededRandom, utcDay } from '../core/runtime.js';
 import { counterKeys } from '../core/counter-keys.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
 import { closingHorizon, delayCdf, MAX_LAGS } from '../core/learn/delay.js';
-import { encodeTokens } from '../core/learn/features.js';
-import { addRidge, emptyRidge, fitRidge, growRidge, type RidgeStats, type SparseX } from '../core/learn/linear.js';
-import { segmentOf, type LearningTrace } from '../core/learn/policies.js';
-import { VALUE_SCALE, type ArmSummary, type LinearState, type ThompsonState } from '../core/learn/state.js';
+import { encodeTokens, tokenDepth } from '../core/learn/features.js';
+import { addRidge, emptyRidge, fitRidge, growRidge, type RidgeStats } from '../core/learn/linear.js';
+import { segmentOf } from '../core/learn/policies.js';
+import type { LearningTrace } from '../core/policy.js';
+import type { ArmSummary, LinearState, ThompsonState } from '../core/learn/state.js';
 import type { Logger } from 'pino';
 import type { LearningPort, LearningRow } from './port.js';
 import type { PolicyStateSource } from './state.js';
@@ -17,9 +18,9 @@ const DAY = 86_400_000;
 const MIN_TOKEN_COUNT = 20;
 const MAX_VOCAB = 160;
 /** Tokens the value model (CM given a purchase) reads: where and how big, not who. */
-const VALUE_TOKEN = /^(b|pl:|ch:|cart:|mr:)/;
-/** Prior strength of the purchase model, in observations per coefficient. */
-const P_LAMBDA = 10;
+const VALUE_TOKEN = /^(b|ch:)$|^(b|ch:.*)$|^co:[^|]*\|pl:[^|]*$/;
+/** Prior strength of the purchase model per coefficient, in observations, by the token's depth in the segment tree. */
+const P_LAMBDA = [2, 20, 40, 80, 120, 160];
 /** Gain of the budget pacing controller per training round, per unit of schedule error. */
 const PACING_GAIN = 2;
 const MAX_SHADOW = 10;
@@ -144,13 +145,14 @@ export class Trainer {
       const y = r.orders > 0 ? 1 : 0;
       target.trials += w;
       if (kind === 'contextual') {
-        const a = (target.actions[action] ??= { p: emptyRidge(target.vocab.length), v: emptyRidge(target.vvocab.length + 1) });
+        const a = (target.actions[action] ??= { p: emptyRidge(target.vocab.length), v: emptyRidge(target.vvocab.length) });
         const x = encodeTokens(t.k, new Map(target.vocab.map((v, i) => [v, i])));
         // E[observed] = F·θx: the row's regressors are scaled by its delay weight.
         addRidge(a.p, w === 1 ? x : { idx: x.idx, val: x.val.map((v) => v * w) }, y);
         if (y === 1) {
           const cost = action === NONE ? 0 : (t.acts.find((x) => x[0] === action)?.[1] ?? 0);
-          addRidge(a.v, valueX(t, target.vvocab, cost), r.cm);
+          // The residual of the order's CM against the cart's margin less the action's cost.
+          addRidge(a.v, encodeTokens(t.k, new Map(target.vvocab.map((v, i) => [v, i]))), r.cm - (t.m - cost));
         }
       } else {
         const seg = segmentOf(t.k, segmentByOf(c));
@@ -166,8 +168,7 @@ export class Trainer {
     for (const { r, t } of closedRows) add(stats, r, t, 1);
     const round = cloneStats(stats);
     for (const { r, t } of openRows) {
-      const converted = r.firstOrderReceivedAt !== null;
-      add(round, r, t, converted ? 1 : F(now - r.createdAt));
+      add(round, r, t, F(now - r.createdAt));
     }
 
     await this.pace(c, stats, now);
@@ -215,12 +216,6 @@ function segmentByOf(c: CompiledCampaign) {
   return p.type === 'thompson' ? p.segmentBy : (['cohort', 'placement'] as const).slice();
 }
 
-/** The value model's regressors: its tokens, and the cart's margin net of the action's cost. */
-function valueX(t: LearningTrace, vvocab: readonly string[], cost: number): SparseX {
-  const x = encodeTokens(t.k, new Map(vvocab.map((v, i) => [v, i])));
-  return { idx: [...x.idx, vvocab.length], val: [...x.val, (t.m - cost) / VALUE_SCALE] };
-}
-
 /** Adds tokens that reached the threshold to the vocabularies, growing every model's statistics. */
 function grow(stats: Stats, extra: ReadonlyMap<string, number>): void {
   const known = new Set(stats.vocab);
@@ -233,29 +228,16 @@ function grow(stats: Stats, extra: ReadonlyMap<string, number>): void {
     if (stats.vocab.length >= MAX_VOCAB) break;
     stats.vocab.push(t);
     changed = true;
-    if (VALUE_TOKEN.test(t) && !stats.vvocab.includes(t)) {
-      // The value model's margin feature sits after its tokens: move it along.
-      for (const a of Object.values(stats.actions)) a.v = insertBeforeLast(a.v);
-      stats.vvocab.push(t);
+    if (VALUE_TOKEN.test(t) && !stats.vvocab.includes(t)) stats.vvocab.push(t);
+  }
+  if (changed) {
+    for (const a of Object.values(stats.actions)) {
+      a.p = growRidge(a.p, stats.vocab.length);
+      a.v = growRidge(a.v, stats.vvocab.length);
     }
   }
-  if (changed) for (const a of Object.values(stats.actions)) a.p = growRidge(a.p, stats.vocab.length);
   // Counts of tokens already in the vocabulary are not needed any more.
   for (const t of stats.vocab) delete stats.counts[t];
-}
-
-/** Statistics over d features → d + 1, the new feature placed before the last one. */
-function insertBeforeLast(s: RidgeStats): RidgeStats {
-  const d = s.d;
-  const out = emptyRidge(d + 1);
-  const map = (i: number) => (i === d - 1 ? d : i);
-  for (let i = 0; i < d; i++) {
-    out.xty[map(i)] = s.xty[i]!;
-    for (let j = 0; j < d; j++) out.xtx[map(i) * (d + 1) + map(j)] = s.xtx[i * d + j]!;
-  }
-  out.n = s.n;
-  out.yy = s.yy;
-  return out;
 }
 
 function cloneStats(s: Stats): Stats {
@@ -279,19 +261,33 @@ function priorConversion(c: CompiledCampaign, action: string): number {
 
 /** Fits every action's models and publishes them as a `contextual` state. */
 function publishLinear(c: CompiledCampaign, s: Stats, now: number): LinearState {
+  const expected = Math.max(1, (c.campaign.model.expectedBasket.subtotal * c.campaign.model.expectedBasket.marginPct) / 100);
   const actions: LinearState['actions'] = {};
   const d = s.vocab.length;
   const bias = s.vocab.indexOf('b');
+  const lambda = s.vocab.map((t) => P_LAMBDA[Math.min(P_LAMBDA.length - 1, tokenDepth(t))]!);
+  // "No offer" first: every offer's purchase model is centred on it (prior mean = its coefficients,
+  // the intercept moved by the marketer's expected lift), so an offer learns only how it differs
+  // — its uplift — from its own data, and the baseline pattern across segments from everyone's.
+  // Ridge with prior mean θ_none is exactly a model of the residual y − θ_none·x.
+  const none = s.actions[NONE];
+  const noneMean = new Array<number>(d).fill(0);
+  noneMean[bias] = priorConversion(c, NONE);
+  const nonePm = none ? fitRidge(growRidge(none.p, d), { lambda, mean: noneMean, noise: 0.1, noiseWeight: 20 }) : null;
+  const base = nonePm ? nonePm.mean : noneMean;
+  // The residual of CM against the cart's margin less the cost is mostly where the basket is
+  // unknown (no cart: the assumed basket stands in) and barely depends on the offer: offers'
+  // residuals are centred on "no offer"'s, and move only with much evidence.
+  const valueNoise = (0.5 * expected) ** 2;
+  const noneVm = none ? fitRidge(growRidge(none.v, s.vvocab.length), { lambda: 5, noise: valueNoise, noiseWeight: 5 }) : null;
   for (const [key, a] of Object.entries(s.actions)) {
-    const p = growRidge(a.p, d);
-    const pMean = new Array<number>(d).fill(0);
-    pMean[bias] = priorConversion(c, key);
-    const pm = fitRidge(p, { lambda: P_LAMBDA, mean: pMean, noise: 0.1, noiseWeight: 20 });
-    const vd = s.vvocab.length + 1;
-    const vMean = new Array<number>(vd).fill(0);
-    vMean[vd - 1] = VALUE_SCALE;
-    const expected = Math.max(1, (c.campaign.model.expectedBasket.subtotal * c.campaign.model.expectedBasket.marginPct) / 100);
-    const vm = fitRidge(a.v, { lambda: 2, mean: vMean, noise: (0.5 * expected) ** 2, noiseWeight: 5 });
+    let pm = key === NONE ? nonePm! : null;
+    if (!pm) {
+      const mean = [...base];
+      mean[bias] = base[bias]! + priorConversion(c, key) - priorConversion(c, NONE);
+      pm = fitRidge(growRidge(a.p, d), { lambda, mean, noise: 0.1, noiseWeight: 20 });
+    }
+    const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 10, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
     actions[key] = { p: { mean: pm.mean.map(round6), cov: pm.cov.map(round6) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n) };
   }
   return { kind: 'contextual', vocab: s.vocab, vvocab: s.vvocab, actions, trials: s.trials, shadow: s.shadow, trainedAt: now };

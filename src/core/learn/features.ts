@@ -4,11 +4,12 @@ import type { RuleInput } from '../rules.js';
 import type { SparseX } from './linear.js';
 
 /**
- * What the learners see of a request, as tokens. Most form a path of nested segments — who
- * (cohort), where (placement), how big the cart is, then each context value — so a linear
- * model over them with a ridge prior is a hierarchical model: a fine segment's estimate is its
- * parent's plus a deviation shrunk toward zero until the segment has data of its own. A few more
- * (channel, the cart's margin rate, inventory position) add their own effect. No shop's numbers
+ * What the learners see of a request, as tokens that name nested segments — who (cohort), then
+ * where (placement), then how big the cart is, then its margin rate, each context value
+ * (device…), the inventory position of its SKUs — so a linear model over them with a ridge prior
+ * is a hierarchical model: a segment's estimate is its parent's plus a deviation shrunk toward
+ * zero (more strongly the deeper it is) until the segment has data of its own; nothing
+ * extrapolates additively across branches. No shop's numbers
  * are assumed: buckets are by order of magnitude. The same request always gives the same tokens;
  * which tokens a model knows (its vocabulary) is part of its state. Profile tokens exist only
  * for customers who consented to personalization.
@@ -20,11 +21,11 @@ export function requestTokens(input: RuleInput, basket: Basket, products: Readon
   const who = cohort;
   const where = `${who}|pl:${input.placement}`;
   const size = `${where}|${cart}`;
-  const t: string[] = ['b', who, where, size, `ch:${input.channel}`];
+  const t: string[] = ['b', `ch:${input.channel}`, who, where, size];
   const freq = num(f.frequency);
   if (input.customer.id !== null && freq !== null) t.push(`${who}|fr:${bucket(freq, [1, 2, 4, 8])}`);
   if (basket.basis === 'cart' && basket.subtotal > 0) {
-    if (basket.margin !== null) t.push(`mr:${bucket(basket.margin / basket.subtotal, [0.1, 0.2, 0.3, 0.45, 0.6])}`);
+    if (basket.margin !== null) t.push(`${size}|mr:${bucket(basket.margin / basket.subtotal, [0.1, 0.2, 0.3, 0.45, 0.6])}`);
     let over = false;
     let low = false;
     for (const l of basket.lines) {
@@ -34,8 +35,8 @@ export function requestTokens(input: RuleInput, basket: Basket, products: Readon
       if (cover > 90) over = true;
       if (cover < 7) low = true;
     }
-    if (over) t.push('inv:over');
-    if (low) t.push('inv:low');
+    if (over) t.push(`${where}|inv:over`);
+    if (low) t.push(`${where}|inv:low`);
   }
   let n = 0;
   for (const k of Object.keys(input.context).sort()) {
@@ -47,9 +48,17 @@ export function requestTokens(input: RuleInput, basket: Basket, products: Readon
     else if (typeof v === 'number' && Number.isFinite(v)) tok = `x:${k}~${octave(Math.abs(v))}`;
     else continue;
     n++;
-    t.push(tok, `${where}|${tok}`);
+    t.push(`${where}|${tok}`, `${size}|${tok}`);
   }
   return t;
+}
+
+/** How deep in the segment tree a token is: 0 for the intercept, 1 for a top-level segment, … */
+export function tokenDepth(token: string): number {
+  if (token === 'b') return 0;
+  let d = 1;
+  for (let i = 0; i < token.length; i++) if (token.charCodeAt(i) === 124) d++;
+  return d;
 }
 
 /** The tokens a vocabulary knows, as a sparse vector of ones (unknown tokens are skipped). */

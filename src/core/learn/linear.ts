@@ -76,8 +76,8 @@ export interface RidgeModel {
 }
 
 export interface RidgePrior {
-  /** Prior precision per unit of noise (larger: stronger pull toward `mean`). */
-  lambda: number;
+  /** Prior precision per unit of noise (larger: stronger pull toward `mean`), for every coefficient or one each. */
+  lambda: number | readonly number[];
   /** Prior mean of θ (default 0). */
   mean?: readonly number[];
   /** Prior guess of the noise variance, worth `noiseWeight` observations. */
@@ -93,8 +93,9 @@ export function fitRidge(s: RidgeStats, prior: RidgePrior): RidgeModel {
   const rhs = new Matrix(d, 1);
   for (let i = 0; i < d; i++) {
     for (let j = 0; j < d; j++) a.set(i, j, s.xtx[i * d + j]!);
-    a.set(i, i, a.get(i, i) + prior.lambda);
-    rhs.set(i, 0, s.xty[i]! + prior.lambda * (m0[i] ?? 0));
+    const l = typeof prior.lambda === 'number' ? prior.lambda : prior.lambda[i]!;
+    a.set(i, i, a.get(i, i) + l);
+    rhs.set(i, 0, s.xty[i]! + l * (m0[i] ?? 0));
   }
   const chol = new CholeskyDecomposition(a);
   const theta = chol.solve(rhs).getColumn(0);

@@ -1,32 +1,17 @@
 import type { PolicyConfig } from '../catalog.js';
-import type { Policy, PolicyContext, RankItem, ScoreInput, Estimate } from '../policy.js';
+import type { ActionWeights, Estimate, LearningTrace, Policy, PolicyContext, RankItem, ScoreInput } from '../policy.js';
 import type { Random } from '../runtime.js';
-import { NONE } from './actions.js';
+import { NONE, offerOfAction } from './actions.js';
 import { encodeTokens, requestTokens } from './features.js';
 import { predictRidge, type SparseX } from './linear.js';
 import { probabilityOfBest } from './pbest.js';
-import { VALUE_SCALE, type LinearState, type ThompsonState } from './state.js';
+import type { LinearState, ThompsonState } from './state.js';
 
+const SD_SCALE = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.SDS ?? 0.3);
 type AbConfig = Extract<PolicyConfig, { type: 'ab' }>;
 type ThompsonConfig = Extract<PolicyConfig, { type: 'thompson' }>;
 type ContextualConfig = Extract<PolicyConfig, { type: 'contextual' }>;
 type UpliftConfig = Extract<PolicyConfig, { type: 'uplift' }>;
-
-/**
- * What a learning policy logs with its decision, so the trainer can learn from it and any other
- * policy can be replayed on it offline: the request's tokens, the basket margin its value model
- * read, every eligible action with its cost and reserve, and the action taken.
- */
-export interface LearningTrace {
-  /** The action chosen ("none" included). */
-  a: string;
-  /** Feature tokens of the request (see requestTokens). */
-  k: string[];
-  /** Basket margin the value model used, minor units. */
-  m: number;
-  /** Eligible actions: [key, cost, reserve]; "none" is always eligible and not listed. */
-  acts: Array<[string, number, number]>;
-}
 
 /** Per decision: the tokens, computed once however many actions and policies ask. */
 const tokenCache = new WeakMap<PolicyContext, string[]>();
@@ -73,32 +58,35 @@ export function sampleIndex(weights: readonly number[], random: Random): number 
 }
 
 /** Picks by weights over [...items, none]; returns the ranked list, the exact probability and the trace. */
-function pick<T extends RankItem>(items: T[], weights: number[], random: Random, ctx: PolicyContext, estimates?: Estimates) {
+function decideBy<T extends RankItem>(items: T[], random: Random, ctx: PolicyContext, weightsOf: ActionWeights) {
+  const trace = traceOf(ctx, items, NONE);
+  const { weights, estimates } = weightsOf(trace, ctx.state);
   const i = sampleIndex(weights, random);
   const chosen = i < items.length ? items[i]! : null;
-  const action = chosen ? chosen.action : NONE;
+  trace.a = chosen ? chosen.action : NONE;
   return {
     ranked: chosen ? [chosen] : [],
     probability: weights[i]!,
-    trace: traceOf(ctx, items, action),
-    estimates: estimates ? explain(estimates, items, i, weights) : undefined,
+    trace,
+    estimates: estimates ? explain(estimates as ActionEstimates, i, weights) : undefined,
   };
 }
 
 /** `ab`: fixed weights over actions; unlisted actions get none when weights are given. */
 export function abPolicy(config: AbConfig): Policy {
   const weights = config.weights;
+  const weightsOf: ActionWeights = (t) => {
+    const w = [...t.acts.map(([key]) => (weights ? (weights[key] ?? weights[offerOfAction(key)!] ?? 0) : 1)), weights ? (weights[NONE] ?? 0) : 1];
+    const total = w.reduce((s, x) => s + x, 0);
+    // Nothing listed is eligible: "no offer", surely.
+    return { weights: total > 0 ? w.map((x) => x / total) : w.map((_, k) => (k === t.acts.length ? 1 : 0)) };
+  };
   return {
     id: 'ab',
     ranksRungs: true,
+    weightsOf,
     score: () => 0,
-    rank(items, random, ctx) {
-      const w = [...items.map((i) => (weights ? (weights[i.action] ?? weights[i.offerId] ?? 0) : 1)), weights ? (weights[NONE] ?? 0) : 1];
-      const total = w.reduce((s, x) => s + x, 0);
-      // Nothing listed is eligible: "no offer", surely.
-      const norm = total > 0 ? w.map((x) => x / total) : w.map((_, k) => (k === items.length ? 1 : 0));
-      return pick(items, norm, random, ctx);
-    },
+    rank: (items, random, ctx) => decideBy(items, random, ctx, weightsOf),
     worthShowing: () => true,
   };
 }
@@ -118,6 +106,24 @@ export function segmentOf(tokens: readonly string[], by: ThompsonConfig['segment
 
 /** `thompson`: weights per segment from the trainer (probability of best), floored and sampled. */
 export function thompsonPolicy(config: ThompsonConfig): Policy {
+  const weightsOf: ActionWeights = (t, state) => {
+    const st = state?.state as ThompsonState | undefined;
+    const k = t.acts.length + 1;
+    if (!st || st.kind !== 'thompson' || st.trials < config.burnIn) return { weights: new Array<number>(k).fill(1 / k) };
+    const seg = st.weights[segmentOf(t.k, config.segmentBy)];
+    // An action the segment has no weight for yet (a new offer) gets as much as the best known one.
+    const raw = [...t.acts.map(([key]) => seg?.[key]), seg?.[NONE]];
+    const known = raw.filter((x): x is number => x !== undefined);
+    const fill = known.length ? Math.max(...known) : 1;
+    const w = raw.map((x, j) => {
+      const base = x ?? fill;
+      const act = t.acts[j];
+      const lambda = act ? (st.shadow[offerOfAction(act[0])!] ?? 0) : 0;
+      // Pacing: a priced budget damps an action's weight by its cost relative to the basket's margin.
+      return lambda > 0 && act ? base * Math.exp((-lambda * act[2]) / Math.max(1, t.m)) : base;
+    });
+    return { weights: withFloor(w, config.minExploration) };
+  };
   return {
     id: 'thompson',
     readsState: true,
@@ -132,33 +138,14 @@ export function thompsonPolicy(config: ThompsonConfig): Policy {
       const none = arms?.[NONE];
       return a && none ? round2(a.mean - none.mean) : 0;
     },
-    rank(items, random, ctx) {
-      const st = ctx.state?.state as ThompsonState | undefined;
-      const k = items.length + 1;
-      let w: number[];
-      if (!st || st.kind !== 'thompson' || st.trials < config.burnIn) w = new Array<number>(k).fill(1 / k);
-      else {
-        const seg = st.weights[segmentOf(tokensOf(ctx), config.segmentBy)];
-        // An action the segment has no weight for yet (a new offer) gets an equal share of exploration.
-        const raw = [...items.map((i) => seg?.[i.action]), seg?.[NONE]];
-        const known = raw.filter((x): x is number => x !== undefined);
-        const fill = known.length ? Math.max(...known) : 1;
-        w = raw.map((x, j) => {
-          const base = x ?? fill;
-          const item = items[j];
-          const lambda = item ? (st.shadow[item.offerId] ?? 0) : 0;
-          // Pacing: a priced budget damps the weight of actions by their cost share.
-          return lambda > 0 && item ? base * Math.exp(-lambda * item.reserve / Math.max(1, marginOf(ctx))) : base;
-        });
-      }
-      return pick(items, withFloor(w, config.minExploration), random, ctx);
-    },
+    weightsOf,
+    rank: (items, random, ctx) => decideBy(items, random, ctx, weightsOf),
     worthShowing: () => true,
   };
 }
 
 /** One action's estimate for a request under a linear state. */
-interface ActionEstimate {
+export interface ActionEstimate {
   /** E[CM | action] − λ·reserve: what the policy maximises. */
   objective: number;
   sd: number;
@@ -170,7 +157,7 @@ interface ActionEstimate {
   cost: number;
 }
 
-interface Estimates {
+export interface ActionEstimates {
   learner: string;
   version: number | null;
   actions: ActionEstimate[];
@@ -191,33 +178,33 @@ function dot(mean: readonly number[], x: SparseX): number {
   return s;
 }
 
-/** Estimates every eligible action and "none" for one request under a linear state. */
-function linearEstimates(st: LinearState, ctx: PolicyContext, items: readonly RankItem[], learner: string): Estimates {
-  const tokens = tokensOf(ctx);
+/** Estimates every eligible action and "none" for one logged request under a linear state. */
+export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string): ActionEstimates {
   const vocabs = vocabsOf(st);
-  const x = encodeTokens(tokens, vocabs.p);
-  const xv = encodeTokens(tokens, vocabs.v);
-  const margin = marginOf(ctx);
-  const marginIdx = st.vvocab.length;
-  const one = (key: string, cost: number, reserve: number, offerId: string | null): ActionEstimate | null => {
+  const x = encodeTokens(t.k, vocabs.p);
+  const xv = encodeTokens(t.k, vocabs.v);
+  const margin = t.m;
+  const one = (key: string, cost: number, reserve: number): ActionEstimate | null => {
     const m = st.actions[key];
     if (!m) return null;
     const pr = predictRidge({ d: st.vocab.length, mean: m.p.mean, cov: m.p.cov, noise: 0, n: m.n }, x);
     const p = Math.min(1, Math.max(0, pr.mean));
-    const v = dot(m.v.mean, xv) + (m.v.mean[marginIdx] ?? VALUE_SCALE) * ((margin - cost) / VALUE_SCALE);
+    // The cart's own margin less the action's cost, corrected by what orders showed (the residual model).
+    const v = margin - cost + dot(m.v.mean, xv);
+    const offerId = offerOfAction(key);
     const lambda = offerId !== null ? (st.shadow[offerId] ?? 0) : 0;
     return { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(pr.variance), ecm: p * v, p, v, cost };
   };
-  const none = one(NONE, 0, 0, null) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
-  const est = items.map((i) => one(i.action, i.cost, i.reserve, i.offerId));
+  const none = one(NONE, 0, 0) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
+  const est = t.acts.map(([key, cost, reserve]) => one(key, cost, reserve));
   // An action the state has not seen (a new offer or rung): as good as "no offer" on average,
   // with the widest uncertainty among the known ones, so sampling tries it.
   const widest = Math.max(none.sd, ...est.map((e) => (e ? e.sd : 0)), Math.abs(none.ecm) * 0.5, 1);
-  const actions = est.map((e, j) => e ?? { objective: none.objective - items[j]!.cost * 0, sd: widest, ecm: none.ecm, p: none.p, v: none.v - items[j]!.cost, cost: items[j]!.cost });
-  return { learner, version: ctx.state?.version ?? null, actions, none, keys: items.map((i) => i.action) };
+  const actions = est.map((e, j) => e ?? { objective: none.objective, sd: widest, ecm: none.ecm, p: none.p, v: none.v - t.acts[j]![1], cost: t.acts[j]![1] });
+  return { learner, version, actions, none, keys: t.acts.map((a) => a[0]) };
 }
 
-function estimate(e: Estimates, j: number, weights: readonly number[]): Estimate {
+function estimate(e: ActionEstimates, j: number, weights: readonly number[]): Estimate {
   const a = j < e.actions.length ? e.actions[j]! : e.none;
   const baseline = e.none.ecm;
   return {
@@ -231,25 +218,18 @@ function estimate(e: Estimates, j: number, weights: readonly number[]): Estimate
 }
 
 /** The chosen action's and the runner-up's (the best other by expected objective) estimates. */
-function explain(e: Estimates, _items: readonly RankItem[], chosen: number, weights: readonly number[]) {
+function explain(e: ActionEstimates, chosen: number, weights: readonly number[]) {
   const all = [...e.actions, e.none];
   let runner = -1;
   for (let j = 0; j < all.length; j++) if (j !== chosen && (runner < 0 || all[j]!.objective > all[runner]!.objective)) runner = j;
   return { learner: e.learner, version: e.version, chosen: estimate(e, chosen, weights), runnerUp: runner >= 0 ? estimate(e, runner, weights) : null };
 }
 
-/** Caches the estimates of one decision: `score` (per rung) and `rank` read the same numbers. */
-const estimateCache = new WeakMap<PolicyContext, Map<string, ActionEstimate | null>>();
-
 function linearScore(input: ScoreInput, kind: LinearState['kind']): number {
   const st = input.context.state?.state as LinearState | undefined;
   if (!st || st.kind !== kind) return 0;
   const key = input.offer.valueLadder || input.offer.value !== undefined ? `${input.offer.id}@${input.value}` : input.offer.id;
-  let cache = estimateCache.get(input.context);
-  if (!cache) estimateCache.set(input.context, (cache = new Map()));
-  const item = { offerId: input.offer.id, action: key, cost: input.economics.cost, reserve: 0, priority: 0, score: 0 };
-  const e = linearEstimates(st, input.context, [item], kind);
-  cache.set(key, e.actions[0] ?? null);
+  const e = linearEstimates(st, null, { k: tokensOf(input.context), m: marginOf(input.context), acts: [[key, input.economics.cost, 0]] }, kind);
   return round2(e.actions[0]!.ecm - e.none.ecm);
 }
 
@@ -261,24 +241,26 @@ function linearScore(input: ScoreInput, kind: LinearState['kind']): number {
  * computed (not sampled), floored, then sampled once: the logged probability is exact.
  */
 export function contextualPolicy(config: ContextualConfig): Policy {
+  const weightsOf: ActionWeights = (t, state) => {
+    const st = state?.state as LinearState | undefined;
+    const k = t.acts.length + 1;
+    if (!st || st.kind !== 'contextual' || st.trials < config.burnIn) return { weights: new Array<number>(k).fill(1 / k) };
+    const e = linearEstimates(st, state!.version, t, 'contextual');
+    const all = [...e.actions, e.none];
+    const w = probabilityOfBest(
+      all.map((a) => a.objective),
+      all.map((a) => a.sd * SD_SCALE),
+    );
+    return { weights: withFloor(w, config.minExploration), estimates: e };
+  };
   return {
     id: 'contextual',
     readsState: true,
     readsFeatures: true,
     ranksRungs: true,
     score: (input) => linearScore(input, 'contextual'),
-    rank(items, random, ctx) {
-      const st = ctx.state?.state as LinearState | undefined;
-      const k = items.length + 1;
-      if (!st || st.kind !== 'contextual' || st.trials < config.burnIn) return pick(items, new Array<number>(k).fill(1 / k), random, ctx);
-      const e = linearEstimates(st, ctx, items, 'contextual');
-      const all = [...e.actions, e.none];
-      const w = probabilityOfBest(
-        all.map((a) => a.objective),
-        all.map((a) => a.sd),
-      );
-      return pick(items, withFloor(w, config.minExploration), random, ctx, e);
-    },
+    weightsOf,
+    rank: (items, random, ctx) => decideBy(items, random, ctx, weightsOf),
     worthShowing: () => true,
   };
 }
@@ -289,27 +271,29 @@ export function contextualPolicy(config: ContextualConfig): Policy {
  * Without a trained model it decides "no offer" (and explores), never guesses.
  */
 export function upliftPolicy(config: UpliftConfig): Policy {
+  const weightsOf: ActionWeights = (t, state) => {
+    const st = state?.state as LinearState | undefined;
+    const k = t.acts.length + 1;
+    const eps = config.exploration;
+    let best = k - 1;
+    let e: ActionEstimates | undefined;
+    if (st && st.kind === 'uplift') {
+      e = linearEstimates(st, state!.version, t, 'uplift');
+      const all = [...e.actions, e.none];
+      for (let j = 0; j < all.length; j++) if (all[j]!.objective > all[best]!.objective) best = j;
+    }
+    const w = new Array<number>(k).fill(eps / k);
+    w[best]! += 1 - eps;
+    return { weights: w, ...(e ? { estimates: e } : {}) };
+  };
   return {
     id: 'uplift',
     readsState: true,
     readsFeatures: true,
     ranksRungs: true,
     score: (input) => linearScore(input, 'uplift'),
-    rank(items, random, ctx) {
-      const st = ctx.state?.state as LinearState | undefined;
-      const k = items.length + 1;
-      const eps = config.exploration;
-      let best = k - 1;
-      let e: Estimates | undefined;
-      if (st && st.kind === 'uplift') {
-        e = linearEstimates(st, ctx, items, 'uplift');
-        const all = [...e.actions, e.none];
-        for (let j = 0; j < all.length; j++) if (all[j]!.objective > all[best]!.objective) best = j;
-      }
-      const w = new Array<number>(k).fill(eps / k);
-      w[best]! += 1 - eps;
-      return pick(items, w, random, ctx, e);
-    },
+    weightsOf,
+    rank: (items, random, ctx) => decideBy(items, random, ctx, weightsOf),
     worthShowing: () => true,
   };
 }

@@ -7,7 +7,7 @@
 export interface LinearActionModel {
   /** Purchase probability: θ·x over the vocabulary (posterior mean and covariance, row-major). */
   p: { mean: number[]; cov: number[] };
-  /** CM given a purchase: θ·[value tokens…, (margin − cost) / VALUE_SCALE] (posterior mean). */
+  /** CM given a purchase = basket margin − the action's cost + θ·[value tokens] (posterior mean of the residual). */
   v: { mean: number[] };
   /** Observations behind it (weighted). */
   n: number;
@@ -48,8 +48,5 @@ export interface ThompsonState {
   shadow: Record<string, number>;
   trainedAt: number;
 }
-
-/** Scale of the value model's margin feature: CM in minor units is about θ × (margin − cost) / VALUE_SCALE. */
-export const VALUE_SCALE = 1000;
 
 export type LearnedState = LinearState | ThompsonState;
