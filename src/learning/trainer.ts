@@ -120,12 +120,13 @@ export class Trainer {
     const watermark = stored && !fresh ? stored.watermark : 0;
     // The delays seen: of final decisions (kept), and of younger ones that already converted
     // (short delays only, hence the closing horizon's margin of three times the 99th percentile).
-    const recent = await port.readLearningRows(cmp.id, Math.max(watermark, now - windowMs), now);
+    // Everything since the watermark (the last round's closing point: a horizon's worth).
+    const recent = await port.readLearningRows(cmp.id, watermark, now);
     const lagOf = (r: LearningRow) => (r.firstOrderReceivedAt !== null ? [Math.max(0, r.firstOrderReceivedAt - r.createdAt)] : []);
     const lags = [...stats.lags, ...recent.flatMap(lagOf)].sort((a, b) => a - b);
     const horizon = closingHorizon(lags, windowMs);
     const closeTo = Math.max(watermark, now - horizon);
-    const closed = await port.readLearningRows(cmp.id, watermark, closeTo);
+    const closed = recent.filter((r) => r.createdAt <= closeTo);
     const open = recent.filter((r) => r.createdAt > closeTo);
     for (const r of closed) stats.lags.push(...lagOf(r));
     if (stats.lags.length > MAX_LAGS) stats.lags = stats.lags.slice(-MAX_LAGS);
@@ -139,6 +140,8 @@ export class Trainer {
     const openCounts = new Map<string, number>();
     for (const { t } of openRows) for (const tok of t.k) openCounts.set(tok, (openCounts.get(tok) ?? 0) + 1);
     grow(stats, openCounts);
+    const pIndex = new Map(stats.vocab.map((v, i) => [v, i]));
+    const vIndex = new Map(stats.vvocab.map((v, i) => [v, i]));
 
     const add = (target: Stats, r: LearningRow, t: LearningTrace, w: number) => {
       const action = r.holdout ? NONE : t.a;
@@ -146,13 +149,13 @@ export class Trainer {
       target.trials += w;
       if (kind === 'contextual') {
         const a = (target.actions[action] ??= { p: emptyRidge(target.vocab.length), v: emptyRidge(target.vvocab.length) });
-        const x = encodeTokens(t.k, new Map(target.vocab.map((v, i) => [v, i])));
+        const x = encodeTokens(t.k, pIndex);
         // E[observed] = F·θx: the row's regressors are scaled by its delay weight.
         addRidge(a.p, w === 1 ? x : { idx: x.idx, val: x.val.map((v) => v * w) }, y);
         if (y === 1) {
           const cost = action === NONE ? 0 : (t.acts.find((x) => x[0] === action)?.[1] ?? 0);
           // The residual of the order's CM against the cart's margin less the action's cost.
-          addRidge(a.v, encodeTokens(t.k, new Map(target.vvocab.map((v, i) => [v, i]))), r.cm - (t.m - cost));
+          addRidge(a.v, encodeTokens(t.k, vIndex), r.cm - (t.m - cost));
         }
       } else {
         const seg = segmentOf(t.k, segmentByOf(c));
