@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { importCatalog } from '../src/catalog/import.js';
 import type { Engine } from '../src/app.js';
@@ -29,22 +34,23 @@ interface Logged {
  * shop's truth: ofr_a always sells, ofr_b never does, without an offer one shopper in four buys.
  * Then the clock moves past the attribution window, so every outcome is final.
  */
-async function logHistory(engine: Engine, clock: TestEngine['clock'], n: number): Promise<Logged[]> {
+async function logHistory(engine: Engine, clock: TestEngine['clock'], n: number, start = START): Promise<Logged[]> {
   await importCatalog(engine.catalog, catalog({ type: 'ab' }));
   const out: Logged[] = [];
   let none = 0;
+  const t0 = Date.parse(start);
   for (let i = 0; i < n; i++) {
-    clock.set(Date.parse(START) + i * 1000);
+    clock.set(t0 + i * 1000);
     const d = await engine.decide({ customerId: `cust_${i}`, placement: 'home_hero', channel: 'web' });
     const action = d.holdout ? 'none' : (d.offers[0]?.offerId ?? 'none');
     const buys = action === 'ofr_a' || (action === 'none' && none++ % 4 === 0);
     if (buys) {
-      const at = new Date(Date.parse(START) + i * 1000 + 500).toISOString();
+      const at = new Date(t0 + i * 1000 + 500).toISOString();
       await engine.events.ingest({ events: [{ id: `e${i}`, type: 'order', customerId: `cust_${i}`, occurredAt: at, orderId: `ord_${i}`, decisionId: d.decisionId, lines: [{ sku: 'TOP-1', quantity: 1, unitPrice: 10000 }] }] });
     }
     out.push({ holdout: d.holdout, action, reward: buys ? CM : 0 });
   }
-  clock.set(Date.parse(START) + 8 * DAY);
+  clock.set(t0 + 8 * DAY);
   return out;
 }
 
@@ -218,3 +224,39 @@ for (const backend of BACKENDS as Backend[]) {
     });
   });
 }
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const cli = (args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, OFFERPILOT_LOG_LEVEL: 'silent' } }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+
+describe('offerpilot train and evaluate --campaign [sqlite]', () => {
+  it('trains without publishing into a file and evaluates it, and a constant policy, on the log', async () => {
+    const t = await createTestEngine('sqlite', { now: START });
+    // The command line reads the real clock: the history ends 10 days ago, its outcomes final.
+    const start = new Date(Date.now() - 10 * DAY).toISOString();
+    await logHistory(t.engine, t.clock, 60, start);
+    await t.engine.close();
+    opened.push({ close: () => t.db.drop() });
+    const out = join(t.db.url, '..', 'uplift.json');
+
+    const trained = await cli(['train', '--campaign', 'cmp_ops', '--db', t.db.url, '--out', out]);
+    expect(trained.stderr).toBe('');
+    expect(trained.stdout).toMatch(/trained uplift model for cmp_ops on 60 decisions/);
+    expect(trained.stdout).toMatch(/Qini coefficient/);
+    expect(existsSync(out)).toBe(true);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as LinearState).kind).toBe('uplift');
+
+    const ev = await cli(['evaluate', '--campaign', 'cmp_ops', '--db', t.db.url, '--from', start, '--policy', 'engine:{"type":"uplift"}', '--state-file', out, '--folds', '2', '--json']);
+    expect(ev.stderr).toBe('');
+    const r = JSON.parse(ev.stdout) as { n: number; stateVersion: number; estimates: Array<{ estimator: string; value: { estimate: number } }> };
+    expect(r.n).toBe(60);
+    expect(r.stateVersion).toBe(0);
+    const text = await cli(['evaluate', '--campaign', 'cmp_ops', '--db', t.db.url, '--from', start, '--policy', 'constant:ofr_a', '--folds', '2']);
+    expect(text.stdout).toMatch(/Off-policy evaluation of constant:ofr_a on cmp_ops/);
+    expect(text.stdout).toMatch(/SNIPS\s+5500\.00/);
+  }, 60_000);
+});
