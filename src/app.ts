@@ -19,6 +19,7 @@ import type { LiabilityReport } from './ledger/report.js';
 import { PolicyStateSource } from './learning/state.js';
 import type { PolicyResolver } from './core/policies.js';
 import { Trainer } from './learning/trainer.js';
+import { LearningService } from './learning/service.js';
 import type { StatsHook } from './learning/stats.js';
 import { LedgerService } from './ledger/service.js';
 import { MeasureService } from './measure/service.js';
@@ -74,6 +75,8 @@ export interface Engine {
   readonly policyStates: PolicyStateSource;
   /** Trains the online learners from the decision log (on a timer, `learnEveryMs`, or on demand). */
   readonly learning: Trainer;
+  /** Offline learning on the decision log: train the uplift model, evaluate candidate policies, summarise a state. */
+  readonly learningOps: LearningService;
   /** Decides, commits (reservations, wallet entries, log) and returns the decision. */
   decide(request: unknown): Promise<DecisionResponse>;
   /** Decides without committing anything: a dry run for previews and tests. */
@@ -162,6 +165,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   });
 
   const learning = new Trainer({ port: store, states: policyStates, clock, logger, snapshot });
+  const learningOps = new LearningService({ port: store, states: policyStates, catalog, clock, snapshot });
 
   // Breakage is booked by a periodic sweep, and the stop-loss runs on a timer; any process may
   // run either (each expiry is claimed once; the first pause wins).
@@ -187,6 +191,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     measure,
     policyStates,
     learning,
+    learningOps,
     decide: (r) => decisions.decide(r),
     preview: (r) => decisions.preview(r),
     getDecision: (id) => decisions.get(id),

@@ -279,29 +279,126 @@ program
 
 program
   .command('evaluate')
-  .description('Off-policy evaluation: what a candidate policy would have earned on logged decisions with their propensities (IPS, SNIPS, doubly robust; 95% intervals; differences to the logging policy and the best constant action)')
-  .requiredOption('--csv <file>', 'logged bandit feedback, a .csv or .csv.gz file with a header row, one row per logged decision')
-  .requiredOption('--action-col <column>', 'the column of the action taken')
-  .requiredOption('--reward-col <column>', 'the column of the reward')
-  .option('--propensity-col <column>', 'the column of the logged probability of the action taken')
-  .option('--propensity <p>', 'instead of --propensity-col: one probability for every row, e.g. 1/3 for a three-arm randomized test')
-  .option('--context-cols <columns>', 'comma-separated context columns for the doubly robust reward model (numeric columns as values, others one-hot)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
-  .requiredOption('--policy <candidate>', 'constant:<action> | uniform (over the logged actions) | probs:<file.csv> (long format: columns row,action,probability; row = 0-based data row of --csv)')
+  .description('Off-policy evaluation: what a candidate policy would have earned on logged decisions with their propensities (IPS, SNIPS, doubly robust; 95% intervals; differences to the logging policy and the best constant action) — on a CSV file of logged bandit feedback, or on a campaign\'s own decision log')
+  .option('--csv <file>', 'logged bandit feedback, a .csv or .csv.gz file with a header row, one row per logged decision')
+  .option('--campaign <id>', 'instead of --csv: the campaign\'s own logged decisions (those of a learning policy, with their trace) and their attributed CM')
+  .option('--action-col <column>', 'CSV: the column of the action taken')
+  .option('--reward-col <column>', 'CSV: the column of the reward')
+  .option('--propensity-col <column>', 'CSV: the column of the logged probability of the action taken')
+  .option('--propensity <p>', 'CSV: instead of --propensity-col, one probability for every row, e.g. 1/3 for a three-arm randomized test')
+  .option('--context-cols <columns>', 'CSV: comma-separated context columns for the doubly robust reward model (numeric columns as values, others one-hot)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+  .requiredOption(
+    '--policy <candidate>',
+    'constant:<action> | uniform | probs:<file.csv> (CSV: long format, columns row,action,probability; row = 0-based data row of --csv) | current | engine:\'<policy config JSON>\' (campaign: replayed on each logged decision with the campaign\'s current state)',
+  )
+  .addOption(dbOption())
+  .option('--from <iso>', 'campaign: window start (default: 30 days before --to)', isoTimeOption)
+  .option('--to <iso>', 'campaign: window end (default: now less the attribution window)', isoTimeOption)
+  .option('--include-open', 'campaign: include decisions whose attribution window is still open (their CM may still grow)')
+  .option('--state-version <n>', 'campaign: the stored state version to replay (only the current one is kept)', numberOption({ integer: true, min: 1 }))
+  .option('--state-file <file>', 'campaign: replay this state instead of the stored one (a `offerpilot train --out` file)')
   .option('--clip <w>', 'largest importance weight kept (larger weights are capped)', numberOption({ gt: 0 }), 100)
   .option('--folds <k>', 'cross-fitting folds of the reward model', numberOption({ integer: true, min: 2, max: 100 }), 5)
   .option('--seed <n>', 'seed of the fold assignment', numberOption({ integer: true }), 1)
   .option('--json', 'print the report as JSON')
   .action(
-    async (flags: { csv: string; actionCol: string; rewardCol: string; propensityCol?: string; propensity?: string; contextCols?: string[]; policy: string; clip: number; folds: number; seed: number; json?: boolean }) => {
-      if ((flags.propensityCol === undefined) === (flags.propensity === undefined)) throw new OfferpilotError('USAGE_ERROR', 'give exactly one of --propensity-col or --propensity');
+    async (
+      flags: CommonFlags & {
+        csv?: string;
+        campaign?: string;
+        actionCol?: string;
+        rewardCol?: string;
+        propensityCol?: string;
+        propensity?: string;
+        contextCols?: string[];
+        policy: string;
+        from?: string;
+        to?: string;
+        includeOpen?: boolean;
+        stateVersion?: number;
+        stateFile?: string;
+        clip: number;
+        folds: number;
+        seed: number;
+        json?: boolean;
+      },
+    ) => {
+      if ((flags.csv === undefined) === (flags.campaign === undefined)) throw new OfferpilotError('USAGE_ERROR', 'give exactly one of --csv <file> or --campaign <id>');
       const ope = await lazy.ope();
+      const json = (r: object) => JSON.stringify(r, (_, v: unknown) => (v === Infinity ? 'Infinity' : v), 2);
+      if (flags.campaign !== undefined) {
+        let state: { version: number; state: unknown } | undefined;
+        if (flags.stateFile !== undefined) {
+          const raw = readJsonFile(flags.stateFile) as { version?: unknown; state?: unknown } | null;
+          // A `train --out` file holds the state itself; a { version, state } wrapper is accepted too.
+          state = raw && typeof raw === 'object' && 'state' in raw && typeof raw.version === 'number' ? { version: raw.version, state: raw.state } : { version: 0, state: raw };
+        }
+        await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+          const r = await engine.learningOps.evaluate({
+            campaignId: flags.campaign!,
+            policy: flags.policy,
+            from: flags.from,
+            to: flags.to,
+            includeOpen: flags.includeOpen,
+            stateVersion: flags.stateVersion,
+            state,
+            clip: flags.clip,
+            folds: flags.folds,
+            seed: flags.seed,
+          });
+          const title = `Off-policy evaluation of ${r.policy} on ${r.campaignId}'s decisions from ${r.from} to ${r.to} (state version ${r.stateVersion ?? 'none'}${r.skipped ? `; ${r.skipped} decisions without a learner's trace skipped` : ''}; reward: CM per decision, minor units)`;
+          console.log(flags.json ? json(r) : ope.formatOpeReport(r, title));
+        });
+        return;
+      }
+      if (flags.actionCol === undefined || flags.rewardCol === undefined) throw new OfferpilotError('USAGE_ERROR', '--csv needs --action-col and --reward-col');
+      if ((flags.propensityCol === undefined) === (flags.propensity === undefined)) throw new OfferpilotError('USAGE_ERROR', 'give exactly one of --propensity-col or --propensity');
       const propensity = flags.propensityCol ?? ope.parseProbability(flags.propensity!);
-      const data = ope.readBanditCsv(flags.csv, { action: flags.actionCol, reward: flags.rewardCol, propensity, context: flags.contextCols });
+      const data = ope.readBanditCsv(flags.csv!, { action: flags.actionCol, reward: flags.rewardCol, propensity, context: flags.contextCols });
       const candidate = ope.parseCandidate(flags.policy, data);
       const r = ope.evaluatePolicy(data.rows, candidate, { clip: flags.clip, folds: flags.folds, seed: flags.seed });
-      console.log(flags.json ? JSON.stringify({ file: flags.csv, policy: flags.policy, features: data.features, ...r }, (_, v: unknown) => (v === Infinity ? 'Infinity' : v), 2) : ope.formatOpeReport(r, `Off-policy evaluation of ${flags.policy} on ${flags.csv}`));
+      console.log(flags.json ? json({ file: flags.csv, policy: flags.policy, features: data.features, ...r }) : ope.formatOpeReport(r, `Off-policy evaluation of ${flags.policy} on ${flags.csv}`));
     },
   );
+
+program
+  .command('train')
+  .description('Train the uplift T-learner (per action: an IPS-weighted ridge purchase model and a residual value model) on a campaign\'s logged decisions whose outcome is final, and publish it as the campaign\'s next policy state version; re-run on a schedule (cron) to refresh')
+  .requiredOption('--campaign <id>', 'the campaign (its policy must be {"type":"uplift"} to publish)')
+  .addOption(dbOption())
+  .option('--all', 'also decisions whose attribution window is still open (tests, demos)')
+  .option('--out <file>', 'write the fitted state to this file instead of publishing it (evaluate it first: offerpilot evaluate --campaign … --policy engine:\'{"type":"uplift"}\' --state-file <file>)')
+  .option('--seed <n>', 'seed of the 20% validation split', numberOption({ integer: true }), 1)
+  .option('--json', 'print the summary as JSON')
+  .action(async (flags: CommonFlags & { campaign: string; all?: boolean; out?: string; seed: number; json?: boolean }) => {
+    await withEngine({ ...flags, logLevel: 'silent' }, async (engine) => {
+      const r = await engine.learningOps.train({ campaignId: flags.campaign, all: flags.all, seed: flags.seed, publish: flags.out === undefined });
+      if (flags.out !== undefined) {
+        const { writeFileSync } = await import('node:fs');
+        try {
+          writeFileSync(flags.out, `${JSON.stringify(r.state)}\n`);
+        } catch (e) {
+          throw fromFsError(e) ?? e;
+        }
+      }
+      const { state: _state, ...summary } = r;
+      if (flags.json) {
+        console.log(JSON.stringify(summary, null, 2));
+        return;
+      }
+      const v = r.validation;
+      const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
+      const lines = [
+        `trained uplift model for ${r.campaignId} on ${r.rows} decisions made up to ${r.to} (${r.holdoutRows} holdout${r.skipped ? `, ${r.skipped} without a learner's trace skipped` : ''})`,
+        `actions: ${r.actions.map((a) => `${a.action} (${a.rows} decisions, ${a.purchases} purchases)`).join(', ')}`,
+        v
+          ? `held-out quality on ${v.rows} decisions (${v.treated} with an offer, ${v.control} without): Qini coefficient ${fmt(v.qini.coefficient)} (AUUC ${fmt(v.qini.auuc)} vs random ${fmt(v.qini.randomAuuc)}); uplift-curve gain over random ${fmt(v.uplift.coefficient)} (CM, minor units; > 0: the model ranks better than random)`
+          : 'held-out quality: too few decisions with and without an offer for a validation split',
+        r.version !== null ? `published as policy state version ${r.version} (every process loads it within its refresh)` : `not published; state written to ${flags.out}`,
+      ];
+      console.log(lines.join('\n'));
+    });
+  });
 
 program
   .command('plan')

@@ -55,6 +55,7 @@ export const ERRORS = {
   STORE_FULL: { status: 503, message: 'The database is out of space; retry after the Retry-After delay' },
   STORE_READ_ONLY: { status: 503, message: 'The database is read-only; retry after the Retry-After delay' },
   STORE_BUSY: { status: 503, message: 'The database is busy (locked); retry after the Retry-After delay' },
+  NOT_ENOUGH_DATA: { status: 422, message: 'There are not enough logged decisions for this' },
   INTERNAL: { status: 500, message: 'Internal error' },
   REPLY_SCHEMA_MISMATCH: { status: 500, message: 'The reply does not match its declared schema' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not support this method (see the Allow header)' },

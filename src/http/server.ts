@@ -12,6 +12,7 @@ import { customerRoutes } from '../customers/routes.js';
 import { decisionRoutes } from '../decisions/routes.js';
 import { eventRoutes } from '../events/routes.js';
 import { ledgerRoutes } from '../ledger/routes.js';
+import { learningRoutes } from '../learning/routes.js';
 import { measureRoutes } from '../measure/routes.js';
 import { walletRoutes } from '../wallet/routes.js';
 import { ERRORS, isOfferpilotError, OfferpilotError, type ErrorCode, type ErrorDetail } from '../core/errors.js';
@@ -339,6 +340,7 @@ export async function buildServer(engine: Engine, opts: ServerOptions = {}): Pro
   await app.register(eventRoutes, { events: engine.events, bodyLimit: engine.config.bodyLimit });
   await app.register(ledgerRoutes, { ledger: engine.ledger });
   await app.register(measureRoutes, { measure: engine.measure });
+  await app.register(learningRoutes, { learning: engine.learningOps });
   await app.register(catalogRoutes, { catalog: engine.catalog });
   await app.register(keyRoutes, { keys: engine.keys });
 

@@ -40,7 +40,7 @@ interface Cell {
 }
 
 /** The statistics a learner keeps in the store (final decisions only). */
-interface Stats {
+export interface Stats {
   kind: 'contextual' | 'thompson';
   vocab: string[];
   vvocab: string[];
@@ -52,7 +52,7 @@ interface Stats {
   shadow: Record<string, number>;
 }
 
-function emptyStats(kind: Stats['kind']): Stats {
+export function emptyStats(kind: Stats['kind']): Stats {
   return { kind, vocab: ['b'], vvocab: ['b'], counts: {}, actions: {}, cells: {}, trials: 0, lags: [], shadow: {} };
 }
 
@@ -220,7 +220,7 @@ function segmentByOf(c: CompiledCampaign) {
 }
 
 /** Adds tokens that reached the threshold to the vocabularies, growing every model's statistics. */
-function grow(stats: Stats, extra: ReadonlyMap<string, number>): void {
+export function grow(stats: Stats, extra: ReadonlyMap<string, number>): void {
   const known = new Set(stats.vocab);
   const candidates = new Set([...Object.keys(stats.counts), ...extra.keys()]);
   const ready = [...candidates]
@@ -263,7 +263,7 @@ function priorConversion(c: CompiledCampaign, action: string): number {
 }
 
 /** Fits every action's models and publishes them as a `contextual` state. */
-function publishLinear(c: CompiledCampaign, s: Stats, now: number): LinearState {
+export function publishLinear(c: CompiledCampaign, s: Stats, now: number): LinearState {
   const expected = Math.max(1, (c.campaign.model.expectedBasket.subtotal * c.campaign.model.expectedBasket.marginPct) / 100);
   const actions: LinearState['actions'] = {};
   const d = s.vocab.length;
