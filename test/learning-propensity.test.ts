@@ -148,12 +148,7 @@ describe('logged propensities equal the sampling frequencies (pure decide, same 
     raw.forEach((x, j) => expect(w.get([...ACTS, NONE][j]!)).toBeCloseTo((1 - 0.02 * 8) * (x / total) + 0.02, 12));
   });
 
-  // BUG (src/core/learn/policies.ts segmentOf): request tokens are nested ('co:vip|pl:home_hero'),
-  // but segmentOf looks for tokens that start with 'pl:', 'x:device=' or equal 'cart:none', which
-  // never exist: every placement falls in one segment ('co:vip|'), device is always '?', and
-  // cart always 'cart:some'. Trainer and policy share the function, so decisions stay consistent,
-  // but `segmentBy` is ignored except for cohort and channel. Flip `it.fails` to `it` with the fix.
-  it.fails('thompson segments as configured: by placement, device and cart (segmentOf on real request tokens)', () => {
+  it('thompson segments as configured: by placement, device and cart (segmentOf on real request tokens)', () => {
     expect(segmentOf(TOKENS, ['cohort', 'placement'])).toBe('co:vip|pl:home_hero');
     const noCart = decide({ ...baseInput({ request: request({ cart: undefined }) }), snapshot: snapshotFor({ type: 'ab' }), random: seededRandom(1) }).trace as LearningTrace;
     expect(segmentOf(TOKENS, ['placement', 'channel', 'device', 'cart'])).toBe('pl:home_hero|ch:web|x:device=mobile|cart:some');

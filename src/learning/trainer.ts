@@ -3,7 +3,7 @@ import type { Clock } from '../core/runtime.js';
 import { parseDuration, seededRandom, utcDay } from '../core/runtime.js';
 import { counterKeys } from '../core/counter-keys.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
-import { closingHorizon, delayCdf, MAX_LAGS } from '../core/learn/delay.js';
+import { closingHorizon, MAX_LAGS, truncatedDelayCdf } from '../core/learn/delay.js';
 import { encodeTokens, tokenDepth } from '../core/learn/features.js';
 import { addRidge, emptyRidge, fitRidge, growRidge, type RidgeStats } from '../core/learn/linear.js';
 import { segmentOf } from '../core/learn/policies.js';
@@ -130,7 +130,11 @@ export class Trainer {
     const open = recent.filter((r) => r.createdAt > closeTo);
     for (const r of closed) stats.lags.push(...lagOf(r));
     if (stats.lags.length > MAX_LAGS) stats.lags = stats.lags.slice(-MAX_LAGS);
-    const F = delayCdf(lags, windowMs);
+    // Final delays are whole; a young decision's delay is seen only if it fits within its age.
+    const F = truncatedDelayCdf(
+      [...stats.lags.map((lag) => ({ lag, age: windowMs })), ...recent.flatMap((r) => lagOf(r).map((lag) => ({ lag, age: now - r.createdAt })))],
+      windowMs,
+    );
 
     const rows = (rs: LearningRow[]) => rs.flatMap((r) => (isTrace(r.trace) ? [{ r, t: r.trace }] : []));
     const closedRows = rows(closed);

@@ -91,15 +91,16 @@ export function abPolicy(config: AbConfig): Policy {
   };
 }
 
-/** The segment of a request for `thompson`: the chosen dimensions' tokens, joined. */
+/** The segment of a request for `thompson`: the chosen dimensions' tokens, joined (tokens are nested: `co:x|pl:y|…`). */
 export function segmentOf(tokens: readonly string[], by: ThompsonConfig['segmentBy']): string {
+  const where = tokens.find((t) => /^co:[^|]*\|pl:[^|]*$/.test(t)) ?? 'co:anon|pl:?';
   const parts: string[] = [];
   for (const dim of by) {
-    if (dim === 'cohort') parts.push(tokens.find((t) => t.startsWith('co:')) ?? 'co:anon');
-    else if (dim === 'placement') parts.push(tokens.find((t) => t.startsWith('pl:'))!);
+    if (dim === 'cohort') parts.push(where.slice(0, where.indexOf('|')));
+    else if (dim === 'placement') parts.push(where.slice(where.indexOf('|') + 1));
     else if (dim === 'channel') parts.push(tokens.find((t) => t.startsWith('ch:'))!);
-    else if (dim === 'device') parts.push(tokens.find((t) => t.startsWith('x:device=')) ?? 'x:device=?');
-    else parts.push(tokens.includes('cart:none') ? 'cart:none' : 'cart:some');
+    else if (dim === 'device') parts.push(tokens.find((t) => t.startsWith(`${where}|x:device=`))?.slice(where.length + 1) ?? 'x:device=?');
+    else parts.push(tokens.includes(`${where}|cart:none`) ? 'cart:none' : 'cart:some');
   }
   return parts.join('|');
 }
