@@ -20,7 +20,7 @@ const MAX_VOCAB = 160;
 /** Tokens the value model (CM given a purchase) reads: where and how big, not who. */
 const VALUE_TOKEN = /^(b|ch:)$|^(b|ch:.*)$|^co:[^|]*\|pl:[^|]*$/;
 /** Prior strength of the purchase model per coefficient, in observations, by the token's depth in the segment tree. */
-const P_LAMBDA = [2, 20, 40, 80, 120, 160];
+const P_LAMBDA = [2, 20, 40, 80, 120, 160].map((x) => x * Number(process.env.PLS ?? 1));
 /** Gain of the budget pacing controller per training round, per unit of schedule error. */
 const PACING_GAIN = 2;
 const MAX_SHADOW = 10;
