@@ -5,11 +5,12 @@
  */
 import { cpus } from 'node:os';
 import { fmt } from './stats.js';
+import { learningRows } from './learning.js';
 import { outcomeRows } from './outcomes.js';
 import { runSuite, writeFigures } from './suite.js';
 
 const r = await runSuite();
-const { decide: d, http: h, outcomes: o, sim } = r;
+const { decide: d, http: h, outcomes: o, sim, learning } = r;
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`Machine: ${cpus().length} x ${cpu}, Node ${process.version}`);
 console.log('');
@@ -42,6 +43,8 @@ if (r.reportPg) {
   rep('PostgreSQL, just loaded', r.reportPg.sessions, r.reportPg);
   rep('PostgreSQL, vacuumed', r.reportPg.sessions, r.reportPg.vacuumed);
 }
+console.log(`| reference workload, learning run | ${fmt(learning.reference)} ops/s | 1 |`);
+for (const row of learningRows(learning)) console.log(row);
 console.log('');
 console.log('Figures (bench:check compares these ratios):');
 for (const [k, f] of Object.entries(r.figures)) console.log(`  ${k.padEnd(22)} ${fmt(f.value).padStart(8)} ${f.unit.padEnd(14)} ${f.ratio.toPrecision(4)} x ${f.baseline}`);

@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runDecideBench } from './decide-inprocess.js';
 import { runHttpBench } from './http-decide.js';
+import { runLearningBench } from './learning.js';
 import { runMeasureBench } from './measure.js';
 import { pgReachable, runOutcomeBenches } from './outcomes.js';
 import { runSimBench } from './sim.js';
@@ -16,12 +17,12 @@ export interface Figure {
   unit: string;
   /** value / baseline, both from the same run: what the check compares. */
   ratio: number;
-  baseline: 'reference' | 'hello-world';
+  baseline: 'reference' | 'hello-world' | 'static policy' | 'no state writes';
 }
 
 export type Figures = Record<string, Figure>;
 
-/** Runs the whole suite (about seven minutes here) and returns the raw results and the figures. */
+/** Runs the whole suite (about eight minutes here) and returns the raw results and the figures. */
 export async function runSuite() {
   const decide = await runDecideBench();
   const http = await runHttpBench();
@@ -29,6 +30,7 @@ export async function runSuite() {
   const sim = await runSimBench();
   const reportSqlite = await runMeasureBench('sqlite');
   const reportPg = (await pgReachable()) ? await runMeasureBench('postgres') : null;
+  const learning = await runLearningBench();
   const ref = decide.reference;
   const outRef = outcomes.reference;
   const figures: Figures = {};
@@ -49,7 +51,17 @@ export async function runSuite() {
   put('report_sqlite', 'full incrementality report, 1M sessions, SQLite', reportSqlite.sessions / reportSqlite.fullSeconds, 'sessions/s', 'reference', ref);
   const pgReport = reportPg?.vacuumed ?? reportPg;
   put('report_pg', 'full incrementality report, 1M sessions, PostgreSQL (vacuumed)', pgReport ? reportPg!.sessions / pgReport.fullSeconds : undefined, 'sessions/s', 'reference', ref);
-  return { decide, http, outcomes, sim, reportSqlite, reportPg, figures };
+  // Learning (issue 12): updates against the reference; contextual against static in the same run;
+  // latency as p99 with no state writes / p99 while refreshing, so a worse tail lowers the figure.
+  const lc = learning.catalogs;
+  put('learner_updates', 'learner updates, 160-token vocabulary', learning.updates.perSec, 'updates/s', 'reference', learning.reference);
+  put('contextual_pure_8', 'pure decide(), contextual, 8 offers', lc.offers8.pureContextual, 'decisions/s', 'static policy', lc.offers8.pureStatic);
+  put('contextual_pure_50', 'pure decide(), contextual, 50 offers', lc.offers50.pureContextual, 'decisions/s', 'static policy', lc.offers50.pureStatic);
+  put('contextual_commit_8', 'engine.decide() + commit, contextual, SQLite, 8 offers', lc.offers8.commitContextual, 'decisions/s', 'static policy', lc.offers8.commitStatic);
+  put('contextual_commit_50', 'engine.decide() + commit, contextual, SQLite, 50 offers', lc.offers50.commitContextual, 'decisions/s', 'static policy', lc.offers50.commitStatic);
+  const rf = learning.refresh;
+  figures.refresh_p99 = { label: 'decide p99 while states refresh (value ms; ratio p99 alone / p99 refreshing)', value: Number(rf.refreshing.p99.toFixed(2)), unit: 'ms', ratio: rf.quiet.p99 / rf.refreshing.p99, baseline: 'no state writes' };
+  return { decide, http, outcomes, sim, reportSqlite, reportPg, learning, figures };
 }
 
 const START = '<!-- bench-figures:start -->';
