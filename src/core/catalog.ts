@@ -186,6 +186,7 @@ const LearningFields = {
   minExploration: Exploration.default(0.01).describe('Each eligible action keeps at least this probability (then renormalised), so the log can evaluate any policy'),
   burnIn: z.number().int().min(0).max(1_000_000).default(200).describe('Decisions with a known outcome before the weights move from uniform'),
   pacing: z.boolean().default(true).describe('Put a shadow price on cost when a budget or daily liability would bind, so spend spreads over the period'),
+  halfLife: z.number().int().min(0).max(10_000_000).default(0).describe('Evidence fades by half every this many decisions (0: never), for shops whose shoppers move between segments'),
 };
 
 const PolicyUnion = z
@@ -216,6 +217,7 @@ const PolicyUnion = z
       .object({
         type: z.literal('contextual'),
         ...LearningFields,
+        posteriorScale: z.number().min(0.05).max(2).default(0.3).describe('Thompson sampling on the posterior with its spread scaled by this: 1 is plain Thompson sampling; smaller exploits sooner (the floor still explores)'),
       })
       .strict()
       .describe('Thompson sampling on a Bayesian linear model per action over the request’s features; the recommended default'),

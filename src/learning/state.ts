@@ -17,6 +17,8 @@ export class PolicyStateSource {
   // Bumped by invalidate(): a read begun before a write cannot vouch for it.
   private epoch = 0;
   private loading: { epoch: number; promise: Promise<PolicyStates> } | null = null;
+  private loadedOnce = false;
+  private mustWait = false;
 
   constructor(
     private readonly port: PolicyStatePort,
@@ -26,8 +28,13 @@ export class PolicyStateSource {
   /** The current states, at most `refreshMs` older than the store's. */
   current(): Promise<PolicyStates> | PolicyStates {
     if (performance.now() - this.at < this.refreshMs) return this.view;
-    if (this.loading && this.loading.epoch === this.epoch) return this.loading.promise;
-    return this.reload();
+    if (this.loading && this.loading.epoch === this.epoch) return this.stale() ? this.view : this.loading.promise;
+    const p = this.reload();
+    // Past the bound but once loaded (and not invalidated by a write here): decide on the
+    // states held while the re-read runs — a learner's state is large, and parsing it must not
+    // stall every decision waiting behind it. A state written elsewhere then reaches this process
+    // within the bound plus one read. With a bound of 0 (tests, the simulator) every read is waited for.
+    return this.stale() ? this.view : p;
   }
 
   /** Stores `state` as the campaign's next version, seen by this process's next decision; returns the version. */
@@ -41,6 +48,12 @@ export class PolicyStateSource {
   invalidate(): void {
     this.epoch++;
     this.at = -Infinity;
+    this.mustWait = true;
+  }
+
+  /** Whether a decision may go on with the states held (loaded once, not invalidated, a bound above 0). */
+  private stale(): boolean {
+    return this.refreshMs > 0 && this.loadedOnce && !this.mustWait;
   }
 
   private reload(): Promise<PolicyStates> {
@@ -62,7 +75,11 @@ export class PolicyStateSource {
           if (!prev || prev.version < r.version) next.set(r.campaignId, { version: r.version, state: r.state });
         }
         this.states = next;
-        if (mine.epoch === this.epoch) this.at = Math.max(this.at, started);
+        this.loadedOnce = true;
+        if (mine.epoch === this.epoch) {
+          this.at = Math.max(this.at, started);
+          this.mustWait = false;
+        }
         return this.view;
       } finally {
         if (this.loading === mine) this.loading = null;

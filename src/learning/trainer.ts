@@ -16,11 +16,11 @@ import type { PolicyStateSource } from './state.js';
 const DAY = 86_400_000;
 /** A token joins a model's vocabulary once this many final decisions carried it. */
 const MIN_TOKEN_COUNT = 20;
-const MAX_VOCAB = 160;
+const MAX_VOCAB = 96;
 /** Tokens the value model (CM given a purchase) reads: where and how big, not who. */
 const VALUE_TOKEN = /^(b|ch:)$|^(b|ch:.*)$|^co:[^|]*\|pl:[^|]*$/;
 /** Prior strength of the purchase model per coefficient, in observations, by the token's depth in the segment tree. */
-const P_LAMBDA = [2, 20, 40, 80, 120, 160].map((x) => x * Number(process.env.PLS ?? 1));
+const P_LAMBDA = [2, 20, 40, 80, 120, 160];
 /** Gain of the budget pacing controller per training round, per unit of schedule error. */
 const PACING_GAIN = 2;
 const MAX_SHADOW = 10;
@@ -172,6 +172,10 @@ export class Trainer {
         }
       }
     };
+    // Forgetting: shoppers move between segments (a persuaded first-timer is "engaged" next week),
+    // so older evidence fades with a half-life counted in decisions.
+    const halfLife = halfLifeOf(c);
+    if (halfLife > 0 && closedRows.length > 0) decay(stats, Math.pow(0.5, closedRows.length / halfLife));
     for (const { r, t } of closedRows) add(stats, r, t, 1);
     const round = cloneStats(stats);
     for (const { r, t } of openRows) {
@@ -210,6 +214,33 @@ export class Trainer {
       const error = (used.get(p.key) ?? 0) / p.cap - p.elapsed;
       const next = (stats.shadow[p.offerId] ?? 0) + PACING_GAIN * error;
       stats.shadow[p.offerId] = Math.min(MAX_SHADOW, Math.max(0, next));
+    }
+  }
+}
+
+function halfLifeOf(c: CompiledCampaign): number {
+  const p = c.campaign.policy;
+  return p.type === 'contextual' || p.type === 'thompson' ? p.halfLife : 0;
+}
+
+/** Scales every statistic by `g` (0 < g ≤ 1): older rows weigh less. */
+function decay(s: Stats, g: number): void {
+  const scale = (r: RidgeStats) => {
+    for (let i = 0; i < r.xtx.length; i++) r.xtx[i]! *= g;
+    for (let i = 0; i < r.xty.length; i++) r.xty[i]! *= g;
+    r.yy *= g;
+    r.n *= g;
+  };
+  for (const a of Object.values(s.actions)) {
+    scale(a.p);
+    scale(a.v);
+  }
+  for (const cells of Object.values(s.cells)) {
+    for (const c of Object.values(cells)) {
+      c.n *= g;
+      c.buys *= g;
+      c.cm *= g;
+      c.cm2 *= g;
     }
   }
 }
@@ -295,7 +326,7 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
       pm = fitRidge(growRidge(a.p, d), { lambda, mean, noise: 0.1, noiseWeight: 20 });
     }
     const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 10, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
-    actions[key] = { p: { mean: pm.mean.map(round6), cov: pm.cov.map(round6) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n) };
+    actions[key] = { p: { mean: pm.mean.map(round6), cov: pm.cov.map(round4) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n) };
   }
   return { kind: 'contextual', vocab: s.vocab, vvocab: s.vvocab, actions, trials: s.trials, shadow: s.shadow, trainedAt: now };
 }
@@ -370,6 +401,10 @@ function publishThompson(c: CompiledCampaign, s: Stats, now: number): ThompsonSt
 
 function round6(x: number): number {
   return Number.isFinite(x) ? Number(x.toPrecision(6)) : 0;
+}
+/** Covariances need less precision than means (they set exploration, not the choice): a smaller state. */
+function round4(x: number): number {
+  return Number.isFinite(x) ? Number(x.toPrecision(4)) : 0;
 }
 function round2(x: number): number {
   return Math.round(x * 100) / 100;

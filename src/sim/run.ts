@@ -114,7 +114,8 @@ export interface SimReport {
   sessionsPerSec: number;
   policies: PolicyReport[];
   /** The observable oracle's choice per bucket (cohort|placement|channel|device|cart) and how many sessions fell in it. */
-  observableOracle: { buckets: number; offerBuckets: number; actions: Record<string, { action: string; sessions: number }> };
+  /** Per bucket: the oracle's action and both policies' summed true incremental CM (minor units). */
+  observableOracle: { buckets: number; offerBuckets: number; actions: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number }> };
   budgets: BudgetReport[];
   engine: {
     decisions: number;
@@ -369,6 +370,13 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
   };
   // Observable oracle: streaming sums per (bucket, action); the best action per bucket is chosen at the end.
   const buckets = new Map<string, Map<string, Acc>>();
+  // The engine per bucket: where it gains or loses against the observable oracle.
+  const engineBuckets = new Map<string, Acc>();
+  const engineIn = (bucket: string) => {
+    let a = engineBuckets.get(bucket);
+    if (!a) engineBuckets.set(bucket, (a = emptyAcc()));
+    return a;
+  };
   const treated = new Moments();
   const held = new Moments();
   let treatedOrders = 0;
@@ -494,6 +502,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     options.forEach((o, i) => addAcc(inBucket(actionKey(o)), w, truths[i]!, none, truths[i]!.order.applied));
 
     addAcc(accFor('engine'), w, r.t, none, r.offered);
+    addAcc(engineIn(r.bucket), w, r.t, none, r.offered);
     if (r.d.holdout) {
       held.push(r.cm);
       if (r.bought) heldOrders++;
@@ -557,7 +566,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
 
   // The observable oracle: per bucket, the action whose summed true incremental CM over the run is highest.
   const observable = emptyAcc();
-  const chosen: Record<string, { action: string; sessions: number }> = {};
+  const chosen: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number }> = {};
   let offerBuckets = 0;
   for (const [key, actions] of [...buckets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     let bestKey = 'none';
@@ -569,7 +578,8 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       }
     }
     if (bestKey !== 'none') offerBuckets++;
-    chosen[key] = { action: bestKey, sessions: bestAcc.all.sessions };
+    const eng = engineBuckets.get(key);
+    chosen[key] = { action: bestKey, sessions: bestAcc.all.sessions, oracleIncremental: bestAcc.all.incremental, engineIncremental: eng ? eng.all.incremental : 0 };
     mergeAcc(observable, bestAcc);
   }
   accs.set('oracle:observable', observable);

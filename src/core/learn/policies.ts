@@ -7,7 +7,8 @@ import { predictRidge, type SparseX } from './linear.js';
 import { probabilityOfBest } from './pbest.js';
 import type { LinearState, ThompsonState } from './state.js';
 
-const SD_SCALE = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.SDS ?? 0.3);
+/** Actions whose probability of being best is computed (see contextualPolicy). */
+const TOP_K = 12;
 type AbConfig = Extract<PolicyConfig, { type: 'ab' }>;
 type ThompsonConfig = Extract<PolicyConfig, { type: 'thompson' }>;
 type ContextualConfig = Extract<PolicyConfig, { type: 'contextual' }>;
@@ -180,7 +181,7 @@ function dot(mean: readonly number[], x: SparseX): number {
 }
 
 /** Estimates every eligible action and "none" for one logged request under a linear state. */
-export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string): ActionEstimates {
+export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string, knownNone?: ActionEstimate): ActionEstimates {
   const vocabs = vocabsOf(st);
   const x = encodeTokens(t.k, vocabs.p);
   const xv = encodeTokens(t.k, vocabs.v);
@@ -196,7 +197,7 @@ export function linearEstimates(st: LinearState, version: number | null, t: Pick
     const lambda = offerId !== null ? (st.shadow[offerId] ?? 0) : 0;
     return { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(pr.variance), ecm: p * v, p, v, cost };
   };
-  const none = one(NONE, 0, 0) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
+  const none = knownNone ?? one(NONE, 0, 0) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
   const est = t.acts.map(([key, cost, reserve]) => one(key, cost, reserve));
   // An action the state has not seen (a new offer or rung): as good as "no offer" on average,
   // with the widest uncertainty among the known ones, so sampling tries it.
@@ -226,11 +227,20 @@ function explain(e: ActionEstimates, chosen: number, weights: readonly number[])
   return { learner: e.learner, version: e.version, chosen: estimate(e, chosen, weights), runnerUp: runner >= 0 ? estimate(e, runner, weights) : null };
 }
 
+/** Per decision: "no offer"'s estimate under the state it was computed for (every rung's score needs it). */
+const noneCache = new WeakMap<PolicyContext, { st: LinearState; none: ActionEstimate }>();
+
 function linearScore(input: ScoreInput, kind: LinearState['kind']): number {
   const st = input.context.state?.state as LinearState | undefined;
   if (!st || st.kind !== kind) return 0;
   const key = input.offer.valueLadder || input.offer.value !== undefined ? `${input.offer.id}@${input.value}` : input.offer.id;
-  const e = linearEstimates(st, null, { k: tokensOf(input.context), m: marginOf(input.context), acts: [[key, input.economics.cost, 0]] }, kind);
+  const t = { k: tokensOf(input.context), m: marginOf(input.context) };
+  let cached = noneCache.get(input.context);
+  if (!cached || cached.st !== st) {
+    cached = { st, none: linearEstimates(st, null, { ...t, acts: [] }, kind).none };
+    noneCache.set(input.context, cached);
+  }
+  const e = linearEstimates(st, null, { ...t, acts: [[key, input.economics.cost, 0]] }, kind, cached.none);
   return round2(e.actions[0]!.ecm - e.none.ecm);
 }
 
@@ -248,10 +258,19 @@ export function contextualPolicy(config: ContextualConfig): Policy {
     if (!st || st.kind !== 'contextual' || st.trials < config.burnIn) return { weights: new Array<number>(k).fill(1 / k) };
     const e = linearEstimates(st, state!.version, t, 'contextual');
     const all = [...e.actions, e.none];
-    const w = probabilityOfBest(
-      all.map((a) => a.objective),
-      all.map((a) => a.sd * SD_SCALE),
+    const sd = all.map((a) => a.sd * config.posteriorScale);
+    // The probability of being best is computed among the TOP_K actions by optimistic value
+    // (mean + 2 sd); the rest have (next to) none of it and keep only the floor. A deterministic
+    // function of state and request, so the logged probability stays exact — and a catalog of
+    // fifty offers with ladders costs what twelve do.
+    const order = all.map((_, j) => j).sort((a, b) => all[b]!.objective + 2 * sd[b]! - (all[a]!.objective + 2 * sd[a]!) || a - b);
+    const top = order.slice(0, TOP_K);
+    const pb = probabilityOfBest(
+      top.map((j) => all[j]!.objective),
+      top.map((j) => sd[j]!),
     );
+    const w = new Array<number>(all.length).fill(0);
+    top.forEach((j, i) => (w[j] = pb[i]!));
     return { weights: withFloor(w, config.minExploration), estimates: e };
   };
   return {
