@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ChosenOffer, Decision } from '../core/decide.js';
 import { OFFER_TYPES } from '../core/catalog.js';
-import { CandidateSchema, ReasonSchema } from '../core/response.js';
+import { CandidateSchema, DecisionResponseSchema, ReasonSchema } from '../core/response.js';
 
 /** An offer in a preview: what would be shown, without the guard internals or a held entry's credentials. */
 export const PreviewOfferSchema = z
@@ -36,6 +36,7 @@ export const DecisionPreviewSchema = z
     policy: z.string().nullable(),
     probability: z.number(),
     policyVersion: z.number().int().nullable().describe('Version of the learned policy state the policy decided with; null when it read none'),
+    estimates: DecisionResponseSchema.shape.estimates,
     reasons: z.array(ReasonSchema),
     chosen: z.array(PreviewOfferSchema),
     counterfactual: z.array(PreviewOfferSchema).describe('For holdout decisions: what treatment would have shown'),
@@ -56,5 +57,7 @@ const previewOffer = ({ guard: _g, held, ...c }: ChosenOffer): DecisionPreview['
 
 /** A decision as the preview reply shows it. */
 export function previewView(d: Decision): DecisionPreview {
-  return { ...d, decidedAt: new Date(d.decidedAt).toISOString(), chosen: d.chosen.map(previewOffer), counterfactual: d.counterfactual.map(previewOffer) };
+  // The learner's trace is for the log (what to learn from), not for the reply.
+  const { trace: _t, ...rest } = d;
+  return { ...rest, decidedAt: new Date(d.decidedAt).toISOString(), chosen: d.chosen.map(previewOffer), counterfactual: d.counterfactual.map(previewOffer) };
 }
