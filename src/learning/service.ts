@@ -9,7 +9,7 @@ import type { CatalogSnapshot, CompiledCampaign } from '../core/snapshot.js';
 import { engineLog, parseEngineCandidate, type CandidateSpec, type NoneSplit } from './evaluate.js';
 import type { LearningPort } from './port.js';
 import type { PolicyStateSource } from './state.js';
-import { trainUplift, type UpliftActionSummary, type UpliftValidation } from './uplift.js';
+import { trainUplift, type UpliftTrainResult } from './uplift.js';
 
 const DAY = 86_400_000;
 const DEFAULT_WINDOW_DAYS = 30;
@@ -31,16 +31,11 @@ export interface TrainQuery {
   publish?: boolean;
 }
 
-export interface TrainSummary {
+/** What a training run reports: the fit's summary (its state aside), and what was published. */
+export interface TrainSummary extends Omit<UpliftTrainResult, 'state'> {
   campaignId: string;
   /** Decisions made up to this instant were read (ISO). */
   to: string;
-  rows: number;
-  holdoutRows: number;
-  skipped: number;
-  actions: UpliftActionSummary[];
-  split: NoneSplit;
-  validation: UpliftValidation | null;
   /** The policy state version published (null when not published). */
   version: number | null;
   trainedAt: string;
