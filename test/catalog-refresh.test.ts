@@ -13,7 +13,7 @@ const offer = { name: '$5 off', type: 'amount_off', value: 500, expectedLift: 0.
 const catalog = {
   products: [{ sku: 'SKU-1', category: 'tops', price: 10000, unitCost: 4000, fulfilmentCost: 500 }],
   offers: [{ id: 'ofr_a', status: 'live', ...offer }],
-  campaigns: [{ id: 'cmp_cart', status: 'live', name: 'Cart', placements: ['cart'], offers: ['ofr_a'], holdoutPct: 0 }],
+  campaigns: [{ id: 'cmp_cart', status: 'live', name: 'Cart', placements: ['cart'], offers: ['ofr_a'], policy: { type: 'static' }, holdoutPct: 0 }],
 };
 const request = (i: number, placement = 'cart') => ({ customerId: `c_${i}`, placement, channel: 'web', cart: { lines: [{ sku: 'SKU-1', quantity: 1, unitPrice: 10000 }] } });
 
@@ -69,7 +69,7 @@ for (const backend of BACKENDS) {
     it('after an idle period, a new campaign is served within the interval, not NO_CAMPAIGN', async () => {
       expect((await b.decide(request(-1, 'home'))).campaignId).toBeNull();
       await sleep(3 * REFRESH_MS);
-      await a.catalog.createCampaign({ id: 'cmp_home', status: 'live', name: 'Home', placements: ['home'], offers: ['ofr_a'], holdoutPct: 0 });
+      await a.catalog.createCampaign({ id: 'cmp_home', status: 'live', name: 'Home', placements: ['home'], offers: ['ofr_a'], policy: { type: 'static' }, holdoutPct: 0 });
       await sleep(REFRESH_MS + 20);
       const after = await trickle(b, 0, 'home');
       expect(after.filter((d) => d.campaignId !== 'cmp_home').length).toBe(0);

@@ -95,7 +95,7 @@ describe('the offerpilot CLI', { timeout: 180_000 }, () => {
       JSON.stringify({
         products: [{ sku: 'A', price: 1000, unitCost: 400 }],
         offers: [{ id: 'ofr_cli', status: 'live', name: 'CLI', type: 'content' }],
-        campaigns: [{ id: 'cmp_cli', status: 'live', name: 'CLI', placements: ['home_hero'], offers: ['ofr_cli'], holdoutPct: 0 }],
+        campaigns: [{ id: 'cmp_cli', status: 'live', name: 'CLI', placements: ['home_hero'], offers: ['ofr_cli'], policy: { type: 'static' }, holdoutPct: 0 }],
       }),
     );
     const first = JSON.parse((await cli('offers', 'import', file, '--db', db)).stdout) as { offers: { created: number } };
@@ -229,7 +229,7 @@ describe('the offerpilot CLI', { timeout: 180_000 }, () => {
       await importCatalog(engine.catalog, {
         products: [{ sku: 'A', price: 1000, unitCost: 400 }],
         offers: [{ id: 'ofr_cli', status: 'live', name: 'CLI', type: 'content' }],
-        campaigns: [{ id: 'cmp_cli', status: 'live', name: 'CLI', placements: ['home_hero'], offers: ['ofr_cli'], holdoutPct: 0 }],
+        campaigns: [{ id: 'cmp_cli', status: 'live', name: 'CLI', placements: ['home_hero'], offers: ['ofr_cli'], policy: { type: 'static' }, holdoutPct: 0 }],
       });
       for (const id of ['c1', 'c2', 'c3']) await engine.decide({ customerId: id, placement: 'home_hero', channel: 'web' });
     } finally {

@@ -23,7 +23,7 @@ const catalog = {
     },
     { id: 'ofr_tight_budget', status: 'live', name: 'Free shipping, budget for 30', type: 'free_shipping', shippingCost: 400, expectedLift: 0.3, budget: { total: 30 * 400 }, stackingGroup: 'ship' },
   ],
-  campaigns: [{ id: 'cmp_race', status: 'live', name: 'Race', placements: ['cart'], offers: ['ofr_capped', 'ofr_tight_budget'], holdoutPct: 0, maxOffers: 2 }],
+  campaigns: [{ id: 'cmp_race', status: 'live', name: 'Race', placements: ['cart'], offers: ['ofr_capped', 'ofr_tight_budget'], policy: { type: 'static' }, holdoutPct: 0, maxOffers: 2 }],
 };
 
 const request = (i: number) => ({

@@ -40,7 +40,7 @@ const catalog = {
     // later legitimate redemption fail with REDEMPTION_CAP_REACHED.
     { id: OFFER, status: 'live', name: '10% off', type: 'percent_off', value: 10, expectedLift: 2, caps: { redemptions: CUSTOMERS } },
   ],
-  campaigns: [{ id: 'cmp_crash', status: 'live', name: 'Crash', placements: ['cart'], offers: [OFFER], holdoutPct: 0 }],
+  campaigns: [{ id: 'cmp_crash', status: 'live', name: 'Crash', placements: ['cart'], offers: [OFFER], policy: { type: 'static' }, holdoutPct: 0 }],
 };
 
 const cid = (i: number) => `crash_${i}`;

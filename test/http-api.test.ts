@@ -605,7 +605,7 @@ for (const backend of BACKENDS) {
         const campaignId = 'cmp_versioned_decision';
         const o = await h.req('POST', '/v1/offers', { id: offerId, status: 'live', name: 'Gift v1', type: 'free_gift', giftSku: 'GIFT-TOTE', placements: ['versioned_slot'], expectedLift: 0.5 });
         expect(o.statusCode, o.body).toBe(201);
-        const c = await h.req('POST', '/v1/campaigns', { id: campaignId, status: 'live', name: 'Versioned', placements: ['versioned_slot'], offers: [offerId], holdoutPct: 0 });
+        const c = await h.req('POST', '/v1/campaigns', { id: campaignId, status: 'live', name: 'Versioned', placements: ['versioned_slot'], offers: [offerId], policy: { type: 'static' }, holdoutPct: 0 });
         expect(c.statusCode, c.body).toBe(201);
 
         const ask = (customerId: string) =>
@@ -793,7 +793,7 @@ describe('decide preview', () => {
     try {
       await importCatalog(t.engine.catalog, {
         offers: [{ id: 'ofr_once', status: 'live', name: 'Once', type: 'content', caps: { global: 1 } }],
-        campaigns: [{ id: 'cmp_p', status: 'live', name: 'P', placements: ['home_hero'], offers: ['ofr_once'], holdoutPct: 0 }],
+        campaigns: [{ id: 'cmp_p', status: 'live', name: 'P', placements: ['home_hero'], offers: ['ofr_once'], policy: { type: 'static' }, holdoutPct: 0 }],
       });
       const { key } = await t.engine.keys.create(['read']);
       const body = { customerId: 'c1', placement: 'home_hero', channel: 'web' };

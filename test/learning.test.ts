@@ -43,7 +43,7 @@ const resolver: PolicyResolver = (c) => (c.id === 'cmp_learn' ? contextual : und
 const catalog = {
   products: [{ sku: 'TOP-1', category: 'tops', price: 10000, unitCost: 4000, fulfilmentCost: 500 }],
   offers: [content('ofr_a'), content('ofr_b')],
-  campaigns: [{ id: 'cmp_learn', status: 'live', name: 'Learn', placements: ['home_hero'], offers: ['ofr_a', 'ofr_b'], holdoutPct: 0 }],
+  campaigns: [{ id: 'cmp_learn', status: 'live', name: 'Learn', placements: ['home_hero'], offers: ['ofr_a', 'ofr_b'], policy: { type: 'static' }, holdoutPct: 0 }],
 };
 
 async function engineOn(backend: Backend, extra: { policies?: PolicyResolver; statsFor?: StatsHook } = {}, spy?: (s: Store) => void) {

@@ -373,8 +373,8 @@ for (const backend of BACKENDS) {
           products: [{ sku: 'TEE', category: 'tops', price: 3000, unitCost: 1000 }],
           offers: [{ id: 'ofr_a', status: 'live', name: '10% off', type: 'percent_off', value: 10, expectedLift: 1 }],
           campaigns: [
-            { id: 'cmp_cart', status: 'live', name: 'Cart', placements: ['cart'], offers: ['ofr_a'], holdoutPct: 20 },
-            { id: 'cmp_home', status: 'live', name: 'Home', placements: ['home'], offers: ['ofr_a'], holdoutPct: 20 },
+            { id: 'cmp_cart', status: 'live', name: 'Cart', placements: ['cart'], offers: ['ofr_a'], policy: { type: 'static' }, holdoutPct: 20 },
+            { id: 'cmp_home', status: 'live', name: 'Home', placements: ['home'], offers: ['ofr_a'], policy: { type: 'static' }, holdoutPct: 20 },
           ],
         });
         const N = 2000;
@@ -432,7 +432,7 @@ for (const backend of BACKENDS) {
         await importCatalog(t.engine.catalog, {
           products: [{ sku: 'TEE', category: 'tops', price: 4000, unitCost: 1000 }],
           offers: [{ id: 'ofr_a', status: 'live', name: '10% off', type: 'percent_off', value: 10, expectedLift: 1 }],
-          campaigns: [{ id: 'cmp_r', status: 'live', name: 'R', placements: ['cart'], offers: ['ofr_a'], holdoutPct: 0 }],
+          campaigns: [{ id: 'cmp_r', status: 'live', name: 'R', placements: ['cart'], offers: ['ofr_a'], policy: { type: 'static' }, holdoutPct: 0 }],
         });
         const cart = { lines: [{ sku: 'TEE', quantity: 1, unitPrice: 4000 }] };
         const at = (ms: number) => new Date(t.clock.now() + ms).toISOString();
@@ -473,8 +473,8 @@ for (const backend of BACKENDS) {
           products: [{ sku: 'TEE', category: 'tops', price: 4000, unitCost: 1000 }],
           offers: [{ id: 'ofr_pts', status: 'live', name: '200 points', type: 'loyalty_points', pointsMode: 'fixed', value: 200, pointValue: 2, expiresAfter: '1d', expectedLift: 1 }],
           campaigns: [
-            { id: 'cmp_p', status: 'live', name: 'P', placements: ['cart'], offers: ['ofr_pts'], holdoutPct: 0 },
-            { id: 'cmp_other', status: 'live', name: 'Other', placements: ['home'], offers: ['ofr_pts'], holdoutPct: 0 },
+            { id: 'cmp_p', status: 'live', name: 'P', placements: ['cart'], offers: ['ofr_pts'], policy: { type: 'static' }, holdoutPct: 0 },
+            { id: 'cmp_other', status: 'live', name: 'Other', placements: ['home'], offers: ['ofr_pts'], policy: { type: 'static' }, holdoutPct: 0 },
           ],
         });
         const cart = { lines: [{ sku: 'TEE', quantity: 1, unitPrice: 4000 }] };

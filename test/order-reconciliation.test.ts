@@ -7,7 +7,7 @@ import { BACKENDS, createTestEngine, type TestEngine } from './helpers/backends.
 const catalog = {
   products: [{ sku: 'TEE', category: 'tops', price: 3000, unitCost: 1000, fulfilmentCost: 200 }],
   offers: [{ id: 'ofr_tee', status: 'live', name: '$5 off', type: 'amount_off', value: 500, expectedLift: 2, channels: ['web'] }],
-  campaigns: [{ id: 'cmp_tee', status: 'live', name: 'Tee', placements: ['cart'], offers: ['ofr_tee'], holdoutPct: 0 }],
+  campaigns: [{ id: 'cmp_tee', status: 'live', name: 'Tee', placements: ['cart'], offers: ['ofr_tee'], policy: { type: 'static' }, holdoutPct: 0 }],
 };
 const cart = { lines: [{ sku: 'TEE', quantity: 2, unitPrice: 3000 }], shipping: 450 };
 const at = (ms = 0) => new Date(Date.parse('2026-11-23T12:00:00Z') + ms).toISOString();

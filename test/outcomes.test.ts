@@ -18,7 +18,7 @@ async function setup(backend: (typeof BACKENDS)[number], offers: unknown[], camp
   await importCatalog(t.engine.catalog, {
     products,
     offers,
-    campaigns: [{ id: 'cmp_web', status: 'live', name: 'Web', placements: ['cart', 'email_weekly'], offers: (offers as Array<{ id: string }>).map((o) => o.id), holdoutPct: 0, ...campaign }],
+    campaigns: [{ id: 'cmp_web', status: 'live', name: 'Web', placements: ['cart', 'email_weekly'], offers: (offers as Array<{ id: string }>).map((o) => o.id), policy: { type: 'static' }, holdoutPct: 0, ...campaign }],
   });
   return t;
 }
@@ -269,8 +269,8 @@ for (const backend of BACKENDS) {
           products,
           offers: [pct10, { ...pct10, id: 'ofr_b' }],
           campaigns: [
-            { id: 'cmp_long', status: 'live', name: 'Long', placements: ['home'], offers: ['ofr_p10'], holdoutPct: 0, attributionWindow: '30d' },
-            { id: 'cmp_short', status: 'live', name: 'Short', placements: ['cart'], offers: ['ofr_b'], holdoutPct: 0, attributionWindow: '1d' },
+            { id: 'cmp_long', status: 'live', name: 'Long', placements: ['home'], offers: ['ofr_p10'], policy: { type: 'static' }, holdoutPct: 0, attributionWindow: '30d' },
+            { id: 'cmp_short', status: 'live', name: 'Short', placements: ['cart'], offers: ['ofr_b'], policy: { type: 'static' }, holdoutPct: 0, attributionWindow: '1d' },
           ],
         });
         const e = t.engine;

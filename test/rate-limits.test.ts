@@ -6,7 +6,7 @@ import { createApiHarness, json, type ApiHarness } from './helpers/http.js';
 const catalog = {
   products: [{ sku: 'TEE', category: 'tops', price: 3000, unitCost: 1000, fulfilmentCost: 200 }],
   offers: [{ id: 'ofr_tee', status: 'live', name: '$5 off', type: 'amount_off', value: 500, expectedLift: 2, channels: ['web', 'email'] }],
-  campaigns: [{ id: 'cmp_tee', status: 'live', name: 'Tee', placements: ['cart', 'newsletter'], offers: ['ofr_tee'], holdoutPct: 0 }],
+  campaigns: [{ id: 'cmp_tee', status: 'live', name: 'Tee', placements: ['cart', 'newsletter'], offers: ['ofr_tee'], policy: { type: 'static' }, holdoutPct: 0 }],
 };
 const cart = { lines: [{ sku: 'TEE', quantity: 2, unitPrice: 3000 }], shipping: 450 };
 

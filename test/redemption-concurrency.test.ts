@@ -19,7 +19,7 @@ const catalog = {
     { id: 'ofr_c', status: 'live', name: 'Free shipping', type: 'free_shipping', shippingCost: 300, expectedLift: 2 },
   ],
   campaigns: [
-    { id: 'cmp_r', status: 'live', name: 'R', placements: ['cart'], offers: ['ofr_a', 'ofr_b', 'ofr_c'], holdoutPct: 0, maxOffers: 3, model: { redemptionRate: 0.25 } },
+    { id: 'cmp_r', status: 'live', name: 'R', placements: ['cart'], offers: ['ofr_a', 'ofr_b', 'ofr_c'], policy: { type: 'static' }, holdoutPct: 0, maxOffers: 3, model: { redemptionRate: 0.25 } },
   ],
 };
 const cart = { lines: [{ sku: 'SKU-1', quantity: 1, unitPrice: 10000 }], shipping: 300 };

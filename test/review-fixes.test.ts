@@ -6,7 +6,7 @@ import { BACKENDS, createTestEngine } from './helpers/backends.js';
 const cart = { lines: [{ sku: 'P', quantity: 1, unitPrice: 10000 }] };
 const base = {
   products: [{ sku: 'P', price: 10000, unitCost: 4000, fulfilmentCost: 500 }],
-  campaigns: [{ id: 'cmp_x', status: 'live', name: 'X', placements: ['cart'], offers: ['ofr_x'], holdoutPct: 0 }],
+  campaigns: [{ id: 'cmp_x', status: 'live', name: 'X', placements: ['cart'], offers: ['ofr_x'], policy: { type: 'static' }, holdoutPct: 0 }],
 };
 
 async function code(p: Promise<unknown>): Promise<string | null> {
@@ -116,7 +116,7 @@ for (const backend of BACKENDS) {
         const ids = Array.from({ length: 40 }, (_, i) => `cust_${i}`);
         const arms = async () => Promise.all(ids.map(async (id) => (await t.engine.preview({ customerId: id, placement: 'cart', channel: 'web' })).holdout));
         const before = await arms();
-        await t.engine.catalog.updateCampaign('cmp_x', { name: 'X renamed', placements: ['cart'], offers: ['ofr_x'], holdoutPct: 50 });
+        await t.engine.catalog.updateCampaign('cmp_x', { name: 'X renamed', placements: ['cart'], offers: ['ofr_x'], policy: { type: 'static' }, holdoutPct: 50 });
         expect(await arms()).toEqual(before);
         // Re-importing the original file is a no-op, not a new version each time.
         await importCatalog(t.engine.catalog, { ...catalog, campaigns: [{ ...catalog.campaigns[0], name: 'X renamed' }] });

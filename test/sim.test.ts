@@ -262,7 +262,7 @@ describe('simulator: a binding daily budget', () => {
     let r: SimReport;
     let ledger: Awaited<ReturnType<typeof client.engine.ledger.liabilities>>;
     try {
-      r = await simulate(s, client, { sessions: n, seed: 3 });
+      r = await simulate(s, client, { sessions: n, seed: 3, policy: { type: 'static' } });
       ledger = await client.engine.ledger.liabilities({ offerId: 'ofr_save' });
     } finally {
       await client.close();

@@ -10,7 +10,7 @@ import { json, testServer } from './helpers/http.js';
 const catalog = {
   products: [{ sku: 'SKU-1', category: 'tops', price: 10000, unitCost: 4000, fulfilmentCost: 500 }],
   offers: [{ id: 'ofr_a', status: 'live', name: '$5 off', type: 'amount_off', value: 500, expectedLift: 0.3 }],
-  campaigns: [{ id: 'cmp_cart', status: 'live', name: 'Cart', placements: ['cart'], offers: ['ofr_a'], holdoutPct: 0 }],
+  campaigns: [{ id: 'cmp_cart', status: 'live', name: 'Cart', placements: ['cart'], offers: ['ofr_a'], policy: { type: 'static' }, holdoutPct: 0 }],
 };
 const cart = { lines: [{ sku: 'SKU-1', quantity: 1, unitPrice: 10000 }] };
 const decideBody = (i: number | string) => ({ customerId: `c_${i}`, placement: 'cart', channel: 'web', cart });

@@ -21,7 +21,7 @@ async function setup(backend: (typeof BACKENDS)[number], offers: unknown[], camp
   await importCatalog(t.engine.catalog, {
     products,
     offers,
-    campaigns: [{ id: 'cmp_web', status: 'live', name: 'Web', placements: ['cart'], offers: (offers as Array<{ id: string }>).map((o) => o.id), holdoutPct: 0, maxOffers: 2, ...campaign }],
+    campaigns: [{ id: 'cmp_web', status: 'live', name: 'Web', placements: ['cart'], offers: (offers as Array<{ id: string }>).map((o) => o.id), policy: { type: 'static' }, holdoutPct: 0, maxOffers: 2, ...campaign }],
   });
   return t;
 }
@@ -170,7 +170,7 @@ for (const backend of BACKENDS) {
         await importCatalog(t.engine.catalog, {
           products,
           offers,
-          campaigns: offers.map((o, i) => ({ id: `cmp_w${i}`, status: 'live', name: `W${i}`, placements: [`slot${i}`], offers: [o.id], holdoutPct: 0 })),
+          campaigns: offers.map((o, i) => ({ id: `cmp_w${i}`, status: 'live', name: `W${i}`, placements: [`slot${i}`], offers: [o.id], policy: { type: 'static' }, holdoutPct: 0 })),
         });
         for (let i = 0; i < n; i++) {
           // Several entries share one issue time: the order must still be total.

@@ -249,7 +249,8 @@ export const CampaignSpecSchema = z
     holdoutPct: z.number().min(0).max(100).default(10),
     salt: z.string().min(1).max(100).optional().describe('Holdout salt; defaults to the campaign id'),
     objective: z.literal('incremental_margin').default('incremental_margin'),
-    policy: PolicyConfigSchema.default({ type: 'static', mode: 'expected_value' }),
+    // A learned policy by default: the static formula ignores who the shopper is (see its description).
+    policy: PolicyConfigSchema.default(() => PolicyUnion.parse({ type: 'contextual' })),
     marginFloorPct: z.number().min(0).max(100).optional(),
     maxOffers: z.number().int().min(1).max(5).default(1),
     priority: z.number().int().min(-1000).max(1000).default(0),

@@ -5,7 +5,7 @@ import { counterKeys } from '../core/counter-keys.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
 import { closingHorizon, MAX_LAGS, truncatedDelayCdf } from '../core/learn/delay.js';
 import { encodeTokens, tokenDepth } from '../core/learn/features.js';
-import { addRidge, emptyRidge, fitRidge, growRidge, type RidgeStats } from '../core/learn/linear.js';
+import { addRidge, emptyRidge, fitRidge, growRidge, mergeRidge, type RidgeStats } from '../core/learn/linear.js';
 import { segmentOf } from '../core/learn/policies.js';
 import type { LearningTrace } from '../core/policy.js';
 import type { ArmSummary, LinearState, ThompsonState } from '../core/learn/state.js';
@@ -297,6 +297,18 @@ function priorConversion(c: CompiledCampaign, action: string): number {
   return Math.min(1, p0 * (1 + lift));
 }
 
+/** `mean` with its intercept moved by `by`. */
+function shifted(mean: readonly number[], bias: number, by: number): number[] {
+  const out = [...mean];
+  if (bias >= 0) out[bias] = out[bias]! + by;
+  return out;
+}
+
+/** The marketer's prior purchase probability averaged over actions. */
+function meanPrior(c: CompiledCampaign, keys: readonly string[]): number {
+  return keys.length ? keys.reduce((a, k) => a + priorConversion(c, k), 0) / keys.length : priorConversion(c, NONE);
+}
+
 /** Fits every action's models and publishes them as a `contextual` state. */
 export function publishLinear(c: CompiledCampaign, s: Stats, now: number): LinearState {
   const expected = Math.max(1, (c.campaign.model.expectedBasket.subtotal * c.campaign.model.expectedBasket.marginPct) / 100);
@@ -318,12 +330,30 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   // residuals are centred on "no offer"'s, and move only with much evidence.
   const valueNoise = (0.5 * expected) ** 2;
   const noneVm = none ? fitRidge(growRidge(none.v, s.vvocab.length), { lambda: 5, noise: valueNoise, noiseWeight: 5 }) : null;
+  // Offers pool their evidence up a tree — any offer, then the offer (all its rungs), then the
+  // rung — each level's prior mean the fit of the level above. Which contexts respond to an offer
+  // at all is mostly shared across offers, and the rungs of a ladder differ mainly by how much:
+  // so a rung tried a few hundred times borrows the pattern thousands of offers showed.
+  const pOpts = (mean: number[]) => ({ lambda, mean, noise: 0.1, noiseWeight: 20 });
+  const offerKeys = process.env.OP_POOL === '0' ? [] : Object.keys(s.actions).filter((k) => k !== NONE);
+  const pooled = (keys: string[]) => keys.map((k) => growRidge(s.actions[k]!.p, d)).reduce((x, y) => mergeRidge(x, y));
+  const anyMean = offerKeys.length ? fitRidge(pooled(offerKeys), pOpts(shifted(base, bias, meanPrior(c, offerKeys) - priorConversion(c, NONE)))).mean : base;
+  const byOffer = new Map<string, string[]>();
+  for (const k of offerKeys) {
+    const id = offerOfAction(k)!;
+    byOffer.set(id, [...(byOffer.get(id) ?? []), k]);
+  }
+  const offerMean = new Map<string, { mean: number[]; prior: number }>();
+  for (const [id, keys] of byOffer) {
+    const prior = meanPrior(c, keys);
+    const mean = keys.length > 1 ? fitRidge(pooled(keys), pOpts(shifted(anyMean, bias, prior - meanPrior(c, offerKeys)))).mean : shifted(anyMean, bias, prior - meanPrior(c, offerKeys));
+    offerMean.set(id, { mean, prior });
+  }
   for (const [key, a] of Object.entries(s.actions)) {
     let pm = key === NONE ? nonePm! : null;
     if (!pm) {
-      const mean = [...base];
-      mean[bias] = base[bias]! + priorConversion(c, key) - priorConversion(c, NONE);
-      pm = fitRidge(growRidge(a.p, d), { lambda, mean, noise: 0.1, noiseWeight: 20 });
+      const parent = offerMean.get(offerOfAction(key)!) ?? { mean: shifted(base, bias, 0), prior: priorConversion(c, NONE) };
+      pm = fitRidge(growRidge(a.p, d), pOpts(shifted(parent.mean, bias, priorConversion(c, key) - parent.prior)));
     }
     const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 10, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
     actions[key] = { p: { mean: pm.mean.map(round6), cov: pm.cov.map(round4) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n) };

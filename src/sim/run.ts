@@ -115,7 +115,7 @@ export interface SimReport {
   policies: PolicyReport[];
   /** The observable oracle's choice per bucket (cohort|placement|channel|device|cart) and how many sessions fell in it. */
   /** Per bucket: the oracle's action and both policies' summed true incremental CM (minor units). */
-  observableOracle: { buckets: number; offerBuckets: number; actions: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number }> };
+  observableOracle: { buckets: number; offerBuckets: number; actions: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number; engineChose: Record<string, number> }> };
   budgets: BudgetReport[];
   engine: {
     decisions: number;
@@ -351,7 +351,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
   // The policy is left to the engine to validate on import: the simulator only needs where the campaign shows what.
   const { id: _id, status: _status, policy: policyConfig, ...campaignSpec } = scenarioCampaign(scenario) as ReturnType<typeof scenarioCampaign> & { policy?: unknown };
   const campaign = CampaignSpecSchema.parse(campaignSpec);
-  const policyName = String((policyConfig as { type?: unknown } | undefined)?.type ?? 'static');
+  const policyName = String((policyConfig as { type?: unknown } | undefined)?.type ?? 'contextual');
   const redemptionRate = campaign.model.redemptionRate;
 
   await client.importCatalog(simCatalog(scenario, shop));
@@ -372,6 +372,8 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
   const buckets = new Map<string, Map<string, Acc>>();
   // The engine per bucket: where it gains or loses against the observable oracle.
   const engineBuckets = new Map<string, Acc>();
+  // What the engine showed per bucket (treated sessions): which actions it favours where it loses.
+  const engineChose = new Map<string, Record<string, number>>();
   const engineIn = (bucket: string) => {
     let a = engineBuckets.get(bucket);
     if (!a) engineBuckets.set(bucket, (a = emptyAcc()));
@@ -503,6 +505,12 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
 
     addAcc(accFor('engine'), w, r.t, none, r.offered);
     addAcc(engineIn(r.bucket), w, r.t, none, r.offered);
+    if (!r.d.holdout) {
+      let c = engineChose.get(r.bucket);
+      if (!c) engineChose.set(r.bucket, (c = {}));
+      const k = r.shown.length ? r.shown.map((x) => actionKey(x)).join('+') : 'none';
+      c[k] = (c[k] ?? 0) + 1;
+    }
     if (r.d.holdout) {
       held.push(r.cm);
       if (r.bought) heldOrders++;
@@ -566,7 +574,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
 
   // The observable oracle: per bucket, the action whose summed true incremental CM over the run is highest.
   const observable = emptyAcc();
-  const chosen: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number }> = {};
+  const chosen: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number; engineChose: Record<string, number> }> = {};
   let offerBuckets = 0;
   for (const [key, actions] of [...buckets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     let bestKey = 'none';
@@ -579,7 +587,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     }
     if (bestKey !== 'none') offerBuckets++;
     const eng = engineBuckets.get(key);
-    chosen[key] = { action: bestKey, sessions: bestAcc.all.sessions, oracleIncremental: bestAcc.all.incremental, engineIncremental: eng ? eng.all.incremental : 0 };
+    chosen[key] = { action: bestKey, sessions: bestAcc.all.sessions, oracleIncremental: bestAcc.all.incremental, engineIncremental: eng ? eng.all.incremental : 0, engineChose: engineChose.get(key) ?? {} };
     mergeAcc(observable, bestAcc);
   }
   accs.set('oracle:observable', observable);

@@ -45,6 +45,7 @@ export function goldenCatalog(c: GoldenCase): Record<string, unknown> {
         name: 'Golden',
         placements: ['cart', 'checkout', 'home_hero', 'pdp', 'email_weekly'],
         offers: c.offers.map((o) => o.id),
+        policy: { type: 'static' },
         holdoutPct: 0,
         ...c.campaign,
       },
