@@ -71,6 +71,8 @@ export function benchCatalog(offerCount = 50): CatalogFile {
         name: 'Bench',
         placements: ['cart', 'pdp', 'home_hero'],
         offers: offers.map((o) => o.id as string),
+        // The figures in BENCHMARKS.md were measured with the static policy (the default before learning).
+        policy: { type: 'static' },
         holdoutPct: 10,
         marginFloorPct: 20,
         maxOffers: 2,

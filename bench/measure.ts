@@ -149,7 +149,7 @@ export async function runMeasureBench(backend: Backend, opts: { rounds?: number 
     await importCatalog(engine.catalog, {
       products: [],
       offers: OFFERS.map((id) => ({ id, status: 'live', name: id, type: 'percent_off', value: 10 })),
-      campaigns: [{ id: 'cmp_m', status: 'live', name: 'M', placements: PLACEMENTS, offers: OFFERS, holdoutPct: 10 }],
+      campaigns: [{ id: 'cmp_m', status: 'live', name: 'M', placements: PLACEMENTS, offers: OFFERS, policy: { type: 'static' }, holdoutPct: 10 }],
     });
     let rows: Rows | null = generate();
     // Autovacuum would visit the tables during the first rounds, mixing the two states measured.

@@ -153,7 +153,7 @@ export async function runRedeemBench(backend: Backend, opts: { tokens?: number; 
     await importCatalog(engine.catalog, {
       products: [{ sku: 'SKU-1', category: 'tops', price: 10000, unitCost: 4000, fulfilmentCost: 500 }],
       offers: [{ id: 'ofr_r', status: 'live', name: '$5 off', type: 'amount_off', value: 500, expectedLift: 2, caps: { redemptions: 10_000_000 }, budget: { total: 1e12, dailyLiability: 1e12 } }],
-      campaigns: [{ id: 'cmp_r', status: 'live', name: 'R', placements: ['cart'], offers: ['ofr_r'], holdoutPct: 0, model: { redemptionRate: 0.5 } }],
+      campaigns: [{ id: 'cmp_r', status: 'live', name: 'R', placements: ['cart'], offers: ['ofr_r'], policy: { type: 'static' }, holdoutPct: 0, model: { redemptionRate: 0.5 } }],
     });
     const cart = { lines: [{ sku: 'SKU-1', quantity: 1, unitPrice: 10000 }], shipping: 300 };
     const tokens: string[] = [];

@@ -16,7 +16,7 @@ export async function runSimBench(opts: { sessions?: number; rounds?: number; sc
     const client = await inProcessClient({ start: Date.parse('2026-11-01T00:00:00Z'), seed: 1, scenario });
     try {
       const t = performance.now();
-      await simulate(scenario, client, { sessions, seed: 1 });
+      await simulate(scenario, client, { sessions, seed: 1, policy: { type: 'static' } });
       rates.push(sessions / ((performance.now() - t) / 1000));
     } finally {
       await client.close();

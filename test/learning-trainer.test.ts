@@ -74,7 +74,7 @@ const stateOf = async (t: TestEngine): Promise<PolicyState> => (await t.engine.p
 /** A second engine (another process) on the same database, at the same time. */
 async function twin(t: TestEngine): Promise<{ engine: Engine; store: Store }> {
   const store = openStore(t.db.url);
-  const engine = await createEngine({ store, clock: fixedClock(t.clock.now()), random: seededRandom(2), ids: sequentialIds(), config: { logLevel: 'silent', catalogRefreshMs: 0, counterRefreshMs: 0, tokenKeys: 'test:test-secret' } });
+  const engine = await createEngine({ store, clock: fixedClock(t.clock.now()), random: seededRandom(2), ids: sequentialIds(), config: { logLevel: 'silent', catalogRefreshMs: 0, counterRefreshMs: 0, learnEveryMs: 0, tokenKeys: 'test:test-secret' } });
   extra.push(engine);
   return { engine, store };
 }

@@ -105,7 +105,8 @@ export interface LearningTrace {
  * then "no offer" last. Deciding and offline replay (evaluating a policy on logged decisions)
  * both call it, so a replayed policy is exactly the one that would have decided.
  */
-export type ActionWeights = (trace: LearningTrace, state: PolicyState | undefined) => { weights: number[]; estimates?: unknown };
+/** `memo` (optional): what this decision's scoring already estimated, reused so nothing is computed twice. */
+export type ActionWeights = (trace: LearningTrace, state: PolicyState | undefined, memo?: Map<string, unknown>) => { weights: number[]; estimates?: unknown };
 
 /** What `rank` returns. */
 export interface Ranking<T> {

@@ -5,7 +5,7 @@ import { counterKeys } from '../core/counter-keys.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
 import { closingHorizon, MAX_LAGS, truncatedDelayCdf } from '../core/learn/delay.js';
 import { encodeTokens, tokenDepth } from '../core/learn/features.js';
-import { addRidge, emptyRidge, fitRidge, growRidge, mergeRidge, type RidgeStats } from '../core/learn/linear.js';
+import { addRidge, emptyRidge, cooccurring, fitRidge, growRidge, mergeRidge, type RidgeStats } from '../core/learn/linear.js';
 import { segmentOf } from '../core/learn/policies.js';
 import type { LearningTrace } from '../core/policy.js';
 import type { ArmSummary, LinearState, ThompsonState } from '../core/learn/state.js';
@@ -334,8 +334,9 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   // rung — each level's prior mean the fit of the level above. Which contexts respond to an offer
   // at all is mostly shared across offers, and the rungs of a ladder differ mainly by how much:
   // so a rung tried a few hundred times borrows the pattern thousands of offers showed.
+  const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d);
   const pOpts = (mean: number[]) => ({ lambda, mean, noise: 0.1, noiseWeight: 20 });
-  const offerKeys = process.env.OP_POOL === '0' ? [] : Object.keys(s.actions).filter((k) => k !== NONE);
+  const offerKeys = Object.keys(s.actions).filter((k) => k !== NONE);
   const pooled = (keys: string[]) => keys.map((k) => growRidge(s.actions[k]!.p, d)).reduce((x, y) => mergeRidge(x, y));
   const anyMean = offerKeys.length ? fitRidge(pooled(offerKeys), pOpts(shifted(base, bias, meanPrior(c, offerKeys) - priorConversion(c, NONE)))).mean : base;
   const byOffer = new Map<string, string[]>();
@@ -356,9 +357,9 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
       pm = fitRidge(growRidge(a.p, d), pOpts(shifted(parent.mean, bias, priorConversion(c, key) - parent.prior)));
     }
     const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 10, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
-    actions[key] = { p: { mean: pm.mean.map(round6), cov: pm.cov.map(round4) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n) };
+    actions[key] = { p: { mean: pm.mean.map(round6), cov: pairs.map((at) => round4(pm.cov[at]!)) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n) };
   }
-  return { kind: 'contextual', vocab: s.vocab, vvocab: s.vvocab, actions, trials: s.trials, shadow: s.shadow, trainedAt: now };
+  return { kind: 'contextual', vocab: s.vocab, vvocab: s.vvocab, pairs, actions, trials: s.trials, shadow: s.shadow, trainedAt: now };
 }
 
 /**

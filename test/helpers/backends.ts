@@ -83,7 +83,7 @@ export async function createTestEngine(
     clock,
     random: seededRandom(opts.seed ?? 1),
     ids: sequentialIds(),
-    config: { logLevel: 'silent', catalogRefreshMs: 0, counterRefreshMs: 0, tokenKeys: 'test:test-secret', ...opts.config },
+    config: { logLevel: 'silent', catalogRefreshMs: 0, counterRefreshMs: 0, learnEveryMs: 0, tokenKeys: 'test:test-secret', ...opts.config },
   });
   return {
     engine,

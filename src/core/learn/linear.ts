@@ -118,7 +118,7 @@ export function fitRidge(s: RidgeStats, prior: RidgePrior): RidgeModel {
 }
 
 /** The posterior predictive of θ·x: its mean and variance (not including the observation noise). */
-export function predictRidge(m: RidgeModel, x: SparseX): { mean: number; variance: number } {
+export function predictRidge(m: { d: number; mean: ArrayLike<number>; cov: ArrayLike<number> }, x: SparseX): { mean: number; variance: number } {
   const { idx, val } = x;
   const d = m.d;
   let mean = 0;
@@ -133,4 +133,33 @@ export function predictRidge(m: RidgeModel, x: SparseX): { mean: number; varianc
     }
   }
   return { mean, variance: Math.max(0, variance) };
+}
+
+/** The upper-triangle entries (i·d + j, i ≤ j) where any of the statistics saw both features together. */
+export function cooccurring(stats: readonly RidgeStats[], d: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < d; i++) {
+    for (let j = i; j < d; j++) {
+      for (const s of stats) {
+        if (i < s.d && j < s.d && s.xtx[i * s.d + j] !== 0) {
+          out.push(i * d + j);
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** A symmetric d×d matrix (row-major) from its entries at `pairs`; zero elsewhere. */
+export function densify(d: number, pairs: readonly number[], values: readonly number[]): Float64Array {
+  const m = new Float64Array(d * d);
+  for (let k = 0; k < pairs.length; k++) {
+    const at = pairs[k]!;
+    const i = Math.floor(at / d);
+    const j = at - i * d;
+    m[i * d + j] = values[k]!;
+    m[j * d + i] = values[k]!;
+  }
+  return m;
 }

@@ -3,9 +3,9 @@ import type { ActionWeights, Estimate, LearningTrace, Policy, PolicyContext, Ran
 import type { Random } from '../runtime.js';
 import { NONE, offerOfAction } from './actions.js';
 import { encodeTokens, requestTokens } from './features.js';
-import { predictRidge, type SparseX } from './linear.js';
+import { densify, predictRidge, type SparseX } from './linear.js';
 import { probabilityOfBest } from './pbest.js';
-import type { LinearState, ThompsonState } from './state.js';
+import type { LinearActionModel, LinearState, ThompsonState } from './state.js';
 
 /** Actions whose probability of being best is computed (see contextualPolicy). */
 const TOP_K = 12;
@@ -61,7 +61,7 @@ export function sampleIndex(weights: readonly number[], random: Random): number 
 /** Picks by weights over [...items, none]; returns the ranked list, the exact probability and the trace. */
 function decideBy<T extends RankItem>(items: T[], random: Random, ctx: PolicyContext, weightsOf: ActionWeights) {
   const trace = traceOf(ctx, items, NONE);
-  const { weights, estimates } = weightsOf(trace, ctx.state);
+  const { weights, estimates } = weightsOf(trace, ctx.state, memoOf(ctx).byKey);
   const i = sampleIndex(weights, random);
   const chosen = i < items.length ? items[i]! : null;
   trace.a = chosen ? chosen.action : NONE;
@@ -174,6 +174,15 @@ function vocabsOf(st: LinearState) {
   return v;
 }
 
+/** An action's covariance as a dense matrix, expanded once per state version and action (first use). */
+const denseCache = new WeakMap<LinearActionModel, ArrayLike<number>>();
+function covOf(st: LinearState, m: LinearActionModel): ArrayLike<number> {
+  if (!st.pairs) return m.p.cov;
+  let c = denseCache.get(m);
+  if (!c) denseCache.set(m, (c = densify(st.vocab.length, st.pairs, m.p.cov)));
+  return c;
+}
+
 function dot(mean: readonly number[], x: SparseX): number {
   let s = 0;
   for (let i = 0; i < x.idx.length; i++) s += (mean[x.idx[i]!] ?? 0) * x.val[i]!;
@@ -181,21 +190,27 @@ function dot(mean: readonly number[], x: SparseX): number {
 }
 
 /** Estimates every eligible action and "none" for one logged request under a linear state. */
-export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string, knownNone?: ActionEstimate): ActionEstimates {
+export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string, knownNone?: ActionEstimate, memo?: Map<string, unknown>): ActionEstimates {
   const vocabs = vocabsOf(st);
-  const x = encodeTokens(t.k, vocabs.p);
-  const xv = encodeTokens(t.k, vocabs.v);
+  let enc: { x: SparseX; xv: SparseX } | null = null;
   const margin = t.m;
   const one = (key: string, cost: number, reserve: number): ActionEstimate | null => {
     const m = st.actions[key];
     if (!m) return null;
-    const pr = predictRidge({ d: st.vocab.length, mean: m.p.mean, cov: m.p.cov, noise: 0, n: m.n }, x);
+    const offerId = offerOfAction(key);
+    const lambda = offerId !== null ? (st.shadow[offerId] ?? 0) : 0;
+    const memoKey = `${key}|${cost}`;
+    const known = memo?.get(memoKey) as ActionEstimate | undefined;
+    if (known) return { ...known, objective: known.ecm - lambda * reserve };
+    enc ??= { x: encodeTokens(t.k, vocabs.p), xv: encodeTokens(t.k, vocabs.v) };
+    const { x, xv } = enc;
+    const pr = predictRidge({ d: st.vocab.length, mean: m.p.mean, cov: covOf(st, m) }, x);
     const p = Math.min(1, Math.max(0, pr.mean));
     // The cart's own margin less the action's cost, corrected by what orders showed (the residual model).
     const v = margin - cost + dot(m.v.mean, xv);
-    const offerId = offerOfAction(key);
-    const lambda = offerId !== null ? (st.shadow[offerId] ?? 0) : 0;
-    return { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(pr.variance), ecm: p * v, p, v, cost };
+    const e = { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(pr.variance), ecm: p * v, p, v, cost };
+    memo?.set(memoKey, e);
+    return e;
   };
   const none = knownNone ?? one(NONE, 0, 0) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
   const est = t.acts.map(([key, cost, reserve]) => one(key, cost, reserve));
@@ -227,20 +242,21 @@ function explain(e: ActionEstimates, chosen: number, weights: readonly number[])
   return { learner: e.learner, version: e.version, chosen: estimate(e, chosen, weights), runnerUp: runner >= 0 ? estimate(e, runner, weights) : null };
 }
 
-/** Per decision: "no offer"'s estimate under the state it was computed for (every rung's score needs it). */
-const noneCache = new WeakMap<PolicyContext, { st: LinearState; none: ActionEstimate }>();
+/** Per decision: the estimates scoring made, under the state they were made with (ranking reuses them). */
+const memoCache = new WeakMap<PolicyContext, { st: unknown; byKey: Map<string, unknown> }>();
+function memoOf(ctx: PolicyContext): { st: unknown; byKey: Map<string, unknown> } {
+  const st = ctx.state?.state;
+  let m = memoCache.get(ctx);
+  if (!m || m.st !== st) memoCache.set(ctx, (m = { st, byKey: new Map() }));
+  return m;
+}
 
 function linearScore(input: ScoreInput, kind: LinearState['kind']): number {
   const st = input.context.state?.state as LinearState | undefined;
   if (!st || st.kind !== kind) return 0;
   const key = input.offer.valueLadder || input.offer.value !== undefined ? `${input.offer.id}@${input.value}` : input.offer.id;
   const t = { k: tokensOf(input.context), m: marginOf(input.context) };
-  let cached = noneCache.get(input.context);
-  if (!cached || cached.st !== st) {
-    cached = { st, none: linearEstimates(st, null, { ...t, acts: [] }, kind).none };
-    noneCache.set(input.context, cached);
-  }
-  const e = linearEstimates(st, null, { ...t, acts: [[key, input.economics.cost, 0]] }, kind, cached.none);
+  const e = linearEstimates(st, null, { ...t, acts: [[key, input.economics.cost, 0]] }, kind, undefined, memoOf(input.context).byKey);
   return round2(e.actions[0]!.ecm - e.none.ecm);
 }
 
@@ -252,11 +268,11 @@ function linearScore(input: ScoreInput, kind: LinearState['kind']): number {
  * computed (not sampled), floored, then sampled once: the logged probability is exact.
  */
 export function contextualPolicy(config: ContextualConfig): Policy {
-  const weightsOf: ActionWeights = (t, state) => {
+  const weightsOf: ActionWeights = (t, state, memo) => {
     const st = state?.state as LinearState | undefined;
     const k = t.acts.length + 1;
     if (!st || st.kind !== 'contextual' || st.trials < config.burnIn) return { weights: new Array<number>(k).fill(1 / k) };
-    const e = linearEstimates(st, state!.version, t, 'contextual');
+    const e = linearEstimates(st, state!.version, t, 'contextual', undefined, memo);
     const all = [...e.actions, e.none];
     const sd = all.map((a) => a.sd * config.posteriorScale);
     // The probability of being best is computed among the TOP_K actions by optimistic value
@@ -291,14 +307,14 @@ export function contextualPolicy(config: ContextualConfig): Policy {
  * Without a trained model it decides "no offer" (and explores), never guesses.
  */
 export function upliftPolicy(config: UpliftConfig): Policy {
-  const weightsOf: ActionWeights = (t, state) => {
+  const weightsOf: ActionWeights = (t, state, memo) => {
     const st = state?.state as LinearState | undefined;
     const k = t.acts.length + 1;
     const eps = config.exploration;
     let best = k - 1;
     let e: ActionEstimates | undefined;
     if (st && st.kind === 'uplift') {
-      e = linearEstimates(st, state!.version, t, 'uplift');
+      e = linearEstimates(st, state!.version, t, 'uplift', undefined, memo);
       const all = [...e.actions, e.none];
       for (let j = 0; j < all.length; j++) if (all[j]!.objective > all[best]!.objective) best = j;
     }

@@ -5,7 +5,10 @@
 
 /** One action's fitted models in a linear state. */
 export interface LinearActionModel {
-  /** Purchase probability: θ·x over the vocabulary (posterior mean and covariance, row-major). */
+  /**
+   * Purchase probability: θ·x over the vocabulary — posterior mean, and covariance entries at the
+   * state's `pairs` (or, in states written before those existed, the whole matrix row-major).
+   */
   p: { mean: number[]; cov: number[] };
   /** CM given a purchase = basket margin − the action's cost + θ·[value tokens] (posterior mean of the residual). */
   v: { mean: number[] };
@@ -20,6 +23,12 @@ export interface LinearState {
   vocab: string[];
   /** Feature tokens of the value model, by index; the margin feature comes after them. */
   vvocab: string[];
+  /**
+   * The covariance entries kept, as i·d + j (i ≤ j): pairs of tokens seen in one request. A
+   * request's variance needs only those (tokens of different cohorts never meet), and the state
+   * every process re-reads shrinks several times over. Absent: covariances are dense.
+   */
+  pairs?: number[];
   actions: Record<string, LinearActionModel>;
   /** Decisions whose outcome the models have counted (delay-weighted). */
   trials: number;
