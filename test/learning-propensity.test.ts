@@ -168,6 +168,14 @@ describe('logged propensities equal the sampling frequencies (pure decide, same 
     for (const x of w.values()) expect(x).toBeCloseTo(1 / 8, 12);
   });
 
+  it('contextual during burn-in with a priced budget: uniform, the priced offer damped, exact', () => {
+    const st = { ...linearState('contextual', probs, 0.02, 10), shadow: { ofr_amt: 3 } };
+    const w = checkPropensities({ type: 'contextual', burnIn: 500 }, { version: 3, state: st }, { floor: 0.01 });
+    // The budget that would bind is paced from the first round: its rung gets less than the rest, which stay alike.
+    expect(w.get('ofr_amt@500')!).toBeLessThan(w.get(NONE)! * 0.9);
+    expect(w.get('ofr_msg')!).toBeCloseTo(w.get(NONE)!, 12);
+  });
+
   it('contextual after burn-in: probability of best under the posterior, floored; unseen actions explored', () => {
     const w = checkPropensities({ type: 'contextual', burnIn: 500, minExploration: 0.03 }, { version: 5, state: linearState('contextual', probs, 0.02, 500) }, { floor: 0.03 });
     // The weights are not uniform: the state moves them (and the highest-CM action gets the most).

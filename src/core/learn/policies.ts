@@ -73,6 +73,18 @@ function decideBy<T extends RankItem>(items: T[], random: Random, ctx: PolicyCon
   };
 }
 
+/**
+ * Pacing by weight: a priced budget damps an action's weight by its reserve relative to the
+ * basket's margin (`weights` one per action, then "none"); with no price the weights are unchanged.
+ */
+function paced(weights: number[], t: Pick<LearningTrace, 'acts' | 'm'>, shadow: Readonly<Record<string, number>>): number[] {
+  return weights.map((w, j) => {
+    const act = t.acts[j];
+    const lambda = act ? (shadow[offerOfAction(act[0])!] ?? 0) : 0;
+    return lambda > 0 && act ? w * Math.exp((-lambda * act[2]) / Math.max(1, t.m)) : w;
+  });
+}
+
 /** `ab`: fixed weights over actions; unlisted actions get none when weights are given. */
 export function abPolicy(config: AbConfig): Policy {
   const weights = config.weights;
@@ -111,20 +123,14 @@ export function thompsonPolicy(config: ThompsonConfig): Policy {
   const weightsOf: ActionWeights = (t, state) => {
     const st = state?.state as ThompsonState | undefined;
     const k = t.acts.length + 1;
-    if (!st || st.kind !== 'thompson' || st.trials < config.burnIn) return { weights: new Array<number>(k).fill(1 / k) };
+    if (!st || st.kind !== 'thompson') return { weights: new Array<number>(k).fill(1 / k) };
+    if (st.trials < config.burnIn) return { weights: withFloor(paced(new Array<number>(k).fill(1 / k), t, st.shadow), config.minExploration) };
     const seg = st.weights[segmentOf(t.k, config.segmentBy)];
     // An action the segment has no weight for yet (a new offer) gets as much as the best known one.
     const raw = [...t.acts.map(([key]) => seg?.[key]), seg?.[NONE]];
     const known = raw.filter((x): x is number => x !== undefined);
     const fill = known.length ? Math.max(...known) : 1;
-    const w = raw.map((x, j) => {
-      const base = x ?? fill;
-      const act = t.acts[j];
-      const lambda = act ? (st.shadow[offerOfAction(act[0])!] ?? 0) : 0;
-      // Pacing: a priced budget damps an action's weight by its cost relative to the basket's margin.
-      return lambda > 0 && act ? base * Math.exp((-lambda * act[2]) / Math.max(1, t.m)) : base;
-    });
-    return { weights: withFloor(w, config.minExploration) };
+    return { weights: withFloor(paced(raw.map((x) => x ?? fill), t, st.shadow), config.minExploration) };
   };
   return {
     id: 'thompson',
@@ -271,7 +277,9 @@ export function contextualPolicy(config: ContextualConfig): Policy {
   const weightsOf: ActionWeights = (t, state, memo) => {
     const st = state?.state as LinearState | undefined;
     const k = t.acts.length + 1;
-    if (!st || st.kind !== 'contextual' || st.trials < config.burnIn) return { weights: new Array<number>(k).fill(1 / k) };
+    if (!st || st.kind !== 'contextual') return { weights: new Array<number>(k).fill(1 / k) };
+    // Burn-in explores uniformly, but a budget that would bind is paced from the first round.
+    if (st.trials < config.burnIn) return { weights: withFloor(paced(new Array<number>(k).fill(1 / k), t, st.shadow), config.minExploration) };
     const e = linearEstimates(st, state!.version, t, 'contextual', undefined, memo);
     const all = [...e.actions, e.none];
     const sd = all.map((a) => a.sd * config.posteriorScale);
