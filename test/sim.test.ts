@@ -22,10 +22,16 @@ import { startServerProcess } from './helpers/server-process.js';
 
 const START = Date.parse('2026-11-01T00:00:00Z');
 
+/**
+ * One in-process run. These tests are about the simulator's mechanics and the engine's
+ * economics, so they run the static policy unless the scenario or the test names one (it does not train between
+ * flushes, which keeps the file fast); the learning policies have their own tests.
+ */
 async function run(scenario: Scenario, n: number, seed = 1, opts: { window?: number; policy?: Record<string, unknown> } = {}): Promise<SimReport> {
   const client = await inProcessClient({ start: START, seed, scenario });
   try {
-    return await simulate(scenario, client, { sessions: n, seed, ...opts });
+    const named = (scenario.campaign as { policy?: unknown }).policy !== undefined;
+    return await simulate(scenario, client, { sessions: n, seed, ...(named ? {} : { policy: { type: 'static' } }), ...opts });
   } finally {
     await client.close();
   }
