@@ -196,7 +196,7 @@ function dot(mean: readonly number[], x: SparseX): number {
 }
 
 /** Estimates every eligible action and "none" for one logged request under a linear state. */
-export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string, knownNone?: ActionEstimate, memo?: Map<string, unknown>): ActionEstimates {
+export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string, memo?: Map<string, unknown>): ActionEstimates {
   const vocabs = vocabsOf(st);
   let enc: { x: SparseX; xv: SparseX } | null = null;
   const margin = t.m;
@@ -218,7 +218,7 @@ export function linearEstimates(st: LinearState, version: number | null, t: Pick
     memo?.set(memoKey, e);
     return e;
   };
-  const none = knownNone ?? one(NONE, 0, 0) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
+  const none = one(NONE, 0, 0) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
   const est = t.acts.map(([key, cost, reserve]) => one(key, cost, reserve));
   // An action the state has not seen (a new offer or rung): as good as "no offer" on average,
   // with the widest uncertainty among the known ones, so sampling tries it.
@@ -262,7 +262,7 @@ function linearScore(input: ScoreInput, kind: LinearState['kind']): number {
   if (!st || st.kind !== kind) return 0;
   const key = input.offer.valueLadder || input.offer.value !== undefined ? `${input.offer.id}@${input.value}` : input.offer.id;
   const t = { k: tokensOf(input.context), m: marginOf(input.context) };
-  const e = linearEstimates(st, null, { ...t, acts: [[key, input.economics.cost, 0]] }, kind, undefined, memoOf(input.context).byKey);
+  const e = linearEstimates(st, null, { ...t, acts: [[key, input.economics.cost, 0]] }, kind, memoOf(input.context).byKey);
   return round2(e.actions[0]!.ecm - e.none.ecm);
 }
 
@@ -280,7 +280,7 @@ export function contextualPolicy(config: ContextualConfig): Policy {
     if (!st || st.kind !== 'contextual') return { weights: new Array<number>(k).fill(1 / k) };
     // Burn-in explores uniformly, but a budget that would bind is paced from the first round.
     if (st.trials < config.burnIn) return { weights: withFloor(paced(new Array<number>(k).fill(1 / k), t, st.shadow), config.minExploration) };
-    const e = linearEstimates(st, state!.version, t, 'contextual', undefined, memo);
+    const e = linearEstimates(st, state!.version, t, 'contextual', memo);
     const all = [...e.actions, e.none];
     const sd = all.map((a) => a.sd * config.posteriorScale);
     // The probability of being best is computed among the TOP_K actions by optimistic value
@@ -322,7 +322,7 @@ export function upliftPolicy(config: UpliftConfig): Policy {
     let best = k - 1;
     let e: ActionEstimates | undefined;
     if (st && st.kind === 'uplift') {
-      e = linearEstimates(st, state!.version, t, 'uplift', undefined, memo);
+      e = linearEstimates(st, state!.version, t, 'uplift', memo);
       const all = [...e.actions, e.none];
       for (let j = 0; j < all.length; j++) if (all[j]!.objective > all[best]!.objective) best = j;
     }
