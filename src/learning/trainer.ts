@@ -334,11 +334,11 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   // rung — each level's prior mean the fit of the level above. Which contexts respond to an offer
   // at all is mostly shared across offers, and the rungs of a ladder differ mainly by how much:
   // so a rung tried a few hundred times borrows the pattern thousands of offers showed.
-  const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d);
   const pOpts = (mean: number[]) => ({ lambda, mean, noise: 0.1, noiseWeight: 20 });
   const offerKeys = Object.keys(s.actions).filter((k) => k !== NONE);
   const pooled = (keys: string[]) => keys.map((k) => growRidge(s.actions[k]!.p, d)).reduce((x, y) => mergeRidge(x, y));
-  const anyMean = offerKeys.length ? fitRidge(pooled(offerKeys), pOpts(shifted(base, bias, meanPrior(c, offerKeys) - priorConversion(c, NONE)))).mean : base;
+  const anyPrior = meanPrior(c, offerKeys);
+  const anyMean = offerKeys.length ? fitRidge(pooled(offerKeys), pOpts(shifted(base, bias, anyPrior - priorConversion(c, NONE)))).mean : base;
   const byOffer = new Map<string, string[]>();
   for (const k of offerKeys) {
     const id = offerOfAction(k)!;
@@ -347,13 +347,16 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   const offerMean = new Map<string, { mean: number[]; prior: number }>();
   for (const [id, keys] of byOffer) {
     const prior = meanPrior(c, keys);
-    const mean = keys.length > 1 ? fitRidge(pooled(keys), pOpts(shifted(anyMean, bias, prior - meanPrior(c, offerKeys)))).mean : shifted(anyMean, bias, prior - meanPrior(c, offerKeys));
+    const centre = shifted(anyMean, bias, prior - anyPrior);
+    const mean = keys.length > 1 ? fitRidge(pooled(keys), pOpts(centre)).mean : centre;
     offerMean.set(id, { mean, prior });
   }
+  // The covariance entries the state keeps: token pairs that met in one request (see LinearState.pairs).
+  const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d);
   for (const [key, a] of Object.entries(s.actions)) {
     let pm = key === NONE ? nonePm! : null;
     if (!pm) {
-      const parent = offerMean.get(offerOfAction(key)!) ?? { mean: shifted(base, bias, 0), prior: priorConversion(c, NONE) };
+      const parent = offerMean.get(offerOfAction(key)!)!;
       pm = fitRidge(growRidge(a.p, d), pOpts(shifted(parent.mean, bias, priorConversion(c, key) - parent.prior)));
     }
     const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 10, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
