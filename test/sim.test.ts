@@ -257,6 +257,39 @@ describe('simulator: windows, oracle shares, policy override, learning hook', ()
     for (let i = 1; i < seenAtLearn.length; i++) expect(seenAtLearn[i]!).toBeGreaterThan(seenAtLearn[i - 1]!);
     expect(seenAtLearn[seenAtLearn.length - 1]).toBe(sent);
   });
+
+  it('never runs two sessions of one shopper at once, so a held token is redeemed once', async () => {
+    // 40 shoppers and chunks of 16: without the rule nearly every chunk would hold a repeat.
+    const s = { ...loadScenario('apparel'), customers: 40 };
+    const inner = await inProcessClient({ start: START, seed: 5, scenario: s });
+    const open = new Set<string>();
+    let overlaps = 0;
+    let redeems = 0;
+    const client: ShopClient = {
+      ...inner,
+      kind: inner.kind,
+      decide: async (req) => {
+        const id = String(req.customerId);
+        if (open.has(id)) overlaps++;
+        open.add(id);
+        return inner.decide(req);
+      },
+      redeem: async (req) => {
+        redeems++;
+        return inner.redeem(req);
+      },
+    };
+    let r: SimReport;
+    try {
+      // A session ends when its chunk ends: every shopper's session is closed before the next chunk.
+      r = await simulate(s, { ...client, advanceTo: (t) => (open.clear(), inner.advanceTo(t)) }, { sessions: 600, seed: 5, policy: { type: 'static' } });
+    } finally {
+      await inner.close();
+    }
+    expect(overlaps).toBe(0);
+    expect(redeems).toBeGreaterThan(20);
+    expect(r.engine.redemptionFailures).toEqual({});
+  });
 });
 
 describe('simulator: a binding daily budget', () => {

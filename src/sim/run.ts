@@ -564,9 +564,20 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     if ((await flushEvents(500)) && client.learn) await client.learn();
     opts.onProgress?.(done, total);
   };
+  // A shopper has one session at a time: a second session of the same customer waits for the next
+  // chunk, or both would be shown the same wallet token and race to redeem it.
+  const inChunk = new Set<string>();
   for (const session of sessionStream(scenario, shop, total, seed)) {
+    if (inChunk.has(session.customer.id)) {
+      await runChunk();
+      inChunk.clear();
+    }
     chunk.push(session);
-    if (chunk.length === concurrency) await runChunk();
+    inChunk.add(session.customer.id);
+    if (chunk.length === concurrency) {
+      await runChunk();
+      inChunk.clear();
+    }
   }
   if (chunk.length) await runChunk();
   client.advanceTo(start + runSpan(scenario, total));
