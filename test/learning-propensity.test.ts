@@ -78,10 +78,10 @@ function run(policy: unknown, state: PolicyState | undefined, n: number, input: 
 }
 
 /** Checks weights, logged probabilities and frequencies; returns the weights by action. */
-function checkPropensities(policy: unknown, state: PolicyState | undefined, opts: { n?: number; floor?: number } = {}): Map<string, number> {
+function checkPropensities(policy: unknown, state: PolicyState | undefined, opts: { n?: number; floor?: number; input?: Input } = {}): Map<string, number> {
   const n = opts.n ?? 12_000;
   const p = policyFor({ policy: policyConfig(policy) });
-  const r = run(policy, state, n);
+  const r = run(policy, state, n, opts.input);
   const first = r.decisions[0]!;
   const trace = first.trace as LearningTrace;
   expect(trace.acts.map((a) => a[0])).toEqual(ACTS);
@@ -182,6 +182,36 @@ describe('logged propensities equal the sampling frequencies (pure decide, same 
     const max = Math.max(...w.values());
     expect(max).toBeGreaterThan(0.2);
     expect(Math.min(...w.values())).toBeLessThan(0.1);
+  });
+
+  // Noon (half the day left) with 700 of the 1000 daily liability used: 30% of the budget for 50%
+  // of the day, a schedule of 0.6 — ofr_day's weight is damped by 0.6⁴, the rest renormalised.
+  const behind = baseInput({ counters: { get: (k) => (k === counterKeys.daily('ofr_day', utcDay(NOW_MS)) ? 700 : 0) } });
+  const paceCases: Array<[string, Record<string, unknown>, PolicyState]> = [
+    ['thompson', { type: 'thompson', burnIn: 0 }, { version: 2, state: thompsonState({ 'ofr_day@200': 0.4, 'ofr_pct@5': 0.2, none: 0.1 }) }],
+    ['contextual', { type: 'contextual', burnIn: 0 }, { version: 2, state: linearState('contextual', probs, 0.02, 500) }],
+    ['contextual in burn-in', { type: 'contextual', burnIn: 1000 }, { version: 2, state: linearState('contextual', probs, 0.02, 10) }],
+    ['uplift', { type: 'uplift', exploration: 0.3 }, { version: 2, state: linearState('uplift', { ...probs, 'ofr_day@200': 0.2 }, 0.02, 0) }],
+  ];
+  for (const [name, config, state] of paceCases) {
+    it(`${name}: a daily budget spending ahead of schedule is damped at decision time, logged and replayed exactly`, () => {
+      const plain = checkPropensities(config, state, { n: 4000 });
+      const paced = checkPropensities(config, state, { n: 12_000, input: behind });
+      const d = run(config, state, 1, behind).decisions[0]!;
+      const day = (d.trace as LearningTrace).acts.find((a) => a[0] === 'ofr_day@200')!;
+      expect(day[3]).toBeCloseTo(0.6, 6);
+      const ratio = (w: Map<string, number>) => w.get('ofr_day@200')! / w.get(NONE)!;
+      expect(ratio(paced) / ratio(plain)).toBeCloseTo(0.6 ** 4, 6);
+      expect(paced.get('ofr_pct@5')! / paced.get(NONE)!).toBeCloseTo(plain.get('ofr_pct@5')! / plain.get(NONE)!, 9);
+      // Pacing off: the schedule is still in the trace, and the weights ignore it.
+      const off = checkPropensities({ ...config, pacing: false }, state, { n: 4000, input: behind });
+      for (const [a, w] of plain) expect(off.get(a)!, a).toBeCloseTo(w, 12);
+    });
+  }
+  it('a budget on or ahead of schedule leaves the trace and the weights as they were', () => {
+    const early = baseInput({ counters: { get: (k) => (k === counterKeys.daily('ofr_day', utcDay(NOW_MS)) ? 400 : 0) } });
+    const d = run({ type: 'contextual', burnIn: 0 }, { version: 2, state: linearState('contextual', probs, 0.02, 500) }, 1, early).decisions[0]!;
+    for (const a of (d.trace as LearningTrace).acts) expect(a).toHaveLength(3);
   });
 
   it('contextual with a state of the wrong kind decides uniformly', () => {

@@ -342,6 +342,24 @@ describe('simulator: a binding daily budget', () => {
   });
 });
 
+describe('simulator: a learning policy paces a binding daily budget', () => {
+  it('contextual never spends above the cap, does not run out before 80% of any day (the first included), and beats FCFS', async () => {
+    const s = loadScenario('budget');
+    const r = await run(s, 3000, 3, { policy: { type: 'contextual' } });
+    const b = r.budgets[0]!;
+    expect(b.days).toHaveLength(3);
+    expect(b.maxShareOfCap).toBeLessThanOrEqual(1);
+    for (const d of b.days) {
+      expect(d.liability, d.day).toBeLessThanOrEqual(d.cap);
+      // The first day too: before any training round has priced the budget, the schedule holds it back.
+      if (d.exhaustedAt !== null) expect(d.exhaustedAt, d.day).toBeGreaterThanOrEqual(0.8);
+      // And it is spent, not hoarded.
+      expect(d.liability / d.cap, d.day).toBeGreaterThan(0.6);
+    }
+    expect(b.engine.incrementalCm).toBeGreaterThan(b.fcfs.incrementalCm);
+  });
+});
+
 describe('simulator over HTTP', () => {
   it('drives a server process through the public HTTP API exactly as in process', async () => {
     const db = await createTestDb('sqlite');

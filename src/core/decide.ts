@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { CandidateSchema } from './response.js';
 import type { CatalogSnapshot, CompiledCampaign, CompiledOffer } from './snapshot.js';
-import type { OfferType } from './catalog.js';
+import type { Offer, OfferType } from './catalog.js';
 import type { RuleInput } from './rules.js';
 import type { Random } from './runtime.js';
 import { utcDay } from './runtime.js';
@@ -176,6 +176,7 @@ interface Scored {
   econ: OfferEconomics;
   value: number;
   reserve: number;
+  schedule?: number;
   held: HeldEntry | null;
 }
 
@@ -271,6 +272,7 @@ export function decide(input: DecideInput): Decision {
   // A policy that chooses the value too sees every rung that passes the guardrails.
   const everyRung = policy.ranksRungs === true;
   const day = utcDay(now);
+  const dayStart = Date.parse(`${day}T00:00:00.000Z`);
   // Only the campaign's documented response model sets the baseline: no trait or context key may.
   const baseline = model.baseConversionByPlacement[req.placement] ?? model.baseConversion;
   const held = heldByOffer(subject.wallet);
@@ -339,6 +341,7 @@ export function decide(input: DecideInput): Decision {
     const floor = o.marginFloorPct ?? cmp.marginFloorPct ?? defaults.marginFloorPct;
     const spent = o.budget.total !== undefined ? counters.get(c.spentKey) : 0;
     const today = o.budget.dailyLiability !== undefined ? counters.get(counterKeys.daily(o.id, day)) : 0;
+    const schedule = h === null ? budgetSchedule(o.budget, spent, today, now, dayStart, campaign) : undefined;
     let best: Scored | null = null;
     let firstFailure: Reason | null = null;
     const rungs: Scored[] = [];
@@ -368,6 +371,7 @@ export function decide(input: DecideInput): Decision {
       const rung = h === null ? i : Math.max(0, c.ladder.indexOf(value));
       const score = policy.score({ offer: o, value, rung, economics: econ, basket, model, baseline, context });
       const item: Scored = { c, result, offerId: o.id, action: actionKey(o.id, shownValue(o.type, h, value)), priority: o.priority, score, cost: econ.cost, econ, value, reserve, held: h };
+      if (schedule !== undefined) item.schedule = schedule;
       if (everyRung) rungs.push(item);
       if (!best || score > best.score) best = item;
     }
@@ -481,6 +485,22 @@ function heldByOffer(wallet: ReadonlyArray<HeldEntry> | undefined): Map<string, 
  * Expected cost to reserve, in whole minor units, rounded up so a small cost still counts
  * against the budget — but not past a whole number that floating point missed (100 × 0.07).
  */
+/**
+ * Budget left over time left, for the offer's pacing period (see RankItem.schedule); the smaller
+ * when both a daily liability and a total budget with a campaign end apply.
+ */
+function budgetSchedule(b: Offer['budget'], spent: number, today: number, now: number, dayStart: number, c: CompiledCampaign): number | undefined {
+  let out: number | undefined;
+  if (b.dailyLiability !== undefined && b.dailyLiability > 0) {
+    out = Math.max(0, 1 - today / b.dailyLiability) / Math.max(1e-6, 1 - (now - dayStart) / 86_400_000);
+  }
+  if (b.total !== undefined && b.total > 0 && c.startsAt !== null && c.endsAt !== null && c.endsAt > c.startsAt) {
+    const r = Math.max(0, 1 - spent / b.total) / Math.max(1e-6, (c.endsAt - now) / (c.endsAt - c.startsAt));
+    out = out === undefined ? r : Math.min(out, r);
+  }
+  return out;
+}
+
 export function reserveFor(cost: number, redemptionRate: number): number {
   const exact = cost * redemptionRate;
   const nearest = Math.round(exact);

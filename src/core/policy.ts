@@ -59,6 +59,13 @@ export interface RankItem {
   cost: number;
   /** Expected cost reserved against budgets and daily liability if issued. */
   reserve: number;
+  /**
+   * Where the offer's budget stands against its schedule: the share of the period's budget left
+   * over the share of the period left (daily liability over the UTC day; a total budget over the
+   * campaign's run when it has an end) — below 1 it is spending ahead of an even pace. Absent: no
+   * budget that paces.
+   */
+  schedule?: number;
 }
 
 /** A learner's estimate for one action, as a decision explains it (minor units, per decision). */
@@ -96,8 +103,11 @@ export interface LearningTrace {
   k: string[];
   /** Basket margin the value model used, minor units. */
   m: number;
-  /** Eligible actions: [key, cost, reserve]; "none" is always eligible and not listed. */
-  acts: Array<[string, number, number]>;
+  /**
+   * Eligible actions: [key, cost, reserve], then the budget's schedule when it was behind (below
+   * 1, see RankItem.schedule); "none" is always eligible and not listed.
+   */
+  acts: Array<[string, number, number] | [string, number, number, number]>;
 }
 
 /**

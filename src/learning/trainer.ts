@@ -136,7 +136,11 @@ export class Trainer {
       windowMs,
     );
 
-    const rows = (rs: LearningRow[]) => rs.flatMap((r) => (isTrace(r.trace) ? [{ r, t: r.trace }] : []));
+    // Holdout decisions are left out: the holdout is another population, and not only by chance —
+    // its shoppers never get offers, so features that follow purchases (cohort, frequency) come to
+    // mean different shoppers there. "No offer" is learned from the treated shoppers the policy
+    // left without one, the same population every other action is learned from.
+    const rows = (rs: LearningRow[]) => rs.flatMap((r) => (!r.holdout && isTrace(r.trace) ? [{ r, t: r.trace }] : []));
     const closedRows = rows(closed);
     const openRows = rows(open);
     // Vocabulary: tokens seen often enough in final decisions (and, this round, the open ones).

@@ -81,6 +81,10 @@ export async function inProcessClient(opts: { start: number; seed: number; db?: 
       logLevel: 'silent',
       catalogRefreshMs: 0,
       expirySweepMs: 0,
+      // Timers run on the wall clock, not the simulated one: training and stop-loss happen when
+      // the simulator calls them, or a run would depend on how fast the machine is.
+      learnEveryMs: 0,
+      stopLossCheckMs: 0,
       tokenKeys: 'sim:simulator-key',
       // The shop tells the engine what free shipping and a point cost it.
       ...(opts.scenario ? { shippingCost: opts.scenario.shippingFee, pointValue: opts.scenario.pointValue } : {}),

@@ -29,7 +29,7 @@ function marginOf(ctx: PolicyContext): number {
 }
 
 function traceOf(ctx: PolicyContext, items: readonly RankItem[], chosen: string): LearningTrace {
-  return { a: chosen, k: tokensOf(ctx), m: marginOf(ctx), acts: items.map((i) => [i.action, i.cost, i.reserve]) };
+  return { a: chosen, k: tokensOf(ctx), m: marginOf(ctx), acts: items.map((i) => (i.schedule !== undefined && i.schedule < 1 ? [i.action, i.cost, i.reserve, round6(i.schedule)] : [i.action, i.cost, i.reserve])) };
 }
 
 /**
@@ -56,6 +56,31 @@ export function sampleIndex(weights: readonly number[], random: Random): number 
   // Rounding left the last bit of mass unassigned: it belongs to the last action with weight.
   for (let i = weights.length - 1; i >= 0; i--) if (weights[i]! > 0) return i;
   return weights.length - 1;
+}
+
+/**
+ * How hard spending ahead of schedule is damped at decision time: an action's weight is scaled
+ * by schedule^k (below 1; see RankItem.schedule). With k = 4, an offer that would spend its
+ * budget three times over settles at about 70% of an even pace and lasts to the end of the
+ * period. The shadow price (trainer) decides who gets the budget; this keeps it from running
+ * out before the first training round has priced it, and between rounds.
+ */
+const SCHEDULE_EXPONENT = 4;
+
+/**
+ * Weights (one per action, then "none") with every budgeted action damped by how far ahead of
+ * schedule its budget was when the request was decided (the trace's fourth field), renormalised.
+ */
+export function onSchedule(weights: readonly number[], t: Pick<LearningTrace, 'acts'>): number[] {
+  let damped = false;
+  const w = weights.map((x, j) => {
+    const s = t.acts[j]?.[3];
+    if (s === undefined || s >= 1) return x;
+    damped = true;
+    return x * Math.pow(Math.max(0, s), SCHEDULE_EXPONENT);
+  });
+  const total = w.reduce((a, x) => a + x, 0);
+  return damped && total > 0 ? w.map((x) => x / total) : [...weights];
 }
 
 /** Picks by weights over [...items, none]; returns the ranked list, the exact probability and the trace. */
@@ -123,14 +148,15 @@ export function thompsonPolicy(config: ThompsonConfig): Policy {
   const weightsOf: ActionWeights = (t, state) => {
     const st = state?.state as ThompsonState | undefined;
     const k = t.acts.length + 1;
-    if (!st || st.kind !== 'thompson') return { weights: new Array<number>(k).fill(1 / k) };
-    if (st.trials < config.burnIn) return { weights: withFloor(paced(new Array<number>(k).fill(1 / k), t, st.shadow), config.minExploration) };
+    const sched = (w: number[]) => (config.pacing ? onSchedule(w, t) : w);
+    if (!st || st.kind !== 'thompson') return { weights: sched(new Array<number>(k).fill(1 / k)) };
+    if (st.trials < config.burnIn) return { weights: sched(withFloor(paced(new Array<number>(k).fill(1 / k), t, st.shadow), config.minExploration)) };
     const seg = st.weights[segmentOf(t.k, config.segmentBy)];
     // An action the segment has no weight for yet (a new offer) gets as much as the best known one.
     const raw = [...t.acts.map(([key]) => seg?.[key]), seg?.[NONE]];
     const known = raw.filter((x): x is number => x !== undefined);
     const fill = known.length ? Math.max(...known) : 1;
-    return { weights: withFloor(paced(raw.map((x) => x ?? fill), t, st.shadow), config.minExploration) };
+    return { weights: sched(withFloor(paced(raw.map((x) => x ?? fill), t, st.shadow), config.minExploration)) };
   };
   return {
     id: 'thompson',
@@ -277,9 +303,10 @@ export function contextualPolicy(config: ContextualConfig): Policy {
   const weightsOf: ActionWeights = (t, state, memo) => {
     const st = state?.state as LinearState | undefined;
     const k = t.acts.length + 1;
-    if (!st || st.kind !== 'contextual') return { weights: new Array<number>(k).fill(1 / k) };
+    const sched = (w: number[]) => (config.pacing ? onSchedule(w, t) : w);
+    if (!st || st.kind !== 'contextual') return { weights: sched(new Array<number>(k).fill(1 / k)) };
     // Burn-in explores uniformly, but a budget that would bind is paced from the first round.
-    if (st.trials < config.burnIn) return { weights: withFloor(paced(new Array<number>(k).fill(1 / k), t, st.shadow), config.minExploration) };
+    if (st.trials < config.burnIn) return { weights: sched(withFloor(paced(new Array<number>(k).fill(1 / k), t, st.shadow), config.minExploration)) };
     const e = linearEstimates(st, state!.version, t, 'contextual', memo);
     const all = [...e.actions, e.none];
     const sd = all.map((a) => a.sd * config.posteriorScale);
@@ -295,7 +322,7 @@ export function contextualPolicy(config: ContextualConfig): Policy {
     );
     const w = new Array<number>(all.length).fill(0);
     top.forEach((j, i) => (w[j] = pb[i]!));
-    return { weights: withFloor(w, config.minExploration), estimates: e };
+    return { weights: sched(withFloor(w, config.minExploration)), estimates: e };
   };
   return {
     id: 'contextual',
@@ -328,7 +355,7 @@ export function upliftPolicy(config: UpliftConfig): Policy {
     }
     const w = new Array<number>(k).fill(eps / k);
     w[best]! += 1 - eps;
-    return { weights: w, ...(e ? { estimates: e } : {}) };
+    return { weights: config.pacing ? onSchedule(w, t) : w, ...(e ? { estimates: e } : {}) };
   };
   return {
     id: 'uplift',
@@ -344,4 +371,9 @@ export function upliftPolicy(config: UpliftConfig): Policy {
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** Six significant digits: what a trace keeps of a ratio (replay reads the rounded number, as deciding did). */
+function round6(x: number): number {
+  return Number(x.toPrecision(6));
 }
