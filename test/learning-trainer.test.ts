@@ -22,10 +22,10 @@ const OFFERS = [
 ];
 const ACTIONS = ['ofr_msg', 'ofr_pct@5', 'ofr_pct@10', 'ofr_amt@500', NONE];
 const LINES = [{ sku: 'TOP-1', quantity: 1, unitPrice: 10000 }];
-const catalog = (policy: unknown) => ({
+const catalog = (policy: unknown, holdoutPct = 0) => ({
   products: PRODUCTS,
   offers: OFFERS,
-  campaigns: [{ id: CMP, status: 'live', name: 'Learn', placements: ['home_hero'], offers: OFFERS.map((o) => o.id), holdoutPct: 0, policy, attributionWindow: '1d' }],
+  campaigns: [{ id: CMP, status: 'live', name: 'Learn', placements: ['home_hero'], offers: OFFERS.map((o) => o.id), holdoutPct, policy, attributionWindow: '1d' }],
 });
 const DAY = 86_400_000;
 
@@ -36,10 +36,10 @@ afterEach(async () => {
   for (const t of opened.splice(0)) await t.close();
 });
 
-async function setup(backend: Backend, policy: unknown): Promise<TestEngine> {
+async function setup(backend: Backend, policy: unknown, holdoutPct = 0): Promise<TestEngine> {
   const t = await createTestEngine(backend, { now: NOW_MS });
   opened.push(t);
-  await importCatalog(t.engine.catalog, catalog(policy));
+  await importCatalog(t.engine.catalog, catalog(policy, holdoutPct));
   return t;
 }
 
@@ -161,6 +161,21 @@ for (const backend of BACKENDS) {
         const again = await b.engine.learning.train();
         expect(again[0]).toMatchObject({ written: true, closed: 0, open: 0 });
         expect(((await stateOf(t)).state as { trials: number }).trials).toBe(60);
+      });
+
+      it('holdout decisions do not train the learner: only the treated population does', async () => {
+        const t = await setup(backend, policy, 40);
+        const from = t.clock.now() - 1;
+        await traffic(t, 80, 0);
+        const rows = await t.store.readLearningRows(CMP, from, t.clock.now());
+        const held = rows.filter((r) => r.holdout).length;
+        // Both arms are there, and the held-out ones converted too (the traffic converts by index).
+        expect(held).toBeGreaterThan(15);
+        expect(held).toBeLessThan(65);
+        t.clock.set(t.clock.now() + 2 * DAY);
+        const r = (await t.engine.learning.train())[0]!;
+        expect(r).toMatchObject({ written: true, closed: 80 });
+        expect(((await stateOf(t)).state as { trials: number }).trials).toBe(80 - held);
       });
 
       it('decisions older than the horizon are counted once across rounds', async () => {
