@@ -38,6 +38,8 @@ export interface PolicyContext {
 /** What a policy sees when it scores one value rung of one offer. */
 export interface ScoreInput {
   offer: Offer;
+  /** The action this rung would be: the offer id, with `@value` when the offer has a value (see actionKey). */
+  action: string;
   value: number;
   rung: number;
   economics: OfferEconomics;

@@ -151,15 +151,37 @@ export function cooccurring(stats: readonly RidgeStats[], d: number): number[] {
   return out;
 }
 
-/** A symmetric d×d matrix (row-major) from its entries at `pairs`; zero elsewhere. */
-export function densify(d: number, pairs: readonly number[], values: readonly number[]): Float64Array {
-  const m = new Float64Array(d * d);
+/**
+ * Where each (i, j) entry of a symmetric d×d matrix kept at `pairs` sits in the kept values
+ * (both triangles; −1: not kept, zero). One index serves every model over the same pairs.
+ */
+export function pairIndex(d: number, pairs: readonly number[]): Int32Array {
+  const at = new Int32Array(d * d).fill(-1);
   for (let k = 0; k < pairs.length; k++) {
-    const at = pairs[k]!;
-    const i = Math.floor(at / d);
-    const j = at - i * d;
-    m[i * d + j] = values[k]!;
-    m[j * d + i] = values[k]!;
+    const i = Math.floor(pairs[k]! / d);
+    const j = pairs[k]! - i * d;
+    at[i * d + j] = k;
+    at[j * d + i] = k;
   }
-  return m;
+  return at;
+}
+
+/** predictRidge for a covariance kept at some pairs only (`at` from pairIndex): nothing is expanded. */
+export function predictRidgeAt(m: { d: number; mean: ArrayLike<number>; cov: ArrayLike<number> }, at: Int32Array, x: SparseX): { mean: number; variance: number } {
+  const { idx, val } = x;
+  const d = m.d;
+  let mean = 0;
+  let variance = 0;
+  for (let i = 0; i < idx.length; i++) {
+    const a = idx[i]!;
+    if (a >= d) continue;
+    mean += m.mean[a]! * val[i]!;
+    for (let j = 0; j < idx.length; j++) {
+      const b = idx[j]!;
+      if (b >= d) continue;
+      const k = at[a * d + b]!;
+      if (k >= 0) variance += val[i]! * m.cov[k]! * val[j]!;
+    }
+  }
+  return { mean, variance: Math.max(0, variance) };
 }

@@ -3,7 +3,7 @@ import type { ActionWeights, Estimate, LearningTrace, Policy, PolicyContext, Ran
 import type { Random } from '../runtime.js';
 import { NONE, offerOfAction } from './actions.js';
 import { encodeTokens, requestTokens } from './features.js';
-import { densify, predictRidge, type SparseX } from './linear.js';
+import { pairIndex, predictRidge, predictRidgeAt, type SparseX } from './linear.js';
 import { probabilityOfBest } from './pbest.js';
 import type { LinearActionModel, LinearState, ThompsonState } from './state.js';
 
@@ -199,20 +199,32 @@ export interface ActionEstimates {
   keys: string[];
 }
 
-const vocabCache = new WeakMap<LinearState, { p: Map<string, number>; v: Map<string, number> }>();
-function vocabsOf(st: LinearState) {
-  let v = vocabCache.get(st);
-  if (!v) vocabCache.set(st, (v = { p: new Map(st.vocab.map((t, i) => [t, i])), v: new Map(st.vvocab.map((t, i) => [t, i])) }));
+/** Per state, built on first use: token indexes, and each action's model with its offer id. */
+const indexCache = new WeakMap<LinearState, { p: Map<string, number>; v: Map<string, number>; actions: Map<string, { m: LinearActionModel; offerId: string | null }> }>();
+function indexOf(st: LinearState) {
+  let v = indexCache.get(st);
+  if (!v) {
+    indexCache.set(
+      st,
+      (v = {
+        p: new Map(st.vocab.map((t, i) => [t, i])),
+        v: new Map(st.vvocab.map((t, i) => [t, i])),
+        actions: new Map(Object.entries(st.actions).map(([key, m]) => [key, { m, offerId: offerOfAction(key) }])),
+      }),
+    );
+  }
   return v;
 }
 
-/** An action's covariance as a dense matrix, expanded once per state version and action (first use). */
-const denseCache = new WeakMap<LinearActionModel, ArrayLike<number>>();
-function covOf(st: LinearState, m: LinearActionModel): ArrayLike<number> {
-  if (!st.pairs) return m.p.cov;
-  let c = denseCache.get(m);
-  if (!c) denseCache.set(m, (c = densify(st.vocab.length, st.pairs, m.p.cov)));
-  return c;
+/** Per state: where each token pair's covariance sits in every action's kept entries (built once, shared by all actions). */
+const pairCache = new WeakMap<LinearState, Int32Array>();
+function predictOf(st: LinearState, m: LinearActionModel, x: SparseX): { mean: number; variance: number } {
+  const d = st.vocab.length;
+  // States written before pairs existed keep whole matrices.
+  if (!st.pairs) return predictRidge({ d, mean: m.p.mean, cov: m.p.cov }, x);
+  let at = pairCache.get(st);
+  if (!at) pairCache.set(st, (at = pairIndex(d, st.pairs)));
+  return predictRidgeAt({ d, mean: m.p.mean, cov: m.p.cov }, at, x);
 }
 
 function dot(mean: readonly number[], x: SparseX): number {
@@ -221,29 +233,43 @@ function dot(mean: readonly number[], x: SparseX): number {
   return s;
 }
 
-/** Estimates every eligible action and "none" for one logged request under a linear state. */
-export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string, memo?: Map<string, unknown>): ActionEstimates {
-  const vocabs = vocabsOf(st);
-  let enc: { x: SparseX; xv: SparseX } | null = null;
+/** One action's estimate for one request under a linear state (null: the state has no model for it). */
+type Estimator = (key: string, cost: number, reserve: number) => ActionEstimate | null;
+
+/** The estimator of one request (its tokens encoded once, on first use) under a linear state. */
+function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: Map<string, unknown>): Estimator {
+  const vocabs = indexOf(st);
+  // The request's encoding is memoised too, under a key no action has (scoring makes an estimator per rung).
+  let enc = (memo?.get('') as { x: SparseX; xv: SparseX } | undefined) ?? null;
   const margin = t.m;
   const one = (key: string, cost: number, reserve: number): ActionEstimate | null => {
-    const m = st.actions[key];
-    if (!m) return null;
-    const offerId = offerOfAction(key);
-    const lambda = offerId !== null ? (st.shadow[offerId] ?? 0) : 0;
-    const memoKey = `${key}|${cost}`;
-    const known = memo?.get(memoKey) as ActionEstimate | undefined;
-    if (known) return { ...known, objective: known.ecm - lambda * reserve };
-    enc ??= { x: encodeTokens(t.k, vocabs.p), xv: encodeTokens(t.k, vocabs.v) };
+    const a = vocabs.actions.get(key);
+    if (!a) return null;
+    const m = a.m;
+    const lambda = a.offerId !== null ? (st.shadow[a.offerId] ?? 0) : 0;
+    // Keyed by the action alone (no string built per lookup); the cost is checked, not assumed.
+    const known = memo?.get(key) as ActionEstimate | undefined;
+    if (known && known.cost === cost) return { ...known, objective: known.ecm - lambda * reserve };
+    if (!enc) {
+      enc = { x: encodeTokens(t.k, vocabs.p), xv: encodeTokens(t.k, vocabs.v) };
+      memo?.set('', enc);
+    }
     const { x, xv } = enc;
-    const pr = predictRidge({ d: st.vocab.length, mean: m.p.mean, cov: covOf(st, m) }, x);
+    const pr = predictOf(st, m, x);
     const p = Math.min(1, Math.max(0, pr.mean));
     // The cart's own margin less the action's cost, corrected by what orders showed (the residual model).
     const v = margin - cost + dot(m.v.mean, xv);
     const e = { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(pr.variance), ecm: p * v, p, v, cost };
-    memo?.set(memoKey, e);
+    memo?.set(key, e);
     return e;
   };
+  return one;
+}
+
+/** Estimates every eligible action and "none" for one logged request under a linear state. */
+export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string, memo?: Map<string, unknown>): ActionEstimates {
+  const margin = t.m;
+  const one = estimatorOf(st, t, memo);
   const none = one(NONE, 0, 0) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
   const est = t.acts.map(([key, cost, reserve]) => one(key, cost, reserve));
   // An action the state has not seen (a new offer or rung): as good as "no offer" on average,
@@ -286,10 +312,10 @@ function memoOf(ctx: PolicyContext): { st: unknown; byKey: Map<string, unknown> 
 function linearScore(input: ScoreInput, kind: LinearState['kind']): number {
   const st = input.context.state?.state as LinearState | undefined;
   if (!st || st.kind !== kind) return 0;
-  const key = input.offer.valueLadder || input.offer.value !== undefined ? `${input.offer.id}@${input.value}` : input.offer.id;
-  const t = { k: tokensOf(input.context), m: marginOf(input.context) };
-  const e = linearEstimates(st, null, { ...t, acts: [[key, input.economics.cost, 0]] }, kind, memoOf(input.context).byKey);
-  return round2(e.actions[0]!.ecm - e.none.ecm);
+  const one = estimatorOf(st, { k: tokensOf(input.context), m: marginOf(input.context) }, memoOf(input.context).byKey);
+  // As linearEstimates: no model for "none" is an expected CM of 0; none for the action, as good as "none".
+  const none = one(NONE, 0, 0)?.ecm ?? 0;
+  return round2((one(input.action, input.economics.cost, 0)?.ecm ?? none) - none);
 }
 
 /**

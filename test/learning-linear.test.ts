@@ -1,0 +1,71 @@
+/**
+ * The ridge posterior the contextual learner is built on, against numbers worked out by hand, and
+ * the sparse covariance a published state keeps: predicting from the kept pairs gives exactly
+ * what the whole matrix gives, for any request.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { addRidge, cooccurring, emptyRidge, fitRidge, pairIndex, predictRidge, predictRidgeAt } from '../src/core/learn/linear.js';
+
+describe('ridge posterior', () => {
+  it('matches the closed form on a two-feature example', () => {
+    // x = [1, 0] → y 1 (twice), x = [1, 1] → y 0; λ = 1, prior mean 0:
+    // XᵀX + I = [[4, 1], [1, 2]], Xᵀy = [2, 0] → θ = [[2, −1], [−1, 4]] / 7 · [2, 0] = [4/7, −2/7].
+    const s = emptyRidge(2);
+    addRidge(s, { idx: [0], val: [1] }, 1);
+    addRidge(s, { idx: [0], val: [1] }, 1);
+    addRidge(s, { idx: [0, 1], val: [1, 1] }, 0);
+    const m = fitRidge(s, { lambda: 1, noise: 0.25, noiseWeight: 0 });
+    expect(m.mean[0]).toBeCloseTo(4 / 7, 12);
+    expect(m.mean[1]).toBeCloseTo(-2 / 7, 12);
+    // RSS = (1 − 4/7)² · 2 + (0 − 2/7)² = 22/49, over n = 3 with no prior weight; cov = σ² (XᵀX + I)⁻¹.
+    const noise = 22 / 49 / 3;
+    expect(m.noise).toBeCloseTo(noise, 12);
+    expect(m.cov).toEqual([(2 / 7) * noise, (-1 / 7) * noise, (-1 / 7) * noise, (4 / 7) * noise].map((v) => expect.closeTo(v, 12)));
+    // A prior mean pulls toward itself: with no data the posterior is the prior.
+    expect(fitRidge(emptyRidge(2), { lambda: 3, mean: [0.2, -0.1], noise: 0.1 }).mean).toEqual([expect.closeTo(0.2, 12), expect.closeTo(-0.1, 12)]);
+  });
+});
+
+describe('sparse covariance (the pairs a state keeps)', () => {
+  it('predicting from the kept pairs equals predicting from the whole matrix, for any model and request', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 9 }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 5 }),
+        (d, rows, request) => {
+          // Rows of co-occurring features decide which pairs are kept; the fit is whatever they give.
+          const s = emptyRidge(d);
+          rows.forEach((r, k) => {
+            const idx = [...new Set(r.filter((i) => i < d))];
+            if (idx.length) addRidge(s, { idx, val: idx.map(() => 1) }, k % 2);
+          });
+          const m = fitRidge(s, { lambda: 2, noise: 0.2 });
+          const pairs = cooccurring([s], d);
+          const kept = pairs.map((p) => m.cov[p]!);
+          // The whole matrix the kept entries stand for: zero where two features never met.
+          const dense = new Array<number>(d * d).fill(0);
+          pairs.forEach((p, k) => {
+            const i = Math.floor(p / d);
+            const j = p % d;
+            dense[i * d + j] = kept[k]!;
+            dense[j * d + i] = kept[k]!;
+          });
+          const idx = [...new Set(request.filter((i) => i < d))];
+          const x = { idx, val: idx.map((_, k) => 1 + k / 4) };
+          const sparse = predictRidgeAt({ d, mean: m.mean, cov: kept }, pairIndex(d, pairs), x);
+          const full = predictRidge({ d, mean: m.mean, cov: dense }, x);
+          expect(sparse.mean).toBe(full.mean);
+          expect(sparse.variance).toBeCloseTo(full.variance, 12);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the index is symmetric and marks what is not kept', () => {
+    const at = pairIndex(3, [0, 1, 4, 8]);
+    expect([...at]).toEqual([0, 1, -1, 1, 2, -1, -1, -1, 3]);
+  });
+});
