@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addRidge, cooccurring, emptyRidge, fitRidge, pairIndex, predictRidge, predictRidgeAt } from '../src/core/learn/linear.js';
+import { addRidge, cooccurring, emptyRidge, fitRidge, pairIndex, predictRidge } from '../src/core/learn/linear.js';
 
 describe('ridge posterior', () => {
   it('matches the closed form on a two-feature example', () => {
@@ -54,7 +54,7 @@ describe('sparse covariance (the pairs a state keeps)', () => {
           });
           const idx = [...new Set(request.filter((i) => i < d))];
           const x = { idx, val: idx.map((_, k) => 1 + k / 4) };
-          const sparse = predictRidgeAt({ d, mean: m.mean, cov: kept }, pairIndex(d, pairs), x);
+          const sparse = predictRidge({ d, mean: m.mean, cov: kept }, x, pairIndex(d, pairs));
           const full = predictRidge({ d, mean: m.mean, cov: dense }, x);
           expect(sparse.mean).toBe(full.mean);
           expect(sparse.variance).toBeCloseTo(full.variance, 12);

@@ -117,8 +117,11 @@ export function fitRidge(s: RidgeStats, prior: RidgePrior): RidgeModel {
   return { d, mean: theta, cov, noise, n: s.n };
 }
 
-/** The posterior predictive of θ·x: its mean and variance (not including the observation noise). */
-export function predictRidge(m: { d: number; mean: ArrayLike<number>; cov: ArrayLike<number> }, x: SparseX): { mean: number; variance: number } {
+/**
+ * The posterior predictive of θ·x: its mean and variance (not including the observation noise).
+ * `cov` is the whole d×d matrix, or — with `at` from pairIndex — only the entries kept at some pairs.
+ */
+export function predictRidge(m: { d: number; mean: ArrayLike<number>; cov: ArrayLike<number> }, x: SparseX, at?: Int32Array): { mean: number; variance: number } {
   const { idx, val } = x;
   const d = m.d;
   let mean = 0;
@@ -129,7 +132,9 @@ export function predictRidge(m: { d: number; mean: ArrayLike<number>; cov: Array
     mean += m.mean[a]! * val[i]!;
     for (let j = 0; j < idx.length; j++) {
       const b = idx[j]!;
-      if (b < d) variance += val[i]! * m.cov[a * d + b]! * val[j]!;
+      if (b >= d) continue;
+      const k = at ? at[a * d + b]! : a * d + b;
+      if (k >= 0) variance += val[i]! * m.cov[k]! * val[j]!;
     }
   }
   return { mean, variance: Math.max(0, variance) };
@@ -164,24 +169,4 @@ export function pairIndex(d: number, pairs: readonly number[]): Int32Array {
     at[j * d + i] = k;
   }
   return at;
-}
-
-/** predictRidge for a covariance kept at some pairs only (`at` from pairIndex): nothing is expanded. */
-export function predictRidgeAt(m: { d: number; mean: ArrayLike<number>; cov: ArrayLike<number> }, at: Int32Array, x: SparseX): { mean: number; variance: number } {
-  const { idx, val } = x;
-  const d = m.d;
-  let mean = 0;
-  let variance = 0;
-  for (let i = 0; i < idx.length; i++) {
-    const a = idx[i]!;
-    if (a >= d) continue;
-    mean += m.mean[a]! * val[i]!;
-    for (let j = 0; j < idx.length; j++) {
-      const b = idx[j]!;
-      if (b >= d) continue;
-      const k = at[a * d + b]!;
-      if (k >= 0) variance += val[i]! * m.cov[k]! * val[j]!;
-    }
-  }
-  return { mean, variance: Math.max(0, variance) };
 }

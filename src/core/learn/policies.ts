@@ -3,7 +3,7 @@ import type { ActionWeights, Estimate, LearningTrace, Policy, PolicyContext, Ran
 import type { Random } from '../runtime.js';
 import { NONE, offerOfAction } from './actions.js';
 import { encodeTokens, requestTokens } from './features.js';
-import { pairIndex, predictRidge, predictRidgeAt, type SparseX } from './linear.js';
+import { pairIndex, predictRidge, type SparseX } from './linear.js';
 import { probabilityOfBest } from './pbest.js';
 import type { LinearActionModel, LinearState, ThompsonState } from './state.js';
 
@@ -224,7 +224,7 @@ function predictOf(st: LinearState, m: LinearActionModel, x: SparseX): { mean: n
   if (!st.pairs) return predictRidge({ d, mean: m.p.mean, cov: m.p.cov }, x);
   let at = pairCache.get(st);
   if (!at) pairCache.set(st, (at = pairIndex(d, st.pairs)));
-  return predictRidgeAt({ d, mean: m.p.mean, cov: m.p.cov }, at, x);
+  return predictRidge({ d, mean: m.p.mean, cov: m.p.cov }, x, at);
 }
 
 function dot(mean: readonly number[], x: SparseX): number {
