@@ -272,7 +272,7 @@ export function decide(input: DecideInput): Decision {
   // A policy that chooses the value too sees every rung that passes the guardrails.
   const everyRung = policy.ranksRungs === true;
   const day = utcDay(now);
-  // UTC midnight by arithmetic (a UTC day is 86,400,000 ms in JavaScript time): parsing a date string costs more than the rest of a candidate.
+  // UTC midnight by arithmetic (JavaScript days are 86,400,000 ms): parsing a date string per decision showed in profiles.
   const dayStart = now - (((now % 86_400_000) + 86_400_000) % 86_400_000);
   // Only the campaign's documented response model sets the baseline: no trait or context key may.
   const baseline = model.baseConversionByPlacement[req.placement] ?? model.baseConversion;
@@ -484,12 +484,8 @@ function heldByOffer(wallet: ReadonlyArray<HeldEntry> | undefined): Map<string, 
 }
 
 /**
- * Expected cost to reserve, in whole minor units, rounded up so a small cost still counts
- * against the budget — but not past a whole number that floating point missed (100 × 0.07).
- */
-/**
- * Budget left over time left, for the offer's pacing period (see RankItem.schedule); the smaller
- * when both a daily liability and a total budget with a campaign end apply.
+ * Budget left over time left in the offer's pacing period (see RankItem.schedule); with both a
+ * daily liability and a total budget over a campaign with an end, the tighter of the two.
  */
 function budgetSchedule(b: Offer['budget'], spent: number, today: number, now: number, dayStart: number, c: CompiledCampaign): number | undefined {
   let out: number | undefined;
@@ -503,6 +499,10 @@ function budgetSchedule(b: Offer['budget'], spent: number, today: number, now: n
   return out;
 }
 
+/**
+ * Expected cost to reserve, in whole minor units, rounded up so a small cost still counts
+ * against the budget — but not past a whole number that floating point missed (100 × 0.07).
+ */
 export function reserveFor(cost: number, redemptionRate: number): number {
   const exact = cost * redemptionRate;
   const nearest = Math.round(exact);

@@ -106,8 +106,8 @@ export interface LearningTrace {
   /** Basket margin the value model used, minor units. */
   m: number;
   /**
-   * Eligible actions: [key, cost, reserve], then the budget's schedule when it was behind (below
-   * 1, see RankItem.schedule); "none" is always eligible and not listed.
+   * Eligible actions: [key, cost, reserve], then the budget's schedule when it was spending ahead
+   * of an even pace (below 1, see RankItem.schedule); "none" is always eligible and not listed.
    */
   acts: Array<[string, number, number] | [string, number, number, number]>;
 }

@@ -238,12 +238,12 @@ type Estimator = (key: string, cost: number, reserve: number) => ActionEstimate 
 
 /** The estimator of one request (its tokens encoded once, on first use) under a linear state. */
 function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: Map<string, unknown>): Estimator {
-  const vocabs = indexOf(st);
+  const ix = indexOf(st);
   // The request's encoding is memoised too, under a key no action has (scoring makes an estimator per rung).
   let enc = (memo?.get('') as { x: SparseX; xv: SparseX } | undefined) ?? null;
   const margin = t.m;
   const one = (key: string, cost: number, reserve: number): ActionEstimate | null => {
-    const a = vocabs.actions.get(key);
+    const a = ix.actions.get(key);
     if (!a) return null;
     const m = a.m;
     const lambda = a.offerId !== null ? (st.shadow[a.offerId] ?? 0) : 0;
@@ -251,7 +251,7 @@ function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: 
     const known = memo?.get(key) as ActionEstimate | undefined;
     if (known && known.cost === cost) return { ...known, objective: known.ecm - lambda * reserve };
     if (!enc) {
-      enc = { x: encodeTokens(t.k, vocabs.p), xv: encodeTokens(t.k, vocabs.v) };
+      enc = { x: encodeTokens(t.k, ix.p), xv: encodeTokens(t.k, ix.v) };
       memo?.set('', enc);
     }
     const { x, xv } = enc;
