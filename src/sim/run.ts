@@ -556,28 +556,23 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
 
   let done = 0;
   let chunk: SimSession[] = [];
+  // A shopper has one session at a time: a second session of the same customer waits for the next
+  // chunk, or both would be shown the same wallet token and race to redeem it.
+  const inChunk = new Set<string>();
   const runChunk = async () => {
     client.advanceTo(start + chunk[0]!.at);
     for (const r of await Promise.all(chunk.map(runSession))) account(r);
     done += chunk.length;
     chunk = [];
+    inChunk.clear();
     if ((await flushEvents(500)) && client.learn) await client.learn();
     opts.onProgress?.(done, total);
   };
-  // A shopper has one session at a time: a second session of the same customer waits for the next
-  // chunk, or both would be shown the same wallet token and race to redeem it.
-  const inChunk = new Set<string>();
   for (const session of sessionStream(scenario, shop, total, seed)) {
-    if (inChunk.has(session.customer.id)) {
-      await runChunk();
-      inChunk.clear();
-    }
+    if (inChunk.has(session.customer.id)) await runChunk();
     chunk.push(session);
     inChunk.add(session.customer.id);
-    if (chunk.length === concurrency) {
-      await runChunk();
-      inChunk.clear();
-    }
+    if (chunk.length === concurrency) await runChunk();
   }
   if (chunk.length) await runChunk();
   client.advanceTo(start + runSpan(scenario, total));
