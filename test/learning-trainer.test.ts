@@ -200,3 +200,37 @@ for (const backend of BACKENDS) {
     });
   }
 }
+
+for (const backend of BACKENDS) {
+  describe(`learning rows [${backend}]`, () => {
+    it("an order counts for the subject's latest decision before it, not for the one that issued the token it redeemed", async () => {
+      // Always the amount-off offer: a wallet entry the customer keeps between visits.
+      const t = await setup(backend, { type: 'ab', weights: { ofr_amt: 1 } });
+      const from = t.clock.now() - 1;
+      const visit = (customerId: string) => t.engine.decide({ customerId, placement: 'home_hero', channel: 'web', cart: { lines: LINES } });
+      const order = async (id: string, customerId: string, tokens: string[]) => {
+        await t.engine.events.ingest({ events: [{ id, type: 'order', customerId, occurredAt: new Date(t.clock.now()).toISOString(), orderId: `ord_${id}`, lines: LINES, tokens }] });
+      };
+      const first = await visit('c1');
+      const token = first.offers[0]!.token!;
+      expect(token).toBeTruthy();
+      t.clock.set(t.clock.now() + 60_000);
+      // The next visit shows the held entry again; the customer buys with it then.
+      const second = await visit('c1');
+      expect(second.offers[0]?.offerId).toBe('ofr_amt');
+      t.clock.set(t.clock.now() + 30_000);
+      await order('o1', 'c1', [token]);
+      // Another customer buys before any later visit: that order is the decision's own.
+      const other = await visit('c2');
+      t.clock.set(t.clock.now() + 30_000);
+      await order('o2', 'c2', [other.offers[0]!.token!]);
+
+      const rows = new Map((await t.store.readLearningRows(CMP, from, t.clock.now())).map((r) => [r.decisionId, r]));
+      expect(rows.get(first.decisionId)).toMatchObject({ orders: 0, cm: 0, firstOrderReceivedAt: null });
+      expect(rows.get(second.decisionId)).toMatchObject({ orders: 1 });
+      expect(rows.get(second.decisionId)!.cm).toBeGreaterThan(0);
+      expect(rows.get(other.decisionId)).toMatchObject({ orders: 1 });
+      expect(rows.get(other.decisionId)!.cm).toBe(rows.get(second.decisionId)!.cm);
+    });
+  });
+}

@@ -16,7 +16,11 @@ export interface LearningRow {
   policyVersion: number | null;
   /** The learner's trace (see LearningTrace); null for a decision logged without one. */
   trace: unknown;
-  /** Orders attributed to the decision so far: their CM summed (after offer costs and refunds), and when the first one arrived. */
+  /**
+   * Orders the decision led to so far — of those the campaign was credited with, the ones placed
+   * while it was the subject's latest decision in the campaign: their CM summed (after offer costs
+   * and refunds), and when the first one arrived.
+   */
   orders: number;
   cm: number;
   firstOrderReceivedAt: number | null;

@@ -34,11 +34,34 @@ export function createPolicyStateStore(db: Kysely<DB>): Omit<LearningPort, 'read
     },
 
     async readLearningRows(campaignId, from, to) {
-      // One row per (decision, attributed order); the CM of an order is the reports' (margin less
-      // the offer's non-discount cost and what refunds and returns took back).
+      // One row per (decision, order it led to); the CM of an order is the reports' (margin less
+      // the offer's non-discount cost and what refunds and returns took back). An order the
+      // campaign was credited with counts for the subject's latest decision in the campaign before
+      // it — not, as attribution credits it, for the decision that issued the token it redeemed: a
+      // token held over several visits would otherwise credit its first decision with every later
+      // purchase (and the visits that showed it again with none), so an offer kept in a wallet
+      // would look several times as persuasive as it is, and "no offer" never can.
       const rows = await db
         .selectFrom('decisions as d')
-        .leftJoin('orders as o', 'o.decision_id', 'd.id')
+        .leftJoin('orders as o', (j) =>
+          j
+            .onRef('o.subject_id', '=', 'd.subject_id')
+            .onRef('o.campaign_id', '=', 'd.campaign_id')
+            .on('o.decision_id', 'is not', null)
+            .onRef('o.occurred_at', '>=', 'd.created_at')
+            .on(({ exists, not, selectFrom, or, and }) =>
+              not(
+                exists(
+                  selectFrom('decisions as n')
+                    .select(sql<number>`1`.as('one'))
+                    .whereRef('n.subject_id', '=', 'd.subject_id')
+                    .whereRef('n.campaign_id', '=', 'd.campaign_id')
+                    .whereRef('n.created_at', '<=', 'o.occurred_at')
+                    .where((w) => or([w('n.created_at', '>', w.ref('d.created_at')), and([w('n.created_at', '=', w.ref('d.created_at')), w('n.id', '>', w.ref('d.id'))])])),
+                ),
+              ),
+            ),
+        )
         .leftJoin('events as e', 'e.id', 'o.event_id')
         .leftJoin('redemptions as r', (j) => j.onRef('r.order_id', '=', 'o.order_id').on('r.status', '=', 'applied'))
         .select([
