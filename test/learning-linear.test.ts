@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addRidge, cooccurring, emptyRidge, fitRidge, pairIndex, predictRidge } from '../src/core/learn/linear.js';
+import { addRidge, cooccurring, emptyRidge, fitRidge, fitRidgeShared, pairIndex, predictRidge } from '../src/core/learn/linear.js';
+import { seededRandom } from '../src/core/runtime.js';
 
 describe('ridge posterior', () => {
   it('matches the closed form on a two-feature example', () => {
@@ -24,6 +25,53 @@ describe('ridge posterior', () => {
     expect(m.cov).toEqual([(2 / 7) * noise, (-1 / 7) * noise, (-1 / 7) * noise, (4 / 7) * noise].map((v) => expect.closeTo(v, 12)));
     // A prior mean pulls toward itself: with no data the posterior is the prior.
     expect(fitRidge(emptyRidge(2), { lambda: 3, mean: [0.2, -0.1], noise: 0.1 }).mean).toEqual([expect.closeTo(0.2, 12), expect.closeTo(-0.1, 12)]);
+  });
+});
+
+/**
+ * Segments whose effects are drawn from N(0, τ²), each seen `perSegment` times with noise σ²,
+ * split over `models` models (as offers share one precision): what empirical Bayes should find
+ * is λ = σ²/τ².
+ */
+function segmentData(seed: number, tau: number, sigma: number, segments: number, perSegment: number, models: number) {
+  const random = seededRandom(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const d = 1 + segments;
+  const stats = Array.from({ length: models }, () => emptyRidge(d));
+  for (let g = 0; g < segments; g++) {
+    const effect = tau * normal();
+    const s = stats[g % models]!;
+    for (let i = 0; i < perSegment; i++) addRidge(s, { idx: [0, 1 + g], val: [1, 1] }, 0.5 + effect + sigma * normal());
+  }
+  const group = [0, ...new Array<number>(segments).fill(1)];
+  return { stats, group, means: stats.map(() => new Array<number>(d).fill(0)) };
+}
+
+describe('shared prior precision (empirical Bayes)', () => {
+  it('recovers σ²/τ² from how much segments differ, from any guess below it; a guess above it is the floor', () => {
+    // τ = 0.2, σ = 0.5: λ = 0.25 / 0.04 = 6.25; 60 segments estimate τ² to about ±20%.
+    const { stats, group, means } = segmentData(3, 0.2, 0.5, 60, 200, 3);
+    for (const start of [2, 4]) {
+      const fit = fitRidgeShared(stats, means, group, [1, start], { noise: 0.25, noiseWeight: 0, fixed: [0], iterations: 20 });
+      expect(fit.lambda[0]).toBe(1);
+      expect(fit.lambda[1]).toBeGreaterThan(6.25 / 1.6);
+      expect(fit.lambda[1]).toBeLessThan(6.25 * 1.6);
+      expect(fit.models).toHaveLength(3);
+    }
+    expect(fitRidgeShared(stats, means, group, [1, 40], { noise: 0.25, noiseWeight: 0, fixed: [0], iterations: 20 }).lambda[1]).toBe(40);
+  });
+
+  it('pools hard where segments do not differ, and keeps the guess where there are no data', () => {
+    const same = segmentData(4, 0, 0.5, 60, 200, 2);
+    const pooled = fitRidgeShared(same.stats, same.means, same.group, [1, 20], { noise: 0.25, noiseWeight: 0, fixed: [0], iterations: 30 });
+    // Differing segments gave about 6; identical ones far more (the noise is not taken for a difference).
+    expect(pooled.lambda[1]).toBeGreaterThan(60);
+    // Each segment's coefficient (pure noise here) is pulled toward zero: far below a fit without the prior.
+    const size = (ms: Array<{ mean: number[] }>) => ms.flatMap((m) => m.mean.slice(1).map(Math.abs)).reduce((a, b) => a + b, 0);
+    const free = same.stats.map((st, i) => fitRidge(st, { lambda: same.group.map((g) => (g === 0 ? 1 : 1e-6)), mean: same.means[i]!, noise: 0.25, noiseWeight: 0 }));
+    expect(size(pooled.models)).toBeLessThan(0.5 * size(free));
+    const empty = fitRidgeShared([emptyRidge(3)], [[0, 0, 0]], [0, 1, 1], [2, 40], { noise: 0.1, fixed: [0] });
+    expect(empty.lambda).toEqual([2, expect.closeTo(40, 9)]);
   });
 });
 

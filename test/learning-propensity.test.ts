@@ -248,7 +248,7 @@ describe('logged propensities equal the sampling frequencies (pure decide, same 
       const state = (await t.engine.policyStates.current()).get(CMP)!;
       expect(state.version).toBe(round!.version);
       expect((state.state as LinearState).kind).toBe('contextual');
-      checkPropensities({ type: 'contextual', burnIn: 0 }, state, { floor: 0.01, n: 6000 });
+      checkPropensities({ type: 'contextual', burnIn: 0 }, state, { floor: 0.005, n: 6000 });
     } finally {
       await t.close();
     }

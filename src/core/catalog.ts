@@ -183,7 +183,7 @@ const Exploration = z.number().min(0).max(0.5);
 const ActionKey = z.string().min(1).max(120).regex(/^(none|ofr_[A-Za-z0-9_-]{1,60}(@-?\d+(\.\d+)?)?)$/, '"none", an offer id, or offerId@value');
 /** Shared by the learning policies: the floor of exploration, the burn-in and budget pacing. */
 const LearningFields = {
-  minExploration: Exploration.default(0.01).describe('Each eligible action keeps at least this probability (then renormalised), so the log can evaluate any policy'),
+  minExploration: Exploration.default(0.005).describe('Each eligible action keeps at least this probability (then renormalised), so the log can evaluate any policy; every action pays it where offers lose, so it is kept small'),
   burnIn: z.number().int().min(0).max(1_000_000).default(200).describe('Decisions with a known outcome before the weights move from uniform'),
   pacing: z.boolean().default(true).describe('Put a shadow price on cost when a budget or daily liability would bind, so spend spreads over the period'),
   halfLife: z.number().int().min(0).max(10_000_000).default(0).describe('Evidence fades by half every this many decisions (0: never), for shops whose shoppers move between segments'),

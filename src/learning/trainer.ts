@@ -4,8 +4,8 @@ import { parseDuration, seededRandom, utcDay } from '../core/runtime.js';
 import { counterKeys } from '../core/counter-keys.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
 import { closingHorizon, MAX_LAGS, truncatedDelayCdf } from '../core/learn/delay.js';
-import { encodeTokens, tokenDepth } from '../core/learn/features.js';
-import { addRidge, emptyRidge, cooccurring, fitRidge, growRidge, mergeRidge, type RidgeStats } from '../core/learn/linear.js';
+import { doseOf, doseTokens, encodeTokens, tokenDepth, withDose } from '../core/learn/features.js';
+import { addRidge, emptyRidge, cooccurring, fitRidge, fitRidgeShared, growRidge, mergeRidge, type RidgeStats } from '../core/learn/linear.js';
 import { segmentOf } from '../core/learn/policies.js';
 import type { LearningTrace } from '../core/policy.js';
 import type { ArmSummary, LinearState, ThompsonState } from '../core/learn/state.js';
@@ -21,6 +21,12 @@ const MAX_VOCAB = 96;
 const VALUE_TOKEN = /^(b|ch:)$|^(b|ch:.*)$|^co:[^|]*\|pl:[^|]*$/;
 /** Prior strength of the purchase model per coefficient, in observations, by the token's depth in the segment tree. */
 const P_LAMBDA = [2, 20, 40, 80, 120, 160];
+/** Prior strength of the dose coefficients (see doseOf) before the data say how much depth matters. */
+const DOSE_LAMBDA = 20;
+/** The deepest tokens an offer's or rung's model may differ from its parent's at (co|pl); deeper, it follows it. */
+const OFFER_DEPTH = 2;
+/** A prior precision that holds a coefficient where its parent put it. */
+const PINNED = 1e5;
 /** Gain of the budget pacing controller per training round, per unit of schedule error. */
 const PACING_GAIN = 2;
 const MAX_SHADOW = 10;
@@ -144,9 +150,11 @@ export class Trainer {
     const closedRows = rows(closed);
     const openRows = rows(open);
     // Vocabulary: tokens seen often enough in final decisions (and, this round, the open ones).
-    for (const { t } of closedRows) for (const tok of t.k) stats.counts[tok] = (stats.counts[tok] ?? 0) + 1;
+    // An offer's decisions also carry its dose tokens (see doseOf).
+    const tokensOf = (t: LearningTrace) => (kind === 'contextual' && t.a !== NONE ? [...t.k, ...doseTokens(t.k)] : t.k);
+    for (const { t } of closedRows) for (const tok of tokensOf(t)) stats.counts[tok] = (stats.counts[tok] ?? 0) + 1;
     const openCounts = new Map<string, number>();
-    for (const { t } of openRows) for (const tok of t.k) openCounts.set(tok, (openCounts.get(tok) ?? 0) + 1);
+    for (const { t } of openRows) for (const tok of tokensOf(t)) openCounts.set(tok, (openCounts.get(tok) ?? 0) + 1);
     grow(stats, openCounts);
     const pIndex = new Map(stats.vocab.map((v, i) => [v, i]));
     const vIndex = new Map(stats.vvocab.map((v, i) => [v, i]));
@@ -157,11 +165,11 @@ export class Trainer {
       target.trials += w;
       if (kind === 'contextual') {
         const a = (target.actions[action] ??= { p: emptyRidge(target.vocab.length), v: emptyRidge(target.vvocab.length) });
-        const x = encodeTokens(t.k, pIndex);
+        const cost = action === NONE ? 0 : (t.acts.find((x) => x[0] === action)?.[1] ?? 0);
+        const x = withDose(encodeTokens(t.k, pIndex), t.k, pIndex, action === NONE ? 0 : doseOf(cost, t.m));
         // E[observed] = F·θx: the row's regressors are scaled by its delay weight.
         addRidge(a.p, w === 1 ? x : { idx: x.idx, val: x.val.map((v) => v * w) }, y);
         if (y === 1) {
-          const cost = action === NONE ? 0 : (t.acts.find((x) => x[0] === action)?.[1] ?? 0);
           // The residual of the order's CM against the cart's margin less the action's cost.
           addRidge(a.v, encodeTokens(t.k, vIndex), r.cm - (t.m - cost));
         }
@@ -319,7 +327,17 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   const actions: LinearState['actions'] = {};
   const d = s.vocab.length;
   const bias = s.vocab.indexOf('b');
-  const lambda = s.vocab.map((t) => P_LAMBDA[Math.min(P_LAMBDA.length - 1, tokenDepth(t))]!);
+  // Dose tokens (per unit of dose, not per segment) are a group of their own, after the depths.
+  const group = s.vocab.map((t) => (t === 'dp' || t.endsWith('|dp') ? P_LAMBDA.length : Math.min(P_LAMBDA.length - 1, tokenDepth(t))));
+  const start = [...P_LAMBDA, DOSE_LAMBDA];
+  // The models of one level share one prior precision per token depth, raised where segments
+  // differ less than the hand-set tree assumes (fitRidgeShared); the intercept stays weakly held.
+  const fit = (stats: RidgeStats[], means: number[][], deepest = P_LAMBDA.length) =>
+    fitRidgeShared(stats, means, group, start.map((l, g) => (g > deepest && g < P_LAMBDA.length ? PINNED : l)), {
+      noise: 0.1,
+      noiseWeight: 20,
+      fixed: [0, ...P_LAMBDA.map((_, g) => g).filter((g) => g > deepest)],
+    }).models;
   // "No offer" first: every offer's purchase model is centred on it (prior mean = its coefficients,
   // the intercept moved by the marketer's expected lift), so an offer learns only how it differs
   // — its uplift — from its own data, and the baseline pattern across segments from everyone's.
@@ -327,7 +345,7 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   const none = s.actions[NONE];
   const noneMean = new Array<number>(d).fill(0);
   noneMean[bias] = priorConversion(c, NONE);
-  const nonePm = none ? fitRidge(growRidge(none.p, d), { lambda, mean: noneMean, noise: 0.1, noiseWeight: 20 }) : null;
+  const nonePm = none ? fit([growRidge(none.p, d)], [noneMean])[0]! : null;
   const base = nonePm ? nonePm.mean : noneMean;
   // The residual of CM against the cart's margin less the cost is mostly where the basket is
   // unknown (no cart: the assumed basket stands in) and barely depends on the offer: offers'
@@ -338,31 +356,41 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   // rung — each level's prior mean the fit of the level above. Which contexts respond to an offer
   // at all is mostly shared across offers, and the rungs of a ladder differ mainly by how much:
   // so a rung tried a few hundred times borrows the pattern thousands of offers showed.
-  const pOpts = (mean: number[]) => ({ lambda, mean, noise: 0.1, noiseWeight: 20 });
   const offerKeys = Object.keys(s.actions).filter((k) => k !== NONE);
   const pooled = (keys: string[]) => keys.map((k) => growRidge(s.actions[k]!.p, d)).reduce((x, y) => mergeRidge(x, y));
   const anyPrior = meanPrior(c, offerKeys);
-  const anyMean = offerKeys.length ? fitRidge(pooled(offerKeys), pOpts(shifted(base, bias, anyPrior - priorConversion(c, NONE)))).mean : base;
+  const anyMean = offerKeys.length ? fit([pooled(offerKeys)], [shifted(base, bias, anyPrior - priorConversion(c, NONE))])[0]!.mean : base;
   const byOffer = new Map<string, string[]>();
   for (const k of offerKeys) {
     const id = offerOfAction(k)!;
     byOffer.set(id, [...(byOffer.get(id) ?? []), k]);
   }
-  const offerMean = new Map<string, { mean: number[]; prior: number }>();
-  for (const [id, keys] of byOffer) {
-    const prior = meanPrior(c, keys);
-    const centre = shifted(anyMean, bias, prior - anyPrior);
-    const mean = keys.length > 1 ? fitRidge(pooled(keys), pOpts(centre)).mean : centre;
-    offerMean.set(id, { mean, prior });
-  }
+  // One level at a time, every offer (then every rung) together: how much offers differ from
+  // one another is learned from all of them. An offer (or rung) sees a fraction of the traffic
+  // "any offer" sees, so it may differ from it overall, by channel, cohort and placement, and by
+  // dose, but not segment by segment deeper down: there its own data would be mostly noise, and
+  // the posterior would keep exploring it. Where in the tree an offer works is learned from all of them.
+  const offers = [...byOffer].map(([id, keys]) => ({ id, keys, prior: meanPrior(c, keys) }));
+  const offerFits = fit(
+    offers.map((o) => pooled(o.keys)),
+    offers.map((o) => shifted(anyMean, bias, o.prior - anyPrior)),
+    OFFER_DEPTH,
+  );
+  const offerMean = new Map(offers.map((o, i) => [o.id, { mean: offerFits[i]!.mean, prior: o.prior, model: offerFits[i]!, single: o.keys.length === 1 }]));
+  const rungKeys = offerKeys.filter((k) => !offerMean.get(offerOfAction(k)!)!.single);
+  const rungFits = fit(
+    rungKeys.map((k) => growRidge(s.actions[k]!.p, d)),
+    rungKeys.map((k) => {
+      const parent = offerMean.get(offerOfAction(k)!)!;
+      return shifted(parent.mean, bias, priorConversion(c, k) - parent.prior);
+    }),
+    OFFER_DEPTH,
+  );
+  const rungModel = new Map(rungKeys.map((k, i) => [k, rungFits[i]!]));
   // The covariance entries the state keeps: token pairs that met in one request (see LinearState.pairs).
   const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d);
   for (const [key, a] of Object.entries(s.actions)) {
-    let pm = key === NONE ? nonePm! : null;
-    if (!pm) {
-      const parent = offerMean.get(offerOfAction(key)!)!;
-      pm = fitRidge(growRidge(a.p, d), pOpts(shifted(parent.mean, bias, priorConversion(c, key) - parent.prior)));
-    }
+    const pm = key === NONE ? nonePm! : (rungModel.get(key) ?? offerMean.get(offerOfAction(key)!)!.model);
     const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 10, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
     actions[key] = { p: { mean: pm.mean.map(round6), cov: pairs.map((at) => round4(pm.cov[at]!)) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n) };
   }

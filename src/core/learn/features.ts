@@ -89,3 +89,34 @@ function bucket(x: number, bounds: readonly number[]): number {
 function octave(x: number): number {
   return x <= 0 ? 0 : Math.max(0, Math.round(Math.log2(x)));
 }
+
+/**
+ * The dose of an offer: its cost to the shop relative to the basket's margin (capped at 2). How
+ * much an offer persuades depends on how much it is worth next to what is bought — 5.99 of free
+ * shipping moves a 20 basket, not a 200 one — so an offer's purchase model reads its dose, overall
+ * and per cohort, besides the request's tokens: what one offer shows about depth (every offer and
+ * rung pools it) carries to the others and to other basket sizes. "No offer" has none.
+ */
+export function doseOf(cost: number, margin: number): number {
+  return Math.min(2, Math.max(0, cost / Math.max(1, margin)));
+}
+
+/** The dose tokens of a request: one overall, one for the request's cohort (tokens from requestTokens). */
+export function doseTokens(tokens: readonly string[]): [string, string] {
+  const who = tokens.find((t) => t.startsWith('co:') && !t.includes('|')) ?? 'co:anon';
+  return ['dp', `${who}|dp`];
+}
+
+/** A request's encoding with an action's dose added (`dose` 0: unchanged); unknown tokens are skipped. */
+export function withDose(x: SparseX, tokens: readonly string[], vocab: ReadonlyMap<string, number>, dose: number): SparseX {
+  if (dose === 0) return x;
+  const idx = [...x.idx];
+  const val = [...x.val];
+  for (const tok of doseTokens(tokens)) {
+    const i = vocab.get(tok);
+    if (i === undefined) continue;
+    idx.push(i);
+    val.push(dose);
+  }
+  return idx.length === x.idx.length ? x : { idx, val };
+}

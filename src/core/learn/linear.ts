@@ -170,3 +170,56 @@ export function pairIndex(d: number, pairs: readonly number[]): Int32Array {
   }
   return at;
 }
+
+/** Models fitted together, and the prior precision each group of coefficients ended with. */
+export interface SharedFit {
+  models: RidgeModel[];
+  lambda: number[];
+}
+
+/**
+ * Fits several models whose coefficients share, per group (a token's depth in the segment tree),
+ * one prior precision chosen from the data — empirical Bayes by MacKay's evidence fixed point:
+ *   τ²_g = Σ δ² / Σ γ over the group's coefficients in every model,  λ_g = σ² / τ²_g,
+ * δ a coefficient's distance from its prior mean, γ = 1 − λ·(A⁻¹)_jj how far the data determine
+ * it. A hand-set precision is too weak where segments barely differ: every cell's noise is then
+ * taken for a difference, and sampling explores it. `start` is that guess, worth `weight`
+ * coefficients of evidence (a young model keeps it until data outweigh it), and the floor: it
+ * encodes the tree (a deeper segment shrinks at least as hard as its parent), so the data may
+ * only say that segments differ less than it assumed. Groups in `fixed` keep theirs.
+ */
+export function fitRidgeShared(
+  stats: readonly RidgeStats[],
+  means: ReadonlyArray<readonly number[]>,
+  group: readonly number[],
+  start: readonly number[],
+  opts: { noise: number; noiseWeight?: number; fixed?: readonly number[]; weight?: number; iterations?: number },
+): SharedFit {
+  const lambda = [...start];
+  const weight = opts.weight ?? 3;
+  const iterations = opts.iterations ?? 4;
+  for (let it = 0; ; it++) {
+    const models = stats.map((s, i) => fitRidge(s, { lambda: group.map((g) => lambda[g]!), mean: means[i]!, noise: opts.noise, noiseWeight: opts.noiseWeight ?? 10 }));
+    if (it === iterations || models.length === 0) return { models, lambda };
+    const noise = models.reduce((a, m) => a + m.noise, 0) / models.length;
+    const num = start.map((l) => (weight * noise) / l);
+    const den = start.map(() => weight);
+    models.forEach((m, i) => {
+      const m0 = means[i]!;
+      for (let j = 0; j < m.d; j++) {
+        const g = group[j]!;
+        const delta = m.mean[j]! - (m0[j] ?? 0);
+        const gamma = Math.min(1, Math.max(0, 1 - (lambda[g]! * m.cov[j * m.d + j]!) / m.noise));
+        num[g]! += delta * delta;
+        den[g]! += gamma;
+      }
+    });
+    for (let g = 0; g < lambda.length; g++) {
+      if (opts.fixed?.includes(g)) continue;
+      const tau2 = num[g]! / den[g]!;
+      // Never looser than the guess: the guess encodes the tree (a deeper segment shrinks at least as
+      // hard as its parent); the data may only say that segments differ less than it assumed.
+      lambda[g] = tau2 > 0 ? Math.min(1e5, Math.max(start[g]!, noise / tau2)) : 1e5;
+    }
+  }
+}

@@ -2,7 +2,7 @@ import type { PolicyConfig } from '../catalog.js';
 import type { ActionWeights, Estimate, LearningTrace, Policy, PolicyContext, RankItem, ScoreInput } from '../policy.js';
 import type { Random } from '../runtime.js';
 import { NONE, offerOfAction } from './actions.js';
-import { encodeTokens, requestTokens } from './features.js';
+import { doseOf, encodeTokens, requestTokens, withDose } from './features.js';
 import { pairIndex, predictRidge, type SparseX } from './linear.js';
 import { probabilityOfBest } from './pbest.js';
 import type { LinearActionModel, LinearState, ThompsonState } from './state.js';
@@ -255,7 +255,7 @@ function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: 
       memo?.set('', enc);
     }
     const { x, xv } = enc;
-    const pr = predictOf(st, m, x);
+    const pr = predictOf(st, m, a.offerId === null ? x : withDose(x, t.k, ix.p, doseOf(cost, margin)));
     const p = Math.min(1, Math.max(0, pr.mean));
     // The cart's own margin less the action's cost, corrected by what orders showed (the residual model).
     const v = margin - cost + dot(m.v.mean, xv);
