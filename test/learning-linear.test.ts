@@ -61,6 +61,19 @@ describe('shared prior precision (empirical Bayes)', () => {
     expect(fitRidgeShared(stats, means, group, [1, 40], { noise: 0.25, noiseWeight: 0, fixed: [0], iterations: 20 }).lambda[1]).toBe(40);
   });
 
+  it('one step per round, carried over, follows the same fixed point as the steps taken at once', () => {
+    const { stats, group, means } = segmentData(5, 0.2, 0.5, 40, 150, 2);
+    const opts = { noise: 0.25, noiseWeight: 0, fixed: [0] };
+    const atOnce = fitRidgeShared(stats, means, group, [1, 2], { ...opts, iterations: 8 });
+    let carried = fitRidgeShared(stats, means, group, [1, 2], { ...opts, iterations: 0 });
+    for (let round = 1; round <= 8; round++) carried = fitRidgeShared(stats, means, group, [1, 2], { ...opts, iterations: 0, start: carried.next });
+    expect(carried.lambda[1]).toBeCloseTo(atOnce.lambda[1]!, 9);
+    expect(carried.models[0]!.mean).toEqual(atOnce.models[0]!.mean.map((v) => expect.closeTo(v, 9)));
+    // A start below the guess (or garbage) never loosens it.
+    expect(fitRidgeShared(stats, means, group, [1, 2], { ...opts, iterations: 0, start: [1, 0.1] }).lambda).toEqual([1, 2]);
+    expect(fitRidgeShared(stats, means, group, [1, 2], { ...opts, iterations: 0, start: [1, Number.NaN] }).lambda).toEqual([1, 2]);
+  });
+
   it('pools hard where segments do not differ, and keeps the guess where there are no data', () => {
     const same = segmentData(4, 0, 0.5, 60, 200, 2);
     const pooled = fitRidgeShared(same.stats, same.means, same.group, [1, 20], { noise: 0.25, noiseWeight: 0, fixed: [0], iterations: 30 });

@@ -56,6 +56,8 @@ export interface Stats {
   trials: number;
   lags: number[];
   shadow: Record<string, number>;
+  /** The pooling precisions per level of the offer tree, per token depth (see publishLinear). */
+  precision?: Record<string, number[]>;
 }
 
 export function emptyStats(kind: Stats['kind']): Stats {
@@ -196,9 +198,11 @@ export class Trainer {
 
     await this.pace(c, stats, now);
     round.shadow = stats.shadow;
+    // Fitted before the statistics are written: the fit's next pooling step is kept with them.
+    const state = kind === 'contextual' ? publishLinear(c, round, now) : publishThompson(c, round, now);
+    if (round.precision) stats.precision = round.precision;
     const ok = await port.writeLearningStats(cmp.id, fresh ? (stored?.version ?? 0) : stored!.version, closeTo, stats, now);
     if (!ok) return { campaignId: cmp.id, written: false, closed: closed.length, open: open.length, horizonMs: horizon, trials: round.trials, version: null };
-    const state = kind === 'contextual' ? publishLinear(c, round, now) : publishThompson(c, round, now);
     const version = await this.d.states.write(cmp.id, state, now);
     return { campaignId: cmp.id, written: true, closed: closed.length, open: open.length, horizonMs: horizon, trials: round.trials, version };
   }
@@ -321,8 +325,12 @@ function meanPrior(c: CompiledCampaign, keys: readonly string[]): number {
   return keys.length ? keys.reduce((a, k) => a + priorConversion(c, k), 0) / keys.length : priorConversion(c, NONE);
 }
 
-/** Fits every action's models and publishes them as a `contextual` state. */
-export function publishLinear(c: CompiledCampaign, s: Stats, now: number): LinearState {
+/**
+ * Fits every action's models and publishes them as a `contextual` state. Online (no `iterations`)
+ * the pooling precisions move one step from those kept in `s.precision`, and the next step's are
+ * left there for the statistics to keep; `iterations` fits from scratch (offline training).
+ */
+export function publishLinear(c: CompiledCampaign, s: Stats, now: number, iterations?: number): LinearState {
   const expected = Math.max(1, (c.campaign.model.expectedBasket.subtotal * c.campaign.model.expectedBasket.marginPct) / 100);
   const actions: LinearState['actions'] = {};
   const d = s.vocab.length;
@@ -332,12 +340,20 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   const start = [...P_LAMBDA, DOSE_LAMBDA];
   // The models of one level share one prior precision per token depth, raised where segments
   // differ less than the hand-set tree assumes (fitRidgeShared); the intercept stays weakly held.
-  const fit = (stats: RidgeStats[], means: number[][], deepest = P_LAMBDA.length) =>
-    fitRidgeShared(stats, means, group, start.map((l, g) => (g > deepest && g < P_LAMBDA.length ? PINNED : l)), {
+  // Online, each round takes one step of the fixed point from where the last round left it (kept
+  // with the statistics); offline training, from scratch, takes `iterations`.
+  const precision = (s.precision ??= {});
+  const fit = (level: string, stats: RidgeStats[], means: number[][], deepest = P_LAMBDA.length) => {
+    const r = fitRidgeShared(stats, means, group, start.map((l, g) => (g > deepest && g < P_LAMBDA.length ? PINNED : l)), {
       noise: 0.1,
       noiseWeight: 20,
       fixed: [0, ...P_LAMBDA.map((_, g) => g).filter((g) => g > deepest)],
-    }).models;
+      iterations: iterations ?? 0,
+      ...(iterations === undefined && precision[level] ? { start: precision[level] } : {}),
+    });
+    precision[level] = r.next.map(round6);
+    return r.models;
+  };
   // "No offer" first: every offer's purchase model is centred on it (prior mean = its coefficients,
   // the intercept moved by the marketer's expected lift), so an offer learns only how it differs
   // — its uplift — from its own data, and the baseline pattern across segments from everyone's.
@@ -345,7 +361,7 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   const none = s.actions[NONE];
   const noneMean = new Array<number>(d).fill(0);
   noneMean[bias] = priorConversion(c, NONE);
-  const nonePm = none ? fit([growRidge(none.p, d)], [noneMean])[0]! : null;
+  const nonePm = none ? fit('none', [growRidge(none.p, d)], [noneMean])[0]! : null;
   const base = nonePm ? nonePm.mean : noneMean;
   // The residual of CM against the cart's margin less the cost is mostly where the basket is
   // unknown (no cart: the assumed basket stands in) and barely depends on the offer: offers'
@@ -359,7 +375,7 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   const offerKeys = Object.keys(s.actions).filter((k) => k !== NONE);
   const pooled = (keys: string[]) => keys.map((k) => growRidge(s.actions[k]!.p, d)).reduce((x, y) => mergeRidge(x, y));
   const anyPrior = meanPrior(c, offerKeys);
-  const anyMean = offerKeys.length ? fit([pooled(offerKeys)], [shifted(base, bias, anyPrior - priorConversion(c, NONE))])[0]!.mean : base;
+  const anyMean = offerKeys.length ? fit('any', [pooled(offerKeys)], [shifted(base, bias, anyPrior - priorConversion(c, NONE))])[0]!.mean : base;
   const byOffer = new Map<string, string[]>();
   for (const k of offerKeys) {
     const id = offerOfAction(k)!;
@@ -372,6 +388,7 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   // the posterior would keep exploring it. Where in the tree an offer works is learned from all of them.
   const offers = [...byOffer].map(([id, keys]) => ({ id, keys, prior: meanPrior(c, keys) }));
   const offerFits = fit(
+    'offer',
     offers.map((o) => pooled(o.keys)),
     offers.map((o) => shifted(anyMean, bias, o.prior - anyPrior)),
     OFFER_DEPTH,
@@ -379,6 +396,7 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number): Linea
   const offerMean = new Map(offers.map((o, i) => [o.id, { mean: offerFits[i]!.mean, prior: o.prior, model: offerFits[i]!, single: o.keys.length === 1 }]));
   const rungKeys = offerKeys.filter((k) => !offerMean.get(offerOfAction(k)!)!.single);
   const rungFits = fit(
+    'rung',
     rungKeys.map((k) => growRidge(s.actions[k]!.p, d)),
     rungKeys.map((k) => {
       const parent = offerMean.get(offerOfAction(k)!)!;

@@ -140,7 +140,8 @@ function fit(c: CompiledCampaign, log: EngineLog, use: readonly number[], cap: n
   }
   stats.trials = use.length;
   stats.shadow = { ...(opts.shadow ?? {}) };
-  const state: LinearState = { ...publishLinear(c, stats, opts.now), kind: 'uplift' };
+  // From scratch: a few steps of the pooling fixed point (offline, the time is there).
+  const state: LinearState = { ...publishLinear(c, stats, opts.now, 4), kind: 'uplift' };
   return { state, actions };
 }
 

@@ -171,10 +171,12 @@ export function pairIndex(d: number, pairs: readonly number[]): Int32Array {
   return at;
 }
 
-/** Models fitted together, and the prior precision each group of coefficients ended with. */
+/** Models fitted together, the prior precisions they were fitted with, and the next fixed-point step's. */
 export interface SharedFit {
   models: RidgeModel[];
   lambda: number[];
+  /** The precisions one more step would fit with: carried to the next round, the fixed point is followed over rounds. */
+  next: number[];
 }
 
 /**
@@ -183,43 +185,50 @@ export interface SharedFit {
  *   τ²_g = Σ δ² / Σ γ over the group's coefficients in every model,  λ_g = σ² / τ²_g,
  * δ a coefficient's distance from its prior mean, γ = 1 − λ·(A⁻¹)_jj how far the data determine
  * it. A hand-set precision is too weak where segments barely differ: every cell's noise is then
- * taken for a difference, and sampling explores it. `start` is that guess, worth `weight`
+ * taken for a difference, and sampling explores it. `guess` is that precision, worth `weight`
  * coefficients of evidence (a young model keeps it until data outweigh it), and the floor: it
  * encodes the tree (a deeper segment shrinks at least as hard as its parent), so the data may
- * only say that segments differ less than it assumed. Groups in `fixed` keep theirs.
+ * only say that segments differ less than it assumed. `start` (default the guess) is where the
+ * iterations begin — the last round's `next`, so a trainer takes one step per round instead of
+ * several (each step a full fit of every model). Groups in `fixed` keep the guess.
  */
 export function fitRidgeShared(
   stats: readonly RidgeStats[],
   means: ReadonlyArray<readonly number[]>,
   group: readonly number[],
-  start: readonly number[],
-  opts: { noise: number; noiseWeight?: number; fixed?: readonly number[]; weight?: number; iterations?: number },
+  guess: readonly number[],
+  opts: { noise: number; noiseWeight?: number; fixed?: readonly number[]; weight?: number; iterations?: number; start?: readonly number[] },
 ): SharedFit {
-  const lambda = [...start];
+  const usable = opts.start && opts.start.length === guess.length && opts.start.every((x) => Number.isFinite(x) && x > 0);
+  let lambda = guess.map((l, g) => (opts.fixed?.includes(g) || !usable ? l : Math.max(l, opts.start![g]!)));
   const weight = opts.weight ?? 3;
   const iterations = opts.iterations ?? 4;
   for (let it = 0; ; it++) {
     const models = stats.map((s, i) => fitRidge(s, { lambda: group.map((g) => lambda[g]!), mean: means[i]!, noise: opts.noise, noiseWeight: opts.noiseWeight ?? 10 }));
-    if (it === iterations || models.length === 0) return { models, lambda };
-    const noise = models.reduce((a, m) => a + m.noise, 0) / models.length;
-    const num = start.map((l) => (weight * noise) / l);
-    const den = start.map(() => weight);
-    models.forEach((m, i) => {
-      const m0 = means[i]!;
-      for (let j = 0; j < m.d; j++) {
-        const g = group[j]!;
-        const delta = m.mean[j]! - (m0[j] ?? 0);
-        const gamma = Math.min(1, Math.max(0, 1 - (lambda[g]! * m.cov[j * m.d + j]!) / m.noise));
-        num[g]! += delta * delta;
-        den[g]! += gamma;
-      }
-    });
-    for (let g = 0; g < lambda.length; g++) {
-      if (opts.fixed?.includes(g)) continue;
-      const tau2 = num[g]! / den[g]!;
-      // Never looser than the guess: the guess encodes the tree (a deeper segment shrinks at least as
-      // hard as its parent); the data may only say that segments differ less than it assumed.
-      lambda[g] = tau2 > 0 ? Math.min(1e5, Math.max(start[g]!, noise / tau2)) : 1e5;
-    }
+    const next = models.length === 0 ? [...lambda] : step(models, means, group, guess, lambda, weight, opts.fixed);
+    if (it === iterations || models.length === 0) return { models, lambda, next };
+    lambda = next;
   }
+}
+
+/** One fixed-point step of fitRidgeShared from models fitted with `lambda`. */
+function step(models: readonly RidgeModel[], means: ReadonlyArray<readonly number[]>, group: readonly number[], guess: readonly number[], lambda: readonly number[], weight: number, fixed?: readonly number[]): number[] {
+  const noise = models.reduce((a, m) => a + m.noise, 0) / models.length;
+  const num = guess.map((l) => (weight * noise) / l);
+  const den = guess.map(() => weight);
+  models.forEach((m, i) => {
+    const m0 = means[i]!;
+    for (let j = 0; j < m.d; j++) {
+      const g = group[j]!;
+      const delta = m.mean[j]! - (m0[j] ?? 0);
+      const gamma = Math.min(1, Math.max(0, 1 - (lambda[g]! * m.cov[j * m.d + j]!) / m.noise));
+      num[g]! += delta * delta;
+      den[g]! += gamma;
+    }
+  });
+  return guess.map((l, g) => {
+    if (fixed?.includes(g)) return l;
+    const tau2 = num[g]! / den[g]!;
+    return tau2 > 0 ? Math.min(1e5, Math.max(l, noise / tau2)) : 1e5;
+  });
 }
