@@ -233,6 +233,13 @@ function dot(mean: readonly number[], x: SparseX): number {
   return s;
 }
 
+/** A request's encodings: purchase tokens, value tokens, and the purchase tokens with the dose entries after them. */
+interface Encoded {
+  x: SparseX;
+  xv: SparseX;
+  xd: { idx: readonly number[]; val: number[] };
+}
+
 /** One action's estimate for one request under a linear state (null: the state has no model for it). */
 type Estimator = (key: string, cost: number, reserve: number) => ActionEstimate | null;
 
@@ -240,7 +247,7 @@ type Estimator = (key: string, cost: number, reserve: number) => ActionEstimate 
 function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: Map<string, unknown>): Estimator {
   const ix = indexOf(st);
   // The request's encoding is memoised too, under a key no action has (scoring makes an estimator per rung).
-  let enc = (memo?.get('') as { x: SparseX; xv: SparseX } | undefined) ?? null;
+  let enc = (memo?.get('') as Encoded | undefined) ?? null;
   const margin = t.m;
   const one = (key: string, cost: number, reserve: number): ActionEstimate | null => {
     const a = ix.actions.get(key);
@@ -251,11 +258,16 @@ function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: 
     const known = memo?.get(key) as ActionEstimate | undefined;
     if (known && known.cost === cost) return { ...known, objective: known.ecm - lambda * reserve };
     if (!enc) {
-      enc = { x: encodeTokens(t.k, ix.p), xv: encodeTokens(t.k, ix.v) };
+      const x = encodeTokens(t.k, ix.p);
+      const xd = withDose(x, t.k, ix.p, 1);
+      enc = { x, xv: encodeTokens(t.k, ix.v), xd: { idx: xd.idx, val: [...xd.val] } };
       memo?.set('', enc);
     }
-    const { x, xv } = enc;
-    const pr = predictOf(st, m, a.offerId === null ? x : withDose(x, t.k, ix.p, doseOf(cost, margin)));
+    const { x, xv, xd } = enc;
+    // An offer reads the request with its dose in the dose entries (one buffer per request, filled per action).
+    const dose = a.offerId === null ? 0 : doseOf(cost, margin);
+    if (dose > 0) for (let i = x.idx.length; i < xd.val.length; i++) xd.val[i] = dose;
+    const pr = predictOf(st, m, dose > 0 ? xd : x);
     const p = Math.min(1, Math.max(0, pr.mean));
     // The cart's own margin less the action's cost, corrected by what orders showed (the residual model).
     const v = margin - cost + dot(m.v.mean, xv);
