@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OfferSpecSchema, type Offer, type Product } from '../src/core/catalog.js';
-import { marginPctAfter, offerEconomics, percentOf, priceBasket } from '../src/core/economics.js';
+import { marginPctAfter, offerEconomics, percentOf, priceBasket, round2 } from '../src/core/economics.js';
 import { ResponseModelSchema } from '../src/core/catalog.js';
 
 const products = new Map<string, Product>(
@@ -79,5 +79,12 @@ describe('offer arithmetic in integer minor units (rounding: half up, once per e
   it('margin after offers is measured on net revenue', () => {
     expect(marginPctAfter(cart, 1350, 1350)).toBeCloseTo(((10096 - 1350) / (16996 - 1350)) * 100, 10);
     expect(marginPctAfter(cart, 0, 16996)).toBe(-Infinity);
+  });
+
+  it('scores round to two decimals and never to -0, which a stored log would read back as 0', () => {
+    expect(Object.is(round2(-0.004), 0)).toBe(true);
+    expect(Object.is(round2(-0), 0)).toBe(true);
+    expect(round2(-0.006)).toBe(-0.01);
+    expect(round2(12.345)).toBe(12.35);
   });
 });

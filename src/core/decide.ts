@@ -6,7 +6,7 @@ import type { RuleInput } from './rules.js';
 import type { Random } from './runtime.js';
 import { utcDay } from './runtime.js';
 import { counterKeys } from './counter-keys.js';
-import { marginPctAfter, offerEconomics, priceBasket, type Basket, type EconomicsDefaults, type OfferEconomics } from './economics.js';
+import { marginPctAfter, offerEconomics, priceBasket, round2, type Basket, type EconomicsDefaults, type OfferEconomics } from './economics.js';
 import { inHoldout } from './holdout.js';
 import { REASONS, type Reason, type ReasonCode } from './reasons.js';
 import type { CompiledRule } from './rules.js';
@@ -515,9 +515,6 @@ function shownValue(type: OfferType, held: HeldEntry | null, value: number): num
   return type === 'content' || type === 'free_shipping' || type === 'free_gift' ? null : value;
 }
 
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
-}
 
 function fmtPct(x: number): string {
   return Number.isFinite(x) ? `${round2(x)}%` : 'no net revenue';

@@ -190,3 +190,8 @@ export function marginPctAfter(basket: Basket, totalCost: number, totalPriceRedu
   if (net <= 0 || basket.margin === null) return -Infinity;
   return ((basket.margin - totalCost) / net) * 100;
 }
+
+/** Two decimals, and never -0: JSON stores -0 as 0, so a reply would differ from its own log. */
+export function round2(x: number): number {
+  return Math.round(x * 100) / 100 + 0;
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FeatureTotals } from './port.js';
+import { round2 } from '../core/economics.js';
 
 const DAY = 86_400_000;
 
@@ -40,7 +41,6 @@ export function cohortOf(lastOrderAt: number | null, now: number): Cohort {
   return 'lapsed';
 }
 
-const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Derives features from the stored aggregates (numbers, as the store maps them); time-relative ones (recency, cohort) are computed at `now`. */
 export function computeFeatures(totals: FeatureTotals | null, impressions: number, now: number): CustomerFeatures {

@@ -2,6 +2,7 @@ import type { CatalogSnapshot, CompiledCampaign } from '../core/snapshot.js';
 import type { Clock } from '../core/runtime.js';
 import { parseDuration, seededRandom, utcDay } from '../core/runtime.js';
 import { counterKeys } from '../core/counter-keys.js';
+import { round2 } from '../core/economics.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
 import { closingHorizon, MAX_LAGS, truncatedDelayCdf } from '../core/learn/delay.js';
 import { doseOf, doseTokens, encodeTokens, tokenDepth, withDose } from '../core/learn/features.js';
@@ -489,8 +490,5 @@ function round6(x: number): number {
 /** Covariances need less precision than means (they set exploration, not the choice): a smaller state. */
 function round4(x: number): number {
   return Number.isFinite(x) ? Number(x.toPrecision(4)) : 0;
-}
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
 }
 

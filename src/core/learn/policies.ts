@@ -1,6 +1,7 @@
 import type { PolicyConfig } from '../catalog.js';
 import type { ActionWeights, Estimate, LearningTrace, Policy, PolicyContext, RankItem, ScoreInput } from '../policy.js';
 import type { Random } from '../runtime.js';
+import { round2 } from '../economics.js';
 import { NONE, offerOfAction } from './actions.js';
 import { doseOf, encodeTokens, requestTokens, withDose } from './features.js';
 import { pairIndex, predictRidge, type SparseX } from './linear.js';
@@ -407,9 +408,6 @@ export function upliftPolicy(config: UpliftConfig): Policy {
   };
 }
 
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
-}
 
 /** Six significant digits: what a trace keeps of a ratio (replay reads the rounded number, as deciding did). */
 function round6(x: number): number {
