@@ -133,6 +133,12 @@ describe('simulator: policies on the shipped scenarios', () => {
       expect(oracle.ofOracle.true.window).toBeCloseTo(1, 12);
       expect(r.observableOracle.buckets).toBeGreaterThan(10);
       expect(Object.values(r.observableOracle.actions).reduce((a, b) => a + b.sessions, 0)).toBe(2500);
+      // Each bucket lists every action's value there; the oracle's is the largest, "none" is 0.
+      for (const [key, b] of Object.entries(r.observableOracle.actions)) {
+        expect(b.byAction.none, key).toBe(0);
+        expect(b.byAction[b.action], key).toBe(Math.round(b.oracleIncremental));
+        expect(Math.max(...Object.values(b.byAction)), key).toBe(b.byAction[b.action]);
+      }
       // The engine's redemptions priced every basket exactly as the model did.
       expect(r.engine.decisions).toBe(2500);
       expect(r.engine.redemptions).toBeGreaterThan(0);

@@ -115,7 +115,12 @@ export interface SimReport {
   policies: PolicyReport[];
   /** The observable oracle's choice per bucket (cohort|placement|channel|device|cart) and how many sessions fell in it. */
   /** Per bucket: the oracle's action and both policies' summed true incremental CM (minor units). */
-  observableOracle: { buckets: number; offerBuckets: number; actions: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number; engineChose: Record<string, number> }> };
+  observableOracle: {
+    buckets: number;
+    offerBuckets: number;
+    /** byAction: every action's summed true incremental CM in the bucket, had it been shown to all of the bucket's sessions. */
+    actions: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number; engineChose: Record<string, number>; byAction: Record<string, number> }>;
+  };
   budgets: BudgetReport[];
   engine: {
     decisions: number;
@@ -580,7 +585,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
 
   // The observable oracle: per bucket, the action whose summed true incremental CM over the run is highest.
   const observable = emptyAcc();
-  const chosen: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number; engineChose: Record<string, number> }> = {};
+  const chosen: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number; engineChose: Record<string, number>; byAction: Record<string, number> }> = {};
   let offerBuckets = 0;
   for (const [key, actions] of [...buckets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     let bestKey = 'none';
@@ -593,7 +598,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     }
     if (bestKey !== 'none') offerBuckets++;
     const eng = engineBuckets.get(key);
-    chosen[key] = { action: bestKey, sessions: bestAcc.all.sessions, oracleIncremental: bestAcc.all.incremental, engineIncremental: eng ? eng.all.incremental : 0, engineChose: engineChose.get(key) ?? {} };
+    chosen[key] = { action: bestKey, sessions: bestAcc.all.sessions, oracleIncremental: bestAcc.all.incremental, engineIncremental: eng ? eng.all.incremental : 0, engineChose: engineChose.get(key) ?? {}, byAction: Object.fromEntries([...actions].map(([k, a]) => [k, Math.round(a.all.incremental)])) };
     mergeAcc(observable, bestAcc);
   }
   accs.set('oracle:observable', observable);

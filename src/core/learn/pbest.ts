@@ -57,17 +57,19 @@ export function probabilityOfBest(mean: readonly number[], sd: readonly number[]
   // probability under 1e-15: it is left at 0 instead of integrated (most of a large catalog).
   let floor = -Infinity;
   for (let j = 0; j < k; j++) floor = Math.max(floor, mean[j]! - 8 * sd[j]!);
+  // Rivals by mean, highest first: the product is then usually negligible after a factor or two.
+  const rivals = Array.from({ length: k }, (_, j) => j).sort((x, y) => mean[y]! - mean[x]! || x - y);
   const out = new Array<number>(k).fill(0);
   for (let a = 0; a < k; a++) {
     const ma = mean[a]!;
     const sa = sd[a]!;
     if (ma + 8 * sa < floor) continue;
     if (sa === 0) {
-      out[a] = productBelow(ma, a, mean, sd);
+      out[a] = productBelow(ma, a, mean, sd, rivals);
       continue;
     }
     let p = 0;
-    for (let i = 0; i < GH.z.length; i++) p += GH.w[i]! * productBelow(ma + sa * GH.z[i]!, a, mean, sd);
+    for (let i = 0; i < GH.z.length; i++) p += GH.w[i]! * productBelow(ma + sa * GH.z[i]!, a, mean, sd, rivals);
     out[a] = p;
   }
   let total = 0;
@@ -82,15 +84,22 @@ export function probabilityOfBest(mean: readonly number[], sd: readonly number[]
   return out.map((p) => p / total);
 }
 
-function productBelow(t: number, skip: number, mean: readonly number[], sd: readonly number[]): number {
+/**
+ * Π_{j≠skip} Φ((t − mean_j) / sd_j), rivals taken in `order`. Once the product is below 1e-17 the
+ * node adds less than that to a probability (its weight is below 1): it counts as 0, which only
+ * skips work — the policy samples from what this returns, so the logged propensity stays exact.
+ */
+function productBelow(t: number, skip: number, mean: readonly number[], sd: readonly number[], order: readonly number[]): number {
   let prod = 1;
-  for (let j = 0; j < mean.length; j++) {
+  for (let n = 0; n < order.length; n++) {
+    const j = order[n]!;
     if (j === skip) continue;
     const s = sd[j]!;
     const z = s === 0 ? (t > mean[j]! ? Infinity : t < mean[j]! ? -Infinity : 0) : (t - mean[j]!) / s;
     if (z > 8.3) continue; // Φ = 1 to double precision
     if (z < -8.3) return 0;
     prod *= z === 0 && s === 0 ? 0.5 : fastNormalCdf(z);
+    if (prod < 1e-17) return 0;
   }
   return prod;
 }
