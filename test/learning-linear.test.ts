@@ -47,6 +47,19 @@ function segmentData(seed: number, tau: number, sigma: number, segments: number,
   return { stats, group, means: stats.map(() => new Array<number>(d).fill(0)) };
 }
 
+describe('weighted rows', () => {
+  it('keep XᵀX exactly symmetric for any values and weight, so the fit never refuses it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.double({ min: 0.01, max: 3, noNaN: true }), fc.double({ min: 0.01, max: 3, noNaN: true }), fc.double({ min: 0.05, max: 20, noNaN: true })), { minLength: 1, maxLength: 20 }), (rows) => {
+        const s = emptyRidge(3);
+        for (const [a, b, w] of rows) addRidge(s, { idx: [0, 1, 2], val: [1, a, b] }, a > 1 ? 1 : 0, w);
+        for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) expect(s.xtx[i * 3 + j]).toBe(s.xtx[j * 3 + i]);
+        expect(() => fitRidge(s, { lambda: 1, noise: 0.1 })).not.toThrow();
+      }),
+    );
+  });
+});
+
 describe('shared prior precision (empirical Bayes)', () => {
   it('recovers σ²/τ² from how much segments differ, from any guess below it; a guess above it is the floor', () => {
     // τ = 0.2, σ = 0.5: λ = 0.25 / 0.04 = 6.25; 60 segments estimate τ² to about ±20%.

@@ -38,9 +38,10 @@ export function addRidge(s: RidgeStats, x: SparseX, y: number, w = 1): void {
   const d = s.d;
   for (let i = 0; i < idx.length; i++) {
     const a = idx[i]!;
-    const va = val[i]! * w;
-    s.xty[a]! += va * y;
-    for (let j = 0; j < idx.length; j++) s.xtx[a * d + idx[j]!]! += va * val[j]!;
+    const v = val[i]!;
+    s.xty[a]! += v * w * y;
+    // w·(vᵢ·vⱼ), not (vᵢ·w)·vⱼ: the same rounding on both sides of the diagonal keeps XᵀX exactly symmetric.
+    for (let j = 0; j < idx.length; j++) s.xtx[a * d + idx[j]!]! += w * (v * val[j]!);
   }
   s.n += w;
   s.yy += w * y * y;
