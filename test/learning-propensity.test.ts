@@ -249,6 +249,10 @@ describe('logged propensities equal the sampling frequencies (pure decide, same 
       expect(state.version).toBe(round!.version);
       expect((state.state as LinearState).kind).toBe('contextual');
       checkPropensities({ type: 'contextual', burnIn: 0 }, state, { floor: 0.005, n: 6000 });
+      // The state says how much of each prediction's uncertainty is still the prior's; spreading
+      // young actions more changes the weights, and they stay exact.
+      expect((state.state as LinearState).groups).toHaveLength((state.state as LinearState).vocab.length);
+      checkPropensities({ type: 'contextual', burnIn: 0, youngSpread: 1 }, state, { floor: 0.005, n: 6000 });
     } finally {
       await t.close();
     }

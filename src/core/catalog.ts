@@ -217,6 +217,8 @@ const PolicyUnion = z
       .object({
         type: z.literal('contextual'),
         ...LearningFields,
+        periodDays: z.number().int().min(0).max(365).default(7).describe('Compare actions within periods of this many days (0: over the whole log): a cohort whose shoppers change over time does not credit an action for when it was chosen'),
+        youngSpread: z.number().min(0).max(1).default(0).describe('How much more of its posterior spread an action keeps where its uncertainty for the request is still mostly the prior’s (0: posteriorScale for all; 1: the whole spread for an action with no evidence of its own): explores rarely tried actions sooner, which pays where trying offers is cheap and costs where it is not'),
         posteriorScale: z.number().min(0.05).max(2).default(0.3).describe('Thompson sampling on the posterior with its spread scaled by this: 1 is plain Thompson sampling; smaller exploits sooner (the floor still explores)'),
       })
       .strict()

@@ -5,8 +5,8 @@ import { counterKeys } from '../core/counter-keys.js';
 import { round2 } from '../core/economics.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
 import { closingHorizon, MAX_LAGS, truncatedDelayCdf } from '../core/learn/delay.js';
-import { doseOf, doseTokens, encodeTokens, tokenDepth, withDose } from '../core/learn/features.js';
-import { addRidge, emptyRidge, cooccurring, fitRidge, fitRidgeShared, growRidge, mergeRidge, type RidgeStats } from '../core/learn/linear.js';
+import { doseOf, doseTokens, encodeTokens, periodOfToken, periodToken, tokenDepth, withDose } from '../core/learn/features.js';
+import { addRidge, emptyRidge, cooccurring, fitRidge, fitRidgeShared, growRidge, mergeRidge, pickRidge, type RidgeStats } from '../core/learn/linear.js';
 import { segmentOf } from '../core/learn/policies.js';
 import type { LearningTrace } from '../core/policy.js';
 import type { ArmSummary, LinearState, ThompsonState } from '../core/learn/state.js';
@@ -31,6 +31,10 @@ const PINNED = 1e5;
 /** Gain of the budget pacing controller per training round, per unit of schedule error. */
 const PACING_GAIN = 2;
 const MAX_SHADOW = 10;
+/** Prior strength of a cohort's period effect (see periodToken), in observations. */
+const PERIOD_LAMBDA = 20;
+/** Periods whose effects are kept: older rows lose their period token (their own period is long final). */
+const KEEP_PERIODS = 6;
 
 /** One action's statistics: the purchase model over every row, the value model over purchases. */
 interface ActionStats {
@@ -154,11 +158,14 @@ export class Trainer {
     const openRows = rows(open);
     // Vocabulary: tokens seen often enough in final decisions (and, this round, the open ones).
     // An offer's decisions also carry its dose tokens (see doseOf).
-    const tokensOf = (t: LearningTrace) => (kind === 'contextual' && t.a !== NONE ? [...t.k, ...doseTokens(t.k)] : t.k);
-    for (const { t } of closedRows) for (const tok of tokensOf(t)) stats.counts[tok] = (stats.counts[tok] ?? 0) + 1;
+    // The contextual learner's rows also carry their period (see periodToken).
+    const periodMs = kind === 'contextual' ? periodMsOf(c) : 0;
+    const rowTokens = (r: LearningRow, t: LearningTrace) => (periodMs > 0 ? [...t.k, periodToken(t.k, r.createdAt, periodMs)] : t.k);
+    const tokensOf = (r: LearningRow, t: LearningTrace) => (kind === 'contextual' && t.a !== NONE ? [...rowTokens(r, t), ...doseTokens(t.k)] : rowTokens(r, t));
+    for (const { r, t } of closedRows) for (const tok of tokensOf(r, t)) stats.counts[tok] = (stats.counts[tok] ?? 0) + 1;
     const openCounts = new Map<string, number>();
-    for (const { t } of openRows) for (const tok of tokensOf(t)) openCounts.set(tok, (openCounts.get(tok) ?? 0) + 1);
-    grow(stats, openCounts);
+    for (const { r, t } of openRows) for (const tok of tokensOf(r, t)) openCounts.set(tok, (openCounts.get(tok) ?? 0) + 1);
+    grow(stats, openCounts, periodMs > 0 ? Math.floor(now / periodMs) - KEEP_PERIODS + 1 : undefined);
     const pIndex = new Map(stats.vocab.map((v, i) => [v, i]));
     const vIndex = new Map(stats.vvocab.map((v, i) => [v, i]));
 
@@ -169,7 +176,7 @@ export class Trainer {
       if (kind === 'contextual') {
         const a = (target.actions[action] ??= { p: emptyRidge(target.vocab.length), v: emptyRidge(target.vvocab.length) });
         const cost = action === NONE ? 0 : (t.acts.find((x) => x[0] === action)?.[1] ?? 0);
-        const x = withDose(encodeTokens(t.k, pIndex), t.k, pIndex, action === NONE ? 0 : doseOf(cost, t.m));
+        const x = withDose(encodeTokens(rowTokens(r, t), pIndex), t.k, pIndex, action === NONE ? 0 : doseOf(cost, t.m));
         // E[observed] = F·θx: the row's regressors are scaled by its delay weight.
         addRidge(a.p, w === 1 ? x : { idx: x.idx, val: x.val.map((v) => v * w) }, y);
         if (y === 1) {
@@ -235,6 +242,12 @@ export class Trainer {
   }
 }
 
+/** The contextual learner's period length (0: no period effects). */
+function periodMsOf(c: CompiledCampaign): number {
+  const p = c.campaign.policy;
+  return p.type === 'contextual' ? p.periodDays * DAY : 0;
+}
+
 function halfLifeOf(c: CompiledCampaign): number {
   const p = c.campaign.policy;
   return p.type === 'contextual' || p.type === 'thompson' ? p.halfLife : 0;
@@ -271,16 +284,30 @@ function segmentByOf(c: CompiledCampaign) {
   return p.type === 'thompson' ? p.segmentBy : (['cohort', 'placement'] as const).slice();
 }
 
-/** Adds tokens that reached the threshold to the vocabularies, growing every model's statistics. */
-export function grow(stats: Stats, extra: ReadonlyMap<string, number>): void {
+/**
+ * Adds tokens that reached the threshold to the vocabularies, growing every model's statistics.
+ * Period tokens (see periodToken) have their own allowance, outside MAX_VOCAB: those of periods
+ * before `oldestPeriod` leave the vocabulary (their rows keep everything else), so a campaign
+ * that runs for a year keeps a bounded state.
+ */
+export function grow(stats: Stats, extra: ReadonlyMap<string, number>, oldestPeriod?: number): void {
+  const expired = (t: string) => {
+    const k = periodOfToken(t);
+    return k !== null && (oldestPeriod === undefined || k < oldestPeriod);
+  };
+  if (stats.vocab.some(expired)) dropTokens(stats, stats.vocab.map((t) => !expired(t)));
+  for (const t of Object.keys(stats.counts)) if (expired(t)) delete stats.counts[t];
   const known = new Set(stats.vocab);
   const candidates = new Set([...Object.keys(stats.counts), ...extra.keys()]);
   const ready = [...candidates]
-    .filter((t) => !known.has(t) && (stats.counts[t] ?? 0) + (extra.get(t) ?? 0) >= MIN_TOKEN_COUNT)
+    .filter((t) => !known.has(t) && !expired(t) && (stats.counts[t] ?? 0) + (extra.get(t) ?? 0) >= MIN_TOKEN_COUNT)
     .sort((a, b) => (stats.counts[b] ?? 0) + (extra.get(b) ?? 0) - ((stats.counts[a] ?? 0) + (extra.get(a) ?? 0)) || (a < b ? -1 : 1));
   let changed = false;
+  let regular = stats.vocab.filter((t) => periodOfToken(t) === null).length;
   for (const t of ready) {
-    if (stats.vocab.length >= MAX_VOCAB) break;
+    const period = periodOfToken(t) !== null;
+    if (!period && regular >= MAX_VOCAB) continue;
+    if (!period) regular++;
     stats.vocab.push(t);
     changed = true;
     if (VALUE_TOKEN.test(t) && !stats.vvocab.includes(t)) stats.vvocab.push(t);
@@ -293,6 +320,13 @@ export function grow(stats: Stats, extra: ReadonlyMap<string, number>): void {
   }
   // Counts of tokens already in the vocabulary are not needed any more.
   for (const t of stats.vocab) delete stats.counts[t];
+}
+
+/** Removes the purchase vocabulary's tokens not kept (`keep` per token), and their rows and columns in every model. */
+function dropTokens(stats: Stats, keep: readonly boolean[]): void {
+  const at = keep.flatMap((k, i) => (k ? [i] : []));
+  stats.vocab = at.map((i) => stats.vocab[i]!);
+  for (const a of Object.values(stats.actions)) a.p = pickRidge(a.p, at);
 }
 
 function cloneStats(s: Stats): Stats {
@@ -337,22 +371,29 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number, iterat
   const d = s.vocab.length;
   const bias = s.vocab.indexOf('b');
   // Dose tokens (per unit of dose, not per segment) are a group of their own, after the depths.
-  const group = s.vocab.map((t) => (t === 'dp' || t.endsWith('|dp') ? P_LAMBDA.length : Math.min(P_LAMBDA.length - 1, tokenDepth(t))));
-  const start = [...P_LAMBDA, DOSE_LAMBDA];
+  // Period tokens (see periodToken) are one more group: "no offer" fits them, every offer level
+  // below it keeps them where "no offer" put them — a cohort's drift is shared by every action.
+  const periodGroup = P_LAMBDA.length + 1;
+  const group = s.vocab.map((t) => (periodOfToken(t) !== null ? periodGroup : t === 'dp' || t.endsWith('|dp') ? P_LAMBDA.length : Math.min(P_LAMBDA.length - 1, tokenDepth(t))));
+  const start = [...P_LAMBDA, DOSE_LAMBDA, PERIOD_LAMBDA];
   // The models of one level share one prior precision per token depth, raised where segments
   // differ less than the hand-set tree assumes (fitRidgeShared); the intercept stays weakly held.
   // Online, each round takes one step of the fixed point from where the last round left it (kept
   // with the statistics); offline training, from scratch, takes `iterations`.
   const precision = (s.precision ??= {});
+  // The prior precisions each level was fitted with: a prediction's prior variance (see LinearActionModel.pv).
+  const levelLambda = new Map<string, number[]>();
   const fit = (level: string, stats: RidgeStats[], means: number[][], deepest = P_LAMBDA.length) => {
-    const r = fitRidgeShared(stats, means, group, start.map((l, g) => (g > deepest && g < P_LAMBDA.length ? PINNED : l)), {
+    const shared = level !== 'none';
+    const r = fitRidgeShared(stats, means, group, start.map((l, g) => ((g > deepest && g < P_LAMBDA.length) || (shared && g === periodGroup) ? PINNED : l)), {
       noise: 0.1,
       noiseWeight: 20,
-      fixed: [0, ...P_LAMBDA.map((_, g) => g).filter((g) => g > deepest)],
+      fixed: [0, ...P_LAMBDA.map((_, g) => g).filter((g) => g > deepest), ...(shared ? [periodGroup] : [])],
       iterations: iterations ?? 0,
       ...(iterations === undefined && precision[level] ? { start: precision[level] } : {}),
     });
     precision[level] = r.next.map(round6);
+    levelLambda.set(level, r.lambda);
     return r.models;
   };
   // "No offer" first: every offer's purchase model is centred on it (prior mean = its coefficients,
@@ -408,12 +449,41 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number, iterat
   const rungModel = new Map(rungKeys.map((k, i) => [k, rungFits[i]!]));
   // The covariance entries the state keeps: token pairs that met in one request (see LinearState.pairs).
   const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d);
+  // Requests carry no period: each cohort's latest period effect is folded into the cohort's
+  // coefficient, so a prediction is at the cohort's current level (the same shift for every action).
+  const fold = latestPeriods(s.vocab);
+  const current = (mean: readonly number[]) => {
+    if (fold.length === 0) return mean;
+    const out = [...mean];
+    for (const [co, pd] of fold) out[co]! += mean[pd]!;
+    return out;
+  };
   for (const [key, a] of Object.entries(s.actions)) {
-    const pm = key === NONE ? nonePm! : (rungModel.get(key) ?? offerMean.get(offerOfAction(key)!)!.model);
+    const level = key === NONE ? 'none' : rungModel.has(key) ? 'rung' : 'offer';
+    const fitted = key === NONE ? nonePm! : (rungModel.get(key) ?? offerMean.get(offerOfAction(key)!)!.model);
+    const pm = { ...fitted, mean: current(fitted.mean) };
+    const lambdas = levelLambda.get(level);
+    const pv = lambdas ? lambdas.map((l) => round6(pm.noise / l)) : undefined;
     const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 10, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
-    actions[key] = { p: { mean: pm.mean.map(round6), cov: pairs.map((at) => round4(pm.cov[at]!)) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n) };
+    actions[key] = { p: { mean: pm.mean.map(round6), cov: pairs.map((at) => round4(pm.cov[at]!)) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n), ...(pv ? { pv } : {}) };
   }
-  return { kind: 'contextual', vocab: s.vocab, vvocab: s.vvocab, pairs, actions, trials: s.trials, shadow: s.shadow, trainedAt: now };
+  return { kind: 'contextual', vocab: s.vocab, vvocab: s.vvocab, pairs, groups: group, actions, trials: s.trials, shadow: s.shadow, trainedAt: now };
+}
+
+/** Per cohort with period tokens: [the cohort token's index, its latest period token's index]. */
+function latestPeriods(vocab: readonly string[]): Array<[number, number]> {
+  const latest = new Map<string, { k: number; at: number }>();
+  vocab.forEach((t, i) => {
+    const k = periodOfToken(t);
+    if (k === null) return;
+    const co = t.slice(0, t.indexOf('|pd:'));
+    const was = latest.get(co);
+    if (!was || k > was.k) latest.set(co, { k, at: i });
+  });
+  return [...latest].flatMap(([co, { at }]) => {
+    const i = vocab.indexOf(co);
+    return i >= 0 ? [[i, at] as [number, number]] : [];
+  });
 }
 
 /**

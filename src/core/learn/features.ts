@@ -120,3 +120,20 @@ export function withDose(x: SparseX, tokens: readonly string[], vocab: ReadonlyM
   }
   return idx.length === x.idx.length ? x : { idx, val };
 }
+
+/**
+ * The period token of a logged decision: its cohort in the period (of `periodMs`, counted from
+ * the epoch) it was made in. Only training rows carry it, never a request: it lets a model
+ * compare actions within the same weeks, so an action chosen mostly late (when a cohort's
+ * shoppers had become other shoppers) is not credited or blamed for the cohort's drift.
+ */
+export function periodToken(tokens: readonly string[], at: number, periodMs: number): string {
+  const who = tokens.find((t) => t.startsWith('co:') && !t.includes('|')) ?? 'co:anon';
+  return `${who}|pd:${Math.floor(at / periodMs)}`;
+}
+
+/** The period a period token names, or null for any other token. */
+export function periodOfToken(token: string): number | null {
+  const at = token.indexOf('|pd:');
+  return at < 0 ? null : Number(token.slice(at + 4));
+}

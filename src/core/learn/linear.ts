@@ -66,6 +66,22 @@ export function growRidge(s: RidgeStats, d: number): RidgeStats {
   return out;
 }
 
+/**
+ * The statistics of the features at `at` (ascending indices) alone: exactly those of the same
+ * rows had they never carried the other features.
+ */
+export function pickRidge(s: RidgeStats, at: readonly number[]): RidgeStats {
+  const d = at.length;
+  const out = emptyRidge(d);
+  for (let i = 0; i < d; i++) {
+    out.xty[i] = s.xty[at[i]!]!;
+    for (let j = 0; j < d; j++) out.xtx[i * d + j] = s.xtx[at[i]! * s.d + at[j]!]!;
+  }
+  out.n = s.n;
+  out.yy = s.yy;
+  return out;
+}
+
 /** A fitted model: the posterior mean and covariance of θ, and the noise variance. */
 export interface RidgeModel {
   d: number;

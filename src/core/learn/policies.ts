@@ -190,6 +190,8 @@ export interface ActionEstimate {
   /** CM given a purchase. */
   v: number;
   cost: number;
+  /** Posterior over prior variance of the purchase prediction (0–1; 0 when the state does not say): the share of its uncertainty still the prior's. */
+  young: number;
 }
 
 export interface ActionEstimates {
@@ -234,6 +236,16 @@ function dot(mean: readonly number[], x: SparseX): number {
   return s;
 }
 
+/** Posterior over prior variance of a prediction, at most 1 (0 without prior variances in the state). */
+function youngOf(st: LinearState, m: LinearActionModel, x: SparseX, variance: number): number {
+  const pv = m.pv;
+  const groups = st.groups;
+  if (!pv || !groups) return 0;
+  let prior = 0;
+  for (let i = 0; i < x.idx.length; i++) prior += x.val[i]! * x.val[i]! * (pv[groups[x.idx[i]!]!] ?? 0);
+  return prior > 0 ? Math.min(1, variance / prior) : 0;
+}
+
 /** A request's encodings: purchase tokens, value tokens, and the purchase tokens with the dose entries after them. */
 interface Encoded {
   x: SparseX;
@@ -272,7 +284,7 @@ function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: 
     const p = Math.min(1, Math.max(0, pr.mean));
     // The cart's own margin less the action's cost, corrected by what orders showed (the residual model).
     const v = margin - cost + dot(m.v.mean, xv);
-    const e = { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(pr.variance), ecm: p * v, p, v, cost };
+    const e = { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(pr.variance), ecm: p * v, p, v, cost, young: youngOf(st, m, dose > 0 ? xd : x, pr.variance) };
     memo?.set(key, e);
     return e;
   };
@@ -283,12 +295,12 @@ function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: 
 export function linearEstimates(st: LinearState, version: number | null, t: Pick<LearningTrace, 'k' | 'm' | 'acts'>, learner: string, memo?: Map<string, unknown>): ActionEstimates {
   const margin = t.m;
   const one = estimatorOf(st, t, memo);
-  const none = one(NONE, 0, 0) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0 };
+  const none = one(NONE, 0, 0) ?? { objective: 0, sd: 0, ecm: 0, p: 0, v: margin, cost: 0, young: 1 };
   const est = t.acts.map(([key, cost, reserve]) => one(key, cost, reserve));
   // An action the state has not seen (a new offer or rung): as good as "no offer" on average,
   // with the widest uncertainty among the known ones, so sampling tries it.
   const widest = Math.max(none.sd, ...est.map((e) => (e ? e.sd : 0)), Math.abs(none.ecm) * 0.5, 1);
-  const actions = est.map((e, j) => e ?? { objective: none.objective, sd: widest, ecm: none.ecm, p: none.p, v: none.v - t.acts[j]![1], cost: t.acts[j]![1] });
+  const actions = est.map((e, j) => e ?? { objective: none.objective, sd: widest, ecm: none.ecm, p: none.p, v: none.v - t.acts[j]![1], cost: t.acts[j]![1], young: 1 });
   return { learner, version, actions, none, keys: t.acts.map((a) => a[0]) };
 }
 
@@ -348,7 +360,11 @@ export function contextualPolicy(config: ContextualConfig): Policy {
     if (st.trials < config.burnIn) return { weights: sched(withFloor(paced(new Array<number>(k).fill(1 / k), t, st.shadow), config.minExploration)) };
     const e = linearEstimates(st, state!.version, t, 'contextual', memo);
     const all = [...e.actions, e.none];
-    const sd = all.map((a) => a.sd * config.posteriorScale);
+    // Tempered where an action's evidence is its own; with youngSpread, closer to the whole
+    // posterior where its uncertainty for this request is still mostly the prior's.
+    const s0 = config.posteriorScale;
+    const young = config.youngSpread * (1 - s0);
+    const sd = all.map((a) => a.sd * (s0 + young * a.young));
     // The probability of being best is computed among the TOP_K actions by optimistic value
     // (mean + 2 sd); the rest have (next to) none of it and keep only the floor. A deterministic
     // function of state and request, so the logged probability stays exact — and a catalog of

@@ -14,6 +14,12 @@ export interface LinearActionModel {
   v: { mean: number[] };
   /** Observations behind it (weighted). */
   n: number;
+  /**
+   * Prior variance of a coefficient, per group (LinearState.groups): with the posterior variance
+   * it says how much of a prediction's uncertainty is still the prior's — how little evidence of
+   * its own the action has for the request. Absent in states written before it existed.
+   */
+  pv?: number[];
 }
 
 /** State of `contextual` (trained online) and `uplift` (trained offline) policies. */
@@ -29,6 +35,8 @@ export interface LinearState {
    * every process re-reads shrinks several times over. Absent: covariances are dense.
    */
   pairs?: number[];
+  /** The prior group of each purchase token (see LinearActionModel.pv). */
+  groups?: number[];
   actions: Record<string, LinearActionModel>;
   /** Decisions whose outcome the models have counted (delay-weighted). */
   trials: number;
