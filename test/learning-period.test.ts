@@ -70,6 +70,12 @@ describe('period effects', () => {
     const st = publishLinear(c, s, now, 4);
     const e = linearEstimates(st, 1, { k: K, m: 5000, acts: [['ofr_msg', 0, 0], ['ofr_amt@500', 500, 0]] }, 'contextual');
     expect(e.actions[1]!.young).toBeCloseTo(1, 4);
+    // No request carries a period token: the state keeps none of their covariances.
+    const periods = st.vocab.flatMap((t, i) => (periodOfToken(t) !== null ? [i] : []));
+    expect(periods).toHaveLength(2);
+    expect(st.pairs!.length).toBeGreaterThan(0);
+    for (const at of st.pairs!) expect(periods).not.toContain(Math.floor(at / st.vocab.length));
+    for (const at of st.pairs!) expect(periods).not.toContain(at % st.vocab.length);
     expect(e.actions[0]!.young).toBeLessThan(0.2);
     expect(e.none.young).toBeLessThan(0.2);
     // A state written before prior variances existed: 0, the tempered spread as before.

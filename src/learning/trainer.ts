@@ -448,7 +448,8 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number, iterat
   );
   const rungModel = new Map(rungKeys.map((k, i) => [k, rungFits[i]!]));
   // The covariance entries the state keeps: token pairs that met in one request (see LinearState.pairs).
-  const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d);
+  // Requests never carry a period token (see periodToken): their covariances would never be read.
+  const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d).filter((at) => group[Math.floor(at / d)] !== periodGroup && group[at % d] !== periodGroup);
   // Requests carry no period: each cohort's latest period effect is folded into the cohort's
   // coefficient, so a prediction is at the cohort's current level (the same shift for every action).
   const fold = latestPeriods(s.vocab);
