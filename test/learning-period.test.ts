@@ -89,19 +89,26 @@ describe('period effects', () => {
     const old = periodToken(K, T0, WEEK);
     const next = periodToken(K, T0 + WEEK, WEEK);
     s.counts = { [old]: 25, [next]: 25, 'co:late': 500 };
-    grow(s, new Map(), periodOfToken(old)!);
+    grow(s, new Map(), { oldest: periodOfToken(old)!.k, ms: WEEK });
     expect(s.vocab).toContain(old);
     expect(s.vocab).toContain(next);
     // The regular vocabulary is full: a frequent new segment still waits.
     expect(s.vocab).not.toContain('co:late');
-    grow(s, new Map(), periodOfToken(next)!);
+    grow(s, new Map(), { oldest: periodOfToken(next)!.k, ms: WEEK });
     expect(s.vocab).not.toContain(old);
     expect(s.vocab).toContain(next);
     expect(s.vocab).toHaveLength(97);
+    // Another period length (periodDays changed): the old weeks' tokens leave, whatever their number.
+    grow(s, new Map(), { oldest: 0, ms: 3 * DAY });
+    expect(s.vocab).not.toContain(next);
+    // Periods off: none stays.
+    s.counts = { [next]: 25 };
+    grow(s, new Map());
+    expect(s.vocab.some((t) => periodOfToken(t) !== null)).toBe(false);
   });
 
   it('dropping a token leaves exactly the statistics of rows that never carried it', () => {
-    const full = ['b', 'co:x', 'co:x|pd:1', 'co:x|pl:cart'];
+    const full = ['b', 'co:x', 'co:x|pd:1/604800000', 'co:x|pl:cart'];
     const kept = [0, 1, 3];
     const a = emptyRidge(4);
     const b = emptyRidge(3);

@@ -165,7 +165,7 @@ export class Trainer {
     for (const { r, t } of closedRows) for (const tok of tokensOf(r, t)) stats.counts[tok] = (stats.counts[tok] ?? 0) + 1;
     const openCounts = new Map<string, number>();
     for (const { r, t } of openRows) for (const tok of tokensOf(r, t)) openCounts.set(tok, (openCounts.get(tok) ?? 0) + 1);
-    grow(stats, openCounts, periodMs > 0 ? Math.floor(now / periodMs) - KEEP_PERIODS + 1 : undefined);
+    grow(stats, openCounts, periodMs > 0 ? { oldest: Math.floor(now / periodMs) - KEEP_PERIODS + 1, ms: periodMs } : undefined);
     const pIndex = new Map(stats.vocab.map((v, i) => [v, i]));
     const vIndex = new Map(stats.vvocab.map((v, i) => [v, i]));
 
@@ -287,13 +287,13 @@ function segmentByOf(c: CompiledCampaign) {
 /**
  * Adds tokens that reached the threshold to the vocabularies, growing every model's statistics.
  * Period tokens (see periodToken) have their own allowance, outside MAX_VOCAB: those of periods
- * before `oldestPeriod` leave the vocabulary (their rows keep everything else), so a campaign
- * that runs for a year keeps a bounded state.
+ * before `periods.oldest`, or of another period length, leave the vocabulary (their rows keep
+ * everything else), so a campaign that runs for a year keeps a bounded state.
  */
-export function grow(stats: Stats, extra: ReadonlyMap<string, number>, oldestPeriod?: number): void {
+export function grow(stats: Stats, extra: ReadonlyMap<string, number>, periods?: { oldest: number; ms: number }): void {
   const expired = (t: string) => {
-    const k = periodOfToken(t);
-    return k !== null && (oldestPeriod === undefined || k < oldestPeriod);
+    const p = periodOfToken(t);
+    return p !== null && (periods === undefined || p.ms !== periods.ms || p.k < periods.oldest);
   };
   if (stats.vocab.some(expired)) dropTokens(stats, stats.vocab.map((t) => !expired(t)));
   for (const t of Object.keys(stats.counts)) if (expired(t)) delete stats.counts[t];
@@ -475,8 +475,8 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number, iterat
 function latestPeriods(vocab: readonly string[]): Array<[number, number]> {
   const latest = new Map<string, { k: number; at: number }>();
   vocab.forEach((t, i) => {
-    const k = periodOfToken(t);
-    if (k === null) return;
+    const k = periodOfToken(t)?.k;
+    if (k === undefined) return;
     const co = t.slice(0, t.indexOf('|pd:'));
     const was = latest.get(co);
     if (!was || k > was.k) latest.set(co, { k, at: i });

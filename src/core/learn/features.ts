@@ -129,11 +129,13 @@ export function withDose(x: SparseX, tokens: readonly string[], vocab: ReadonlyM
  */
 export function periodToken(tokens: readonly string[], at: number, periodMs: number): string {
   const who = tokens.find((t) => t.startsWith('co:') && !t.includes('|')) ?? 'co:anon';
-  return `${who}|pd:${Math.floor(at / periodMs)}`;
+  return `${who}|pd:${Math.floor(at / periodMs)}/${periodMs}`;
 }
 
-/** The period a period token names, or null for any other token. */
-export function periodOfToken(token: string): number | null {
+/** The period a period token names (its index and length), or null for any other token. */
+export function periodOfToken(token: string): { k: number; ms: number } | null {
   const at = token.indexOf('|pd:');
-  return at < 0 ? null : Number(token.slice(at + 4));
+  if (at < 0) return null;
+  const slash = token.indexOf('/', at);
+  return { k: Number(token.slice(at + 4, slash)), ms: Number(token.slice(slash + 1)) };
 }
