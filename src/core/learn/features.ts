@@ -103,8 +103,12 @@ export function doseOf(cost: number, margin: number): number {
 
 /** The dose tokens of a request: one overall, one for the request's cohort (tokens from requestTokens). */
 export function doseTokens(tokens: readonly string[]): [string, string] {
-  const who = tokens.find((t) => t.startsWith('co:') && !t.includes('|')) ?? 'co:anon';
-  return ['dp', `${who}|dp`];
+  return ['dp', `${cohortToken(tokens)}|dp`];
+}
+
+/** A request's cohort token (`co:anon` when it has none). */
+function cohortToken(tokens: readonly string[]): string {
+  return tokens.find((t) => t.startsWith('co:') && !t.includes('|')) ?? 'co:anon';
 }
 
 /** A request's encoding with an action's dose added (`dose` 0: unchanged); unknown tokens are skipped. */
@@ -128,8 +132,7 @@ export function withDose(x: SparseX, tokens: readonly string[], vocab: ReadonlyM
  * shoppers had become other shoppers) is not credited or blamed for the cohort's drift.
  */
 export function periodToken(tokens: readonly string[], at: number, periodMs: number): string {
-  const who = tokens.find((t) => t.startsWith('co:') && !t.includes('|')) ?? 'co:anon';
-  return `${who}|pd:${Math.floor(at / periodMs)}/${periodMs}`;
+  return `${cohortToken(tokens)}|pd:${Math.floor(at / periodMs)}/${periodMs}`;
 }
 
 /** The period a period token names (its index and length), or null for any other token. */
