@@ -83,6 +83,25 @@ describe('period effects', () => {
     expect(linearEstimates(old, 1, { k: K, m: 5000, acts: [['ofr_amt@500', 500, 0]] }, 'contextual').actions[0]!.young).toBe(0);
   });
 
+  it('the latest level is as certain as the periods’ data make it, not as uncertain as the period prior', () => {
+    // A steady cohort: 30% buy without an offer, 1,000 decisions in each of two weeks.
+    const s = emptyStats('contextual');
+    const tokens = (week: number) => [...K, periodToken(K, T0 + week * WEEK + DAY, WEEK)];
+    s.vocab = [...new Set([...tokens(0), ...tokens(1)])];
+    const index = new Map(s.vocab.map((t, i) => [t, i]));
+    const a = (s.actions[NONE] = { p: emptyRidge(s.vocab.length), v: emptyRidge(1) });
+    for (const week of [0, 1]) for (let i = 0; i < 1000; i++) addRidge(a.p, encodeTokens(tokens(week), index), i % 10 < 3 ? 1 : 0);
+    s.trials = 2000;
+    const st = publishLinear(c, s, now, 4);
+    const none = linearEstimates(st, 1, { k: K, m: 5000, acts: [] }, 'contextual').none;
+    const variance = (none.sd / Math.abs(none.v)) ** 2;
+    // Between what all 2,000 rows and what the latest week's 1,000 alone would give (p(1−p)/n);
+    // the cohort coefficient's own variance (without its covariance with the period) is ~20× more.
+    expect(none.p).toBeCloseTo(0.3, 1);
+    expect(variance).toBeGreaterThan((0.5 * 0.21) / 2000);
+    expect(variance).toBeLessThan((1.5 * 0.21) / 1000);
+  });
+
   it('period tokens have their own allowance beside the full vocabulary, and expired ones leave it', () => {
     const s = emptyStats('contextual');
     s.vocab = Array.from({ length: 96 }, (_, i) => (i === 0 ? 'b' : `co:c${i}`));

@@ -6,7 +6,7 @@ import { round2 } from '../core/economics.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
 import { closingHorizon, MAX_LAGS, truncatedDelayCdf } from '../core/learn/delay.js';
 import { doseOf, doseTokens, encodeTokens, periodOfToken, periodToken, tokenDepth, withDose } from '../core/learn/features.js';
-import { addRidge, emptyRidge, cooccurring, fitRidge, fitRidgeShared, growRidge, mergeRidge, pickRidge, type RidgeStats } from '../core/learn/linear.js';
+import { addRidge, emptyRidge, cooccurring, fitRidge, fitRidgeShared, growRidge, mergeRidge, pickRidge, type RidgeModel, type RidgeStats } from '../core/learn/linear.js';
 import { segmentOf } from '../core/learn/policies.js';
 import type { LearningTrace } from '../core/policy.js';
 import type { ArmSummary, LinearState, ThompsonState } from '../core/learn/state.js';
@@ -452,17 +452,33 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number, iterat
   const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d).filter((at) => group[Math.floor(at / d)] !== periodGroup && group[at % d] !== periodGroup);
   // Requests carry no period: each cohort's latest period effect is folded into the cohort's
   // coefficient, so a prediction is at the cohort's current level (the same shift for every action).
+  // The covariance is folded too (θ' = Tθ, Σ' = TΣTᵀ): every row carries its cohort's period, so a
+  // cohort's coefficient alone is uncertain by the whole period prior, which its covariance with
+  // the period cancels — dropped, "no offer" would look several times less certain than it is.
   const fold = latestPeriods(s.vocab);
-  const current = (mean: readonly number[]) => {
-    if (fold.length === 0) return mean;
-    const out = [...mean];
-    for (const [co, pd] of fold) out[co]! += mean[pd]!;
-    return out;
+  const current = (m: RidgeModel): RidgeModel => {
+    if (fold.length === 0) return m;
+    const pdOf = new Map(fold);
+    const mean = [...m.mean];
+    for (const [co, pd] of fold) mean[co]! += m.mean[pd]!;
+    const cov = [...m.cov];
+    for (let i = 0; i < d; i++) {
+      const pi = pdOf.get(i);
+      for (let j = 0; j < d; j++) {
+        const pj = pdOf.get(j);
+        let x = m.cov[i * d + j]!;
+        if (pi !== undefined) x += m.cov[pi * d + j]!;
+        if (pj !== undefined) x += m.cov[i * d + pj]!;
+        if (pi !== undefined && pj !== undefined) x += m.cov[pi * d + pj]!;
+        cov[i * d + j] = x;
+      }
+    }
+    return { ...m, mean, cov };
   };
   for (const [key, a] of Object.entries(s.actions)) {
     const level = key === NONE ? 'none' : rungModel.has(key) ? 'rung' : 'offer';
     const fitted = key === NONE ? nonePm! : (rungModel.get(key) ?? offerMean.get(offerOfAction(key)!)!.model);
-    const pm = { ...fitted, mean: current(fitted.mean) };
+    const pm = current(fitted);
     const lambdas = levelLambda.get(level);
     const pv = lambdas ? lambdas.map((l) => round6(pm.noise / l)) : undefined;
     const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 10, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
