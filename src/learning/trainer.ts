@@ -481,7 +481,10 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number, iterat
     const pm = current(fitted);
     const lambdas = levelLambda.get(level);
     const pv = lambdas ? lambdas.map((l) => round6(pm.noise / l)) : undefined;
-    const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 10, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
+    // An offer's residual is held to "no offer"'s as if by 100 orders: an order's CM varies by
+    // thousands where the basket is unknown, the policy does not sample this model's uncertainty,
+    // and a few dozen orders would otherwise decide which offer wins (blanket-trap's home hero).
+    const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 100, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
     actions[key] = { p: { mean: pm.mean.map(round6), cov: pairs.map((at) => round4(pm.cov[at]!)) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n), ...(pv ? { pv } : {}) };
   }
   return { kind: 'contextual', vocab: s.vocab, vvocab: s.vvocab, pairs, groups: group, actions, trials: s.trials, shadow: s.shadow, trainedAt: now };
