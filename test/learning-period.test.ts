@@ -120,6 +120,12 @@ describe('period effects', () => {
     // Another period length (periodDays changed): the old weeks' tokens leave, whatever their number.
     grow(s, new Map(), { oldest: 0, ms: 3 * DAY });
     expect(s.vocab).not.toContain(next);
+    // A token from before periods named their length leaves as well.
+    const unnamed = 'co:engaged_90|pd:2900';
+    expect(periodOfToken(unnamed)).toEqual({ k: 2900, ms: 0 });
+    s.vocab.push(unnamed);
+    grow(s, new Map(), { oldest: 0, ms: 3 * DAY });
+    expect(s.vocab).not.toContain(unnamed);
     // Periods off: none stays.
     s.counts = { [next]: 25 };
     grow(s, new Map());

@@ -6,7 +6,7 @@ import { round2 } from '../core/economics.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
 import { closingHorizon, MAX_LAGS, truncatedDelayCdf } from '../core/learn/delay.js';
 import { doseOf, doseTokens, encodeTokens, periodOfToken, periodToken, tokenDepth, withDose } from '../core/learn/features.js';
-import { addRidge, emptyRidge, cooccurring, fitRidge, fitRidgeShared, growRidge, mergeRidge, pickRidge, type RidgeModel, type RidgeStats } from '../core/learn/linear.js';
+import { addRidge, emptyRidge, cooccurring, fitRidge, fitRidgeShared, growRidge, mergeRidge, pickRidge, type RidgeStats } from '../core/learn/linear.js';
 import { segmentOf } from '../core/learn/policies.js';
 import type { LearningTrace } from '../core/policy.js';
 import type { ArmSummary, LinearState, ThompsonState } from '../core/learn/state.js';
@@ -456,36 +456,35 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number, iterat
   // cohort's coefficient alone is uncertain by the whole period prior, which its covariance with
   // the period cancels — dropped, "no offer" would look several times less certain than it is.
   const fold = latestPeriods(s.vocab);
-  const current = (m: RidgeModel): RidgeModel => {
-    if (fold.length === 0) return m;
-    const pdOf = new Map(fold);
-    const mean = [...m.mean];
-    for (const [co, pd] of fold) mean[co]! += m.mean[pd]!;
-    const cov = [...m.cov];
-    for (let i = 0; i < d; i++) {
-      const pi = pdOf.get(i);
-      for (let j = 0; j < d; j++) {
-        const pj = pdOf.get(j);
-        let x = m.cov[i * d + j]!;
-        if (pi !== undefined) x += m.cov[pi * d + j]!;
-        if (pj !== undefined) x += m.cov[i * d + pj]!;
-        if (pi !== undefined && pj !== undefined) x += m.cov[pi * d + pj]!;
-        cov[i * d + j] = x;
-      }
-    }
-    return { ...m, mean, cov };
+  const periodOf = new Map(fold);
+  const currentMean = (mean: readonly number[]) => {
+    const out = [...mean];
+    for (const [co, pd] of fold) out[co]! += mean[pd]!;
+    return out;
+  };
+  // One entry of TΣTᵀ: the state keeps only the entries at `pairs`.
+  const currentCov = (cov: readonly number[], at: number) => {
+    const i = Math.floor(at / d);
+    const j = at % d;
+    const pi = periodOf.get(i);
+    const pj = periodOf.get(j);
+    let x = cov[at]!;
+    if (pi !== undefined) x += cov[pi * d + j]!;
+    if (pj !== undefined) x += cov[i * d + pj]!;
+    if (pi !== undefined && pj !== undefined) x += cov[pi * d + pj]!;
+    return x;
   };
   for (const [key, a] of Object.entries(s.actions)) {
     const level = key === NONE ? 'none' : rungModel.has(key) ? 'rung' : 'offer';
     const fitted = key === NONE ? nonePm! : (rungModel.get(key) ?? offerMean.get(offerOfAction(key)!)!.model);
-    const pm = current(fitted);
     const lambdas = levelLambda.get(level);
-    const pv = lambdas ? lambdas.map((l) => round6(pm.noise / l)) : undefined;
+    const pv = lambdas ? lambdas.map((l) => round6(fitted.noise / l)) : undefined;
     // An offer's residual is held to "no offer"'s as if by 100 orders: an order's CM varies by
     // thousands where the basket is unknown, the policy does not sample this model's uncertainty,
     // and a few dozen orders would otherwise decide which offer wins (blanket-trap's home hero).
     const vm = key === NONE && noneVm ? noneVm : fitRidge(growRidge(a.v, s.vvocab.length), { lambda: 100, ...(noneVm ? { mean: noneVm.mean } : {}), noise: valueNoise, noiseWeight: 5 });
-    actions[key] = { p: { mean: pm.mean.map(round6), cov: pairs.map((at) => round4(pm.cov[at]!)) }, v: { mean: vm.mean.map(round6) }, n: round6(pm.n), ...(pv ? { pv } : {}) };
+    const p = { mean: currentMean(fitted.mean).map(round6), cov: pairs.map((at) => round4(currentCov(fitted.cov, at))) };
+    actions[key] = { p, v: { mean: vm.mean.map(round6) }, n: round6(fitted.n), ...(pv ? { pv } : {}) };
   }
   return { kind: 'contextual', vocab: s.vocab, vvocab: s.vvocab, pairs, groups: group, actions, trials: s.trials, shadow: s.shadow, trainedAt: now };
 }

@@ -140,5 +140,7 @@ export function periodOfToken(token: string): { k: number; ms: number } | null {
   const at = token.indexOf('|pd:');
   if (at < 0) return null;
   const slash = token.indexOf('/', at);
+  // A token from before periods named their length: length unknown (0), so it leaves the vocabulary.
+  if (slash < 0) return { k: Number(token.slice(at + 4)), ms: 0 };
   return { k: Number(token.slice(at + 4, slash)), ms: Number(token.slice(slash + 1)) };
 }
