@@ -143,16 +143,22 @@ export function predictRidge(m: { d: number; mean: ArrayLike<number>; cov: Array
   const d = m.d;
   let mean = 0;
   let variance = 0;
+  // The covariance is symmetric: each pair once, doubled (half the work of the full sum).
   for (let i = 0; i < idx.length; i++) {
     const a = idx[i]!;
     if (a >= d) continue;
-    mean += m.mean[a]! * val[i]!;
-    for (let j = 0; j < idx.length; j++) {
+    const vi = val[i]!;
+    mean += m.mean[a]! * vi;
+    const row = a * d;
+    const kd = at ? at[row + a]! : row + a;
+    let cross = 0;
+    for (let j = i + 1; j < idx.length; j++) {
       const b = idx[j]!;
       if (b >= d) continue;
-      const k = at ? at[a * d + b]! : a * d + b;
-      if (k >= 0) variance += val[i]! * m.cov[k]! * val[j]!;
+      const k = at ? at[row + b]! : row + b;
+      if (k >= 0) cross += m.cov[k]! * val[j]!;
     }
+    variance += vi * ((kd >= 0 ? m.cov[kd]! * vi : 0) + 2 * cross);
   }
   return { mean, variance: Math.max(0, variance) };
 }

@@ -269,7 +269,7 @@ function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: 
     const lambda = a.offerId !== null ? (st.shadow[a.offerId] ?? 0) : 0;
     // Keyed by the action alone (no string built per lookup); the cost is checked, not assumed.
     const known = memo?.get(key) as ActionEstimate | undefined;
-    if (known && known.cost === cost) return { ...known, objective: known.ecm - lambda * reserve };
+    if (known && known.cost === cost) return lambda === 0 ? known : { ...known, objective: known.ecm - lambda * reserve };
     if (!enc) {
       const x = encodeTokens(t.k, ix.p);
       const xd = withDose(x, t.k, ix.p, 1);
