@@ -28,6 +28,9 @@ interface Cell {
   obsLast: number | null;
   trueAll: number | null;
   trueLast: number | null;
+  /** Of the observable oracle within the daily caps (budgeted scenarios only). */
+  capAll: number | null;
+  capLast: number | null;
 }
 
 /** What a row shows of a policy: the engine and FCFS on the engine's treated sessions, the rest on all. */
@@ -40,6 +43,8 @@ function cellOf(p: PolicyReport): Cell {
     obsLast: p.ofOracle.observable.window,
     trueAll: p.ofOracle.true.all,
     trueLast: p.ofOracle.true.window,
+    capAll: p.ofOracle.withinCaps?.all ?? null,
+    capLast: p.ofOracle.withinCaps?.window ?? null,
   };
 }
 
@@ -103,14 +108,15 @@ export function markdownTable(tables: Map<string, ScenarioRows>, o: { sessions: 
   const out = [
     `Incremental CM/session (major units, against no offer, true model) and its share of each oracle; ${o.sessions.toLocaleString('en-US')} sessions, mean over seeds ${o.seeds.join(', ')} ± sd.`,
     "Engine and FCFS rows on the engine's treated sessions (the oracles' shares computed on the same sessions); other rows on all sessions.",
+    'Where a daily cap binds, the capped oracle (the observable oracle within the caps, per bucket and day) is the one a cap-keeping policy can reach; shares of it on treated sessions for every row.',
     '',
-    `| scenario | policy | incr. CM/session (all) | (${last}) | % observable oracle (all) | (${last}) | % true oracle (all) | (${last}) |`,
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    `| scenario | policy | incr. CM/session (all) | (${last}) | % observable oracle (all) | (${last}) | % true oracle (all) | (${last}) | % capped oracle (all) | (${last}) |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [scenario, rows] of tables) {
     for (const [label, cells] of rows) {
       out.push(
-        `| ${scenario} | ${label.replace(/\|/g, '\\|')} | ${fmtMoney(cells.map((c) => c.incrAll))} | ${fmtMoney(cells.map((c) => c.incrLast))} | ${fmtShare(cells.map((c) => c.obsAll))} | ${fmtShare(cells.map((c) => c.obsLast))} | ${fmtShare(cells.map((c) => c.trueAll))} | ${fmtShare(cells.map((c) => c.trueLast))} |`,
+        `| ${scenario} | ${label.replace(/\|/g, '\\|')} | ${fmtMoney(cells.map((c) => c.incrAll))} | ${fmtMoney(cells.map((c) => c.incrLast))} | ${fmtShare(cells.map((c) => c.obsAll))} | ${fmtShare(cells.map((c) => c.obsLast))} | ${fmtShare(cells.map((c) => c.trueAll))} | ${fmtShare(cells.map((c) => c.trueLast))} | ${fmtShare(cells.map((c) => c.capAll))} | ${fmtShare(cells.map((c) => c.capLast))} |`,
       );
     }
   }

@@ -345,6 +345,16 @@ describe('simulator: a binding daily budget', () => {
     expect(b.fcfs.incrementalCm).toBeGreaterThan(0);
     expect(b.fcfs.incrementalCm).toBeLessThan(bestBlanket.treated.incrementalCmPerSession * bestBlanket.treated.sessions);
     expect(b.engine.incrementalCm).toBeCloseTo(policy(r, 'engine').treated.incrementalCmPerSession * policy(r, 'engine').treated.sessions, 6);
+    // The observable oracle within the caps: reported where a cap exists, below the one that
+    // ignores the cap here (it binds hard), above spending the cap first-come-first-served.
+    const capped = policy(r, 'oracle:capped');
+    const observable = policy(r, 'oracle:observable');
+    expect(capped.kind).toBe('oracle');
+    expect(capped.all.offerRate).toBeLessThanOrEqual(1 - r.engine.holdoutShare + 0.02);
+    expect(capped.treated.incrementalCmPerSession * capped.treated.sessions).toBeLessThan(observable.treated.incrementalCmPerSession * observable.treated.sessions);
+    expect(capped.treated.incrementalCmPerSession * capped.treated.sessions).toBeGreaterThan(b.fcfs.incrementalCm);
+    expect(row.ofOracle.withinCaps!.all).toBeCloseTo(b.fcfs.incrementalCm / (capped.treated.incrementalCmPerSession * capped.treated.sessions), 9);
+    expect(policy(r, 'oracle:observable').ofOracle.withinCaps).toBeDefined();
   });
 });
 

@@ -20,9 +20,11 @@ export function formatReport(r: SimReport): string {
   out.push(`Expected values under the true model on the same sessions; "incr." is against no offer; "last" is the last ${int(r.window.sessions)} sessions.`);
   out.push('% of an oracle: all / last; the engine and FCFS on the engine\'s treated sessions (holdout excluded), the oracles there too.');
   out.push('');
+  const capped = r.budgets.length > 0;
+  if (capped) out.push('% capped oracle: of the observable oracle within the daily caps, on treated sessions for every policy (blankets ignore the caps).');
   out.push(
     table(
-      ['policy', 'offer rate', 'conversion', 'AOV', 'offer cost/session', 'CM/session', 'incr. CM/session', 'incr. last', 'treated incr.', '% observable oracle', '% true oracle'],
+      ['policy', 'offer rate', 'conversion', 'AOV', 'offer cost/session', 'CM/session', 'incr. CM/session', 'incr. last', 'treated incr.', '% observable oracle', '% true oracle', ...(capped ? ['% capped oracle'] : [])],
       r.policies.map((p) => [
         p.label,
         pct(p.all.offerRate),
@@ -35,8 +37,9 @@ export function formatReport(r: SimReport): string {
         signed(p.treated.incrementalCmPerSession),
         shares(p.ofOracle.observable),
         shares(p.ofOracle.true),
+        ...(capped ? [p.ofOracle.withinCaps ? shares(p.ofOracle.withinCaps) : '—'] : []),
       ]),
-      [false, true, true, true, true, true, true, true, true, true, true],
+      [false, true, true, true, true, true, true, true, true, true, true, true],
     ),
   );
   out.push(`Observable oracle: ${int(r.observableOracle.buckets)} buckets (cohort × placement × channel × device × cart value), an offer in ${int(r.observableOracle.offerBuckets)}.`);

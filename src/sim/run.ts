@@ -1,6 +1,7 @@
 import { CampaignSpecSchema, OfferCreateSchema, type Offer } from '../core/catalog.js';
 import { reserveFor } from '../core/decide.js';
 import { cohortOf } from '../customers/features.js';
+import { cappedChoice, type DayTotals } from './capped-oracle.js';
 import { ResponseModel, type ShownOffer, type Truth } from './model.js';
 import { COHORTS, type Scenario, type SimCohort } from './scenario.js';
 import { buildShop, runSpan, sessions as sessionStream, type SimSession, type SimShop } from './shop.js';
@@ -68,7 +69,7 @@ export interface PolicyReport {
    * Incremental CM/session as a share of each oracle's. The engine (and the FCFS baseline, which
    * spends only where the engine may) on its treated sessions, every other policy on all sessions.
    */
-  ofOracle: { observable: OracleShares; true: OracleShares };
+  ofOracle: { observable: OracleShares; true: OracleShares; withinCaps?: OracleShares };
   measured?: Measured;
 }
 
@@ -404,6 +405,11 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     if (!d) m.set(day, (d = { sessions: 0, issued: 0, liability: 0, cap, expectedCost: 0, exhaustedAt: null }));
     return d;
   };
+  // The observable oracle within the daily caps (see capped-oracle.ts): per day and bucket each
+  // action's totals over treated sessions, and the treated sessions to score its choices on.
+  const caps = new Map(budgeted.map((o) => [o.id, o.budget.dailyLiability!]));
+  const cappedDays = new Map<number, DayTotals>();
+  const cappedSessions: Array<{ w: Where; bucket: string; day: number; none: Truth; keys: string[]; truths: Truth[] }> = [];
   const fcfs = budgeted.flatMap((o) =>
     constants.filter((c) => c.offerId === o.id).map((c) => ({ ...c, cap: o.budget.dailyLiability!, id: `fcfs:${c.id.slice(4)}`, spent: new Map<number, number>(), exhausted: new Map<number, number | null>(), liability: 0, expectedCost: 0 })),
   );
@@ -541,6 +547,24 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       }
       if (ed.exhaustedAt === null && r.d.refusals[o.id]?.includes('DAILY_LIABILITY')) ed.exhaustedAt = fraction;
     }
+    if (budgeted.length > 0) {
+      if (!w.treated) addAcc(accFor('oracle:capped'), w, none, none, false);
+      else {
+        let dt = cappedDays.get(day);
+        if (!dt) cappedDays.set(day, (dt = new Map()));
+        let b = dt.get(r.bucket);
+        if (!b) dt.set(r.bucket, (b = new Map([['none', { incremental: 0, liability: 0, offerId: null }]])));
+        const keys = options.map((o) => actionKey(o));
+        options.forEach((o, i) => {
+          const budget = caps.has(o.offer.id) ? o.offer.id : null;
+          let a = b.get(keys[i]!);
+          if (!a) b.set(keys[i]!, (a = { incremental: 0, liability: 0, offerId: budget }));
+          a.incremental += truths[i]!.ecm - none.ecm;
+          if (budget !== null) a.liability += reserveFor(truths[i]!.order.offerCost, redemptionRate);
+        });
+        cappedSessions.push({ w, bucket: r.bucket, day, none, keys, truths });
+      }
+    }
     for (const f of fcfs) {
       const i = options.findIndex((o) => o.offer.id === f.offerId && o.value === f.value);
       let t = none;
@@ -602,6 +626,15 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     mergeAcc(observable, bestAcc);
   }
   accs.set('oracle:observable', observable);
+  if (budgeted.length > 0) {
+    const choice = new Map([...cappedDays].map(([day, totals]) => [day, cappedChoice(totals, caps)]));
+    const capped = accFor('oracle:capped');
+    for (const c of cappedSessions) {
+      const i = c.keys.indexOf(choice.get(c.day)!.get(c.bucket)!);
+      const t = i < 0 ? c.none : c.truths[i]!;
+      addAcc(capped, c.w, t, c.none, i >= 0 && t.order.applied);
+    }
+  }
 
   const elapsedMs = performance.now() - started;
   const oracleTrue = accFor('oracle');
@@ -610,6 +643,8 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     const onTreated = kind === 'engine' || kind === 'budget_baseline';
     const [all, win] = onTreated ? (['treated', 'treatedWindow'] as const) : (['all', 'window'] as const);
     const shares = (o: Acc): OracleShares => ({ all: share(a[all].incremental, o[all].incremental), window: share(a[win].incremental, o[win].incremental) });
+    // Against the capped oracle on treated sessions for every policy: it spends on nothing else.
+    const cappedShares = (o: Acc): OracleShares => ({ all: share(a.treated.incremental, o.treated.incremental), window: share(a.treatedWindow.incremental, o.treatedWindow.incremental) });
     return {
       id,
       label,
@@ -619,7 +654,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       treated: summarize(a.treated),
       treatedWindow: summarize(a.treatedWindow),
       byCohort: Object.fromEntries(COHORTS.map((c) => [c, summarize(a.byCohort[c])])) as Record<SimCohort, PolicySummary>,
-      ofOracle: { observable: shares(observable), true: shares(oracleTrue) },
+      ofOracle: { observable: shares(observable), true: shares(oracleTrue), ...(budgeted.length > 0 ? { withinCaps: cappedShares(accFor('oracle:capped')) } : {}) },
     };
   };
   const engine = report('engine', `engine (${policyName} policy)`, 'engine');
@@ -672,6 +707,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       ...constants.map((c) => report(c.id, c.label, c.offerId === null ? 'baseline' : 'constant')),
       ...fcfsReports,
       report('oracle:observable', 'observable oracle (best action per bucket)', 'oracle'),
+      ...(budgeted.length > 0 ? [report('oracle:capped', 'observable oracle within the daily caps (best action per bucket and day)', 'oracle')] : []),
       report('oracle', 'oracle (true model)', 'oracle'),
       engine,
     ],
