@@ -97,11 +97,12 @@ export function probabilityOfBest(mean: readonly number[], sd: readonly number[]
   for (let a = 0; a < k; a++) {
     const ma = mean[a]!;
     const sa = sd[a]!;
-    // P(a best) ≤ P(a above the highest-mean rival) = Φ(gap / combined sd): below 1e-12 (6.9 sd)
-    // it is left at 0 instead of integrated (most of a large catalog).
+    // P(a best) ≤ P(a above the highest-mean rival) = Φ(gap / combined sd): below Φ(−7) ≈ 1e-12
+    // it is left at 0 instead of integrated (most of a large catalog). Two known values that tie
+    // give 0 / 0, which compares false and is integrated.
     const top = ri[0] === a ? 1 : 0;
     const gap = (ma - rm[top]!) / Math.sqrt(sa * sa + rs[top]! * rs[top]!);
-    if (gap < -7 || (gap !== gap && ma < rm[top]!)) continue;
+    if (gap < -7) continue;
     if (sa === 0) {
       out[a] = productBelow(ma, a, rm, rs, ri);
       continue;
@@ -124,9 +125,9 @@ export function probabilityOfBest(mean: readonly number[], sd: readonly number[]
 
 /**
  * Π_{j≠skip} Φ((t − mean_j) / sd_j) over the rivals (means, sds and indexes in descending order
- * of mean), summed as logs. Once the product is below 1e-17 the node adds less than that to a probability (its
- * weight is below 1): it counts as 0, which only skips work — the policy samples from what this
- * returns, so the logged propensity stays exact.
+ * of mean), summed as logs. Once the product is below 1e-17 the node adds less than that to a
+ * probability (its weight is below 1): it counts as 0, which only skips work — the policy samples
+ * from what this returns, so the logged propensity stays exact.
  */
 function productBelow(t: number, skip: number, rm: Float64Array, rs: Float64Array, ri: Int32Array): number {
   let log = 0;
