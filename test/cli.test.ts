@@ -284,3 +284,23 @@ describe('the offerpilot CLI', { timeout: 180_000 }, () => {
     expect(() => sampleSize({ sd: 1e308, holdoutShare: 0.1, units: 1000 })).toThrow(/No finite answer for sd/);
   });
 });
+
+describe('offerpilot simulate --dump', () => {
+  it('writes one JSON line per session beside the report, and a dump path it cannot open is a coded error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'op-dump-'));
+    try {
+      const file = join(dir, 'sessions.jsonl');
+      const r = await outcome(['simulate', '--scenario', 'grocery', '--sessions', '150', '--policy', '{"type":"static"}', '--json', '--db', join(dir, 'sim.db'), '--dump', file]);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as { engine: { decisions: number } };
+      const lines = (await import('node:fs')).readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { index: number; action: string; options: Record<string, number> });
+      expect(lines).toHaveLength(150);
+      expect(report.engine.decisions).toBe(150);
+      expect(lines[149]!.index).toBe(149);
+      expect(Object.keys(lines[0]!.options).length).toBeGreaterThan(0);
+      expectOneLine(await outcome(['simulate', '--scenario', 'grocery', '--sessions', '10', '--db', join(dir, 'sim2.db'), '--dump', join(dir, 'missing', 'x.jsonl')]), 2, 'USAGE_ERROR', /missing/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

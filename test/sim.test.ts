@@ -14,6 +14,7 @@ import {
   type ShopClient,
   SHIPPED_SCENARIOS,
   type Scenario,
+  type SessionRecord,
   type SimReport,
   type SimSession,
 } from '../src/sim/index.js';
@@ -27,7 +28,7 @@ const START = Date.parse('2026-11-01T00:00:00Z');
  * economics, so they run the static policy unless the scenario or the test names one (it does not train between
  * flushes, which keeps the file fast); the learning policies have their own tests.
  */
-async function run(scenario: Scenario, n: number, seed = 1, opts: { window?: number; policy?: Record<string, unknown> } = {}): Promise<SimReport> {
+async function run(scenario: Scenario, n: number, seed = 1, opts: { window?: number; policy?: Record<string, unknown>; onSession?: (r: SessionRecord) => void } = {}): Promise<SimReport> {
   const client = await inProcessClient({ start: START, seed, scenario });
   try {
     const named = (scenario.campaign as { policy?: unknown }).policy !== undefined;
@@ -402,5 +403,26 @@ describe('simulator over HTTP', () => {
       await server.stop();
       await db.drop();
     }
+  });
+});
+
+describe('simulator: the per-session record (simulate --dump)', () => {
+  it('is one record per session in order, and adds up to the report: holdout sessions get nothing, the engine\'s true incremental CM is the sum of its records', async () => {
+    const records: SessionRecord[] = [];
+    const n = 600;
+    const r = await run(loadScenario('blanket-trap'), n, 2, { onSession: (x) => records.push(x) });
+    expect(records.map((x) => x.index)).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(new Set(records.map((x) => x.decisionId)).size).toBe(n);
+    const treated = records.filter((x) => !x.holdout);
+    for (const x of records.filter((y) => y.holdout)) expect([x.action, x.incremental, x.p]).toEqual(['none', 0, x.p0]);
+    for (const x of treated) {
+      if (x.action === 'none') expect(x.incremental).toBe(0);
+      else if (!x.action.includes('+')) expect(x.incremental).toBeCloseTo(x.options[x.action]!, 9);
+      expect(['sure_thing', 'persuadable', 'lost_cause', 'sleeping_dog']).toContain(x.segment);
+    }
+    const engine = policy(r, 'engine');
+    expect(engine.treated.sessions).toBe(treated.length);
+    expect(treated.reduce((a, x) => a + x.incremental, 0) / treated.length).toBeCloseTo(engine.treated.incrementalCmPerSession, 6);
+    expect(records.filter((x) => x.bought).length).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CLI_ACTOR, SCOPES, type Scope } from '../auth/index.js';
 import { loadConfig, type Config } from '../config/index.js';
@@ -192,7 +192,8 @@ program
   .option('--window <n>', 'also report every policy over the last n sessions', numberOption({ integer: true, min: 1 }), 10_000)
   .option('--policy <json>', 'replace the scenario campaign\'s policy, e.g. \'{"type":"static"}\' (the engine validates it)')
   .option('--json', 'print the report as JSON')
-  .action(async (flags: { scenario: string; sessions: number; seed: number; concurrency: number; window: number; policy?: string; db?: string; url?: string; key?: string; json?: boolean }) => {
+  .option('--dump <file>', 'also write every session as a JSON line: the engine\'s action, the latent segment and the true values (diagnostics)')
+  .action(async (flags: { scenario: string; sessions: number; seed: number; concurrency: number; window: number; policy?: string; db?: string; url?: string; key?: string; json?: boolean; dump?: string }) => {
     const key = flags.key ?? process.env.OFFERPILOT_API_KEY;
     let policy: Record<string, unknown> | undefined;
     if (flags.policy !== undefined) {
@@ -215,6 +216,13 @@ program
     const client = flags.url
       ? httpClient(flags.url, key!)
       : await inProcessClient({ start: Date.parse('2026-11-01T00:00:00Z'), seed, db: flags.db, scenario });
+    let dump: number | null = null;
+    try {
+      if (flags.dump !== undefined) dump = openSync(flags.dump, 'w');
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new OfferpilotError('USAGE_ERROR', `--dump: cannot write ${flags.dump}: ${err.code ?? err.message}`, [{ path: flags.dump!, message: err.code ?? err.message }]);
+    }
     try {
       const report = await simulate(scenario, client, {
         sessions: flags.sessions,
@@ -223,9 +231,11 @@ program
         window: flags.window,
         policy,
         onProgress: process.stderr.isTTY && !flags.json ? progressBar() : undefined,
+        ...(dump !== null ? { onSession: (r: object) => writeSync(dump, `${JSON.stringify(r)}\n`) } : {}),
       });
       console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report));
     } finally {
+      if (dump !== null) closeSync(dump);
       await client.close();
     }
   });

@@ -144,6 +144,31 @@ export interface SimulateOptions {
   /** Replaces the scenario campaign's `policy` (the engine validates it), e.g. `{ type: 'static' }`. */
   policy?: Record<string, unknown>;
   onProgress?: (done: number, total: number) => void;
+  /** Called once per session, in session order, with what the engine did and the truth (diagnostics: `simulate --dump`). */
+  onSession?: (s: SessionRecord) => void;
+}
+
+/**
+ * One session as the simulator saw it: what the engine decided and what it was worth under the
+ * true model — the latent segment and true purchase probabilities no policy sees. For diagnosing
+ * a learner (which shoppers got what, against what they were truly worth), never for deciding.
+ */
+export interface SessionRecord {
+  index: number;
+  decisionId: string;
+  holdout: boolean;
+  /** The observable oracle's bucket (cohort|placement|channel|device|cart value). */
+  bucket: string;
+  segment: string;
+  /** What the engine showed ("none", or action keys joined by "+"). */
+  action: string;
+  /** True purchase probability under what was shown, and without an offer. */
+  p: number;
+  p0: number;
+  bought: boolean;
+  /** True incremental CM (minor units) of what was shown, and of each option had it been shown instead. */
+  incremental: number;
+  options: Record<string, number>;
 }
 
 const emptyStats = (): PolicyStats => ({ sessions: 0, conversions: 0, revenue: 0, offerCost: 0, cm: 0, incremental: 0, offered: 0 });
@@ -515,6 +540,19 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     options.forEach((o, i) => addAcc(inBucket(actionKey(o)), w, truths[i]!, none, truths[i]!.order.applied));
 
     addAcc(accFor('engine'), w, r.t, none, r.offered);
+    opts.onSession?.({
+      index: session.index,
+      decisionId: r.d.decisionId,
+      holdout: r.d.holdout,
+      bucket: r.bucket,
+      segment: session.customer.segment,
+      action: r.shown.length ? r.shown.map((x) => actionKey(x)).join('+') : 'none',
+      p: r.t.p,
+      p0: none.p,
+      bought: r.bought,
+      incremental: r.t.ecm - none.ecm,
+      options: Object.fromEntries(options.map((o, i) => [actionKey(o), truths[i]!.ecm - none.ecm])),
+    });
     addAcc(engineIn(r.bucket), w, r.t, none, r.offered);
     if (!r.d.holdout) {
       let c = engineChose.get(r.bucket);
