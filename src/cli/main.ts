@@ -213,9 +213,7 @@ program
     }
     const seed = flags.seed;
     const { formatReport, httpClient, inProcessClient, progressBar, simulate } = await lazy.sim();
-    const client = flags.url
-      ? httpClient(flags.url, key!)
-      : await inProcessClient({ start: Date.parse('2026-11-01T00:00:00Z'), seed, db: flags.db, scenario });
+    // Before the engine opens: a path that cannot be written fails with nothing to close.
     let dump: number | null = null;
     try {
       if (flags.dump !== undefined) dump = openSync(flags.dump, 'w');
@@ -223,6 +221,9 @@ program
       const err = e as NodeJS.ErrnoException;
       throw new OfferpilotError('USAGE_ERROR', `--dump: cannot write ${flags.dump}: ${err.code ?? err.message}`, [{ path: flags.dump!, message: err.code ?? err.message }]);
     }
+    const client = flags.url
+      ? httpClient(flags.url, key!)
+      : await inProcessClient({ start: Date.parse('2026-11-01T00:00:00Z'), seed, db: flags.db, scenario });
     try {
       const report = await simulate(scenario, client, {
         sessions: flags.sessions,
