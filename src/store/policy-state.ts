@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { LearningPort, LearningRow, StoredPolicyState } from '../learning/port.js';
+import { unpackTrace } from '../core/log-codec.js';
 import type { DB } from './schema.js';
 
 const n = (x: unknown) => (x === null || x === undefined ? 0 : Number(x));
@@ -94,7 +95,7 @@ export function createPolicyStateStore(db: Kysely<DB>): Omit<LearningPort, 'read
             holdout: n(r.holdout) === 1,
             probability: Number(r.probability),
             policyVersion: body.response?.policyVersion ?? null,
-            trace: body.log?.learning ?? null,
+            trace: unpackTrace(body.log?.learning ?? null),
             orders: 0,
             cm: 0,
             firstOrderReceivedAt: null,
