@@ -50,6 +50,7 @@ interface PackedTrace {
   acts: PackedAct[];
 }
 
+/** Packs a learning trace for the log (see PackedTrace); unpackTrace reads it back. */
 export function packTrace(t: LearningTrace): PackedTrace {
   const index = new Map<string, number>();
   const k = t.k.map((tok, i): PackedToken => {
