@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addRidge, cooccurring, emptyRidge, fitRidge, fitRidgeShared, pairIndex, predictRidge } from '../src/core/learn/linear.js';
+import { addRidge, columnsOf, cooccurring, emptyRidge, fitRidge, fitRidgeShared, layoutOf, pairIndex, predictAll, predictRidge } from '../src/core/learn/linear.js';
 import { seededRandom } from '../src/core/runtime.js';
 
 describe('ridge posterior', () => {
@@ -141,5 +141,43 @@ describe('sparse covariance (the pairs a state keeps)', () => {
   it('the index is symmetric and marks what is not kept', () => {
     const at = pairIndex(3, [0, 1, 4, 8]);
     expect([...at]).toEqual([0, 1, -1, 1, 2, -1, -1, -1, 3]);
+  });
+
+  it('all models predicted at once (column by column, the dose as a scale) equal each model predicted alone', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 3, max: 9 }),
+        fc.array(fc.array(fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.double({ min: 0, max: 3, noNaN: true }),
+        (d, perModel, request, split, dose) => {
+          const stats = perModel.map((rows) => {
+            const s = emptyRidge(d);
+            rows.forEach((r, k) => {
+              const idx = [...new Set(r.filter((i) => i < d))];
+              if (idx.length) addRidge(s, { idx, val: idx.map(() => 1) }, k % 2);
+            });
+            return s;
+          });
+          const models = stats.map((s) => fitRidge(s, { lambda: 1.5, noise: 0.2 }));
+          const pairs = cooccurring(stats, d);
+          const at = pairIndex(d, pairs);
+          // The request: distinct features, the first `split` at 1 and the rest at the dose (some beyond d, ignored).
+          const idx = [...new Set(request)];
+          const cut = Math.min(split, idx.length);
+          const cols = columnsOf(d, pairs.length, models.map((m) => ({ mean: m.mean, cov: (k: number) => m.cov[pairs[k]!]! })));
+          const all = predictAll(cols, layoutOf(d, idx, cut, at));
+          const kept = idx.map((i, k) => [i, k < cut ? 1 : dose] as const).filter(([i]) => i < d);
+          const x = { idx: kept.map(([i]) => i), val: kept.map(([, v]) => v) };
+          models.forEach((m, a) => {
+            const alone = predictRidge({ d, mean: m.mean, cov: pairs.map((p) => m.cov[p]!) }, x, at);
+            expect(all.one[a]! + dose * all.scaled[a]!).toBeCloseTo(alone.mean, 12);
+            expect(Math.max(0, all.aa[a]! + dose * (2 * all.ab[a]! + dose * all.bb[a]!))).toBeCloseTo(alone.variance, 12);
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

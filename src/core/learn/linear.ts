@@ -163,6 +163,103 @@ export function predictRidge(m: { d: number; mean: ArrayLike<number>; cov: Array
   return { mean, variance: Math.max(0, variance) };
 }
 
+/**
+ * A request's features laid out once for every model over the same vocabulary and kept pairs:
+ * the features `idx` (ones, then `idx.length − split` entries that share one scale, the dose) and
+ * where each pair's covariance sits. Predicting for an action is then a few sums over the kept
+ * entries — the pair lookups, a large table read at random, are paid once per request instead of
+ * once per action.
+ */
+export interface Layout {
+  d: number;
+  /** The features at value 1. */
+  one: Int32Array;
+  /** The features at the scale (the dose). */
+  scaled: Int32Array;
+  /** Kept covariance entries among the ones, and each one's multiplicity (1 on the diagonal, 2 off it). */
+  aa: Int32Array;
+  aw: Float64Array;
+  /** Kept entries between a one and a scaled feature (each counted twice). */
+  ab: Int32Array;
+  /** Kept entries among the scaled features, with their multiplicities. */
+  bb: Int32Array;
+  bw: Float64Array;
+}
+
+/** The layout of `idx` (the first `split` at value 1, the rest scaled) over the covariance entries kept at `at` (pairIndex). */
+export function layoutOf(d: number, idx: readonly number[], split: number, at: Int32Array): Layout {
+  const keep = idx.filter((i) => i < d);
+  const nOne = idx.slice(0, split).filter((i) => i < d).length;
+  const aa: number[] = [];
+  const aw: number[] = [];
+  const ab: number[] = [];
+  const bb: number[] = [];
+  const bw: number[] = [];
+  for (let i = 0; i < keep.length; i++) {
+    for (let j = i; j < keep.length; j++) {
+      const k = at[keep[i]! * d + keep[j]!]!;
+      if (k < 0) continue;
+      const w = i === j ? 1 : 2;
+      if (j < nOne) {
+        aa.push(k);
+        aw.push(w);
+      } else if (i < nOne) ab.push(k);
+      else {
+        bb.push(k);
+        bw.push(w);
+      }
+    }
+  }
+  return { d, one: Int32Array.from(keep.slice(0, nOne)), scaled: Int32Array.from(keep.slice(nOne)), aa: Int32Array.from(aa), aw: Float64Array.from(aw), ab: Int32Array.from(ab), bb: Int32Array.from(bb), bw: Float64Array.from(bw) };
+}
+
+/**
+ * Many models over one vocabulary and one set of kept covariance entries, stored column by
+ * column: entry k of model a at [k·n + a]. A request reads the same few entries of every
+ * model, so predicting for all of them reads contiguous runs (see predictAll).
+ */
+export interface ModelColumns {
+  /** Models. */
+  n: number;
+  /** Posterior means, d·n. */
+  mean: Float64Array;
+  /** Kept covariance entries, (kept pairs)·n. */
+  cov: Float64Array;
+}
+
+/** Columns of `models`, each with its mean over d features and its covariance at the kept entries (`cov[k]` for pair k). */
+export function columnsOf(d: number, pairCount: number, models: ReadonlyArray<{ mean: ArrayLike<number>; cov: (k: number) => number }>): ModelColumns {
+  const n = models.length;
+  const mean = new Float64Array(d * n);
+  const cov = new Float64Array(pairCount * n);
+  models.forEach((m, a) => {
+    for (let i = 0; i < d; i++) mean[i * n + a] = m.mean[i] ?? 0;
+    for (let k = 0; k < pairCount; k++) cov[k * n + a] = m.cov(k);
+  });
+  return { n, mean, cov };
+}
+
+/**
+ * Every model's prediction for a laid-out request (slots into the kept pairs the columns were
+ * built over), in parts: with its scaled features at s, model a predicts
+ *   mean = one[a] + s·scaled[a],  variance = aa[a] + s·(2·ab[a] + s·bb[a])
+ * (predictRidge's, term for term).
+ */
+export function predictAll(c: ModelColumns, l: Layout): { one: Float64Array; scaled: Float64Array; aa: Float64Array; ab: Float64Array; bb: Float64Array } {
+  return { one: sumColumns(c.n, l.one, c.mean), scaled: sumColumns(c.n, l.scaled, c.mean), aa: sumColumns(c.n, l.aa, c.cov, l.aw), ab: sumColumns(c.n, l.ab, c.cov), bb: sumColumns(c.n, l.bb, c.cov, l.bw) };
+}
+
+/** Per model (of n, stored column by column), Σ over `rows` of w[r]·m[row] (w absent: 1). */
+export function sumColumns(n: number, rows: ArrayLike<number>, m: Float64Array, w?: Float64Array): Float64Array {
+  const out = new Float64Array(n);
+  for (let r = 0; r < rows.length; r++) {
+    const at = rows[r]! * n;
+    const k = w ? w[r]! : 1;
+    for (let a = 0; a < n; a++) out[a]! += k * m[at + a]!;
+  }
+  return out;
+}
+
 /** The upper-triangle entries (i·d + j, i ≤ j) where any of the statistics saw both features together. */
 export function cooccurring(stats: readonly RidgeStats[], d: number): number[] {
   const out: number[] = [];

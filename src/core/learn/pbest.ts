@@ -18,7 +18,14 @@ function hermite(n: number): { z: number[]; w: number[] } {
   return { z, w };
 }
 
-const GH = hermite(24);
+/**
+ * The 24-point rule without its outermost nodes (weights below 1e-9, six of them): each adds at
+ * most its weight to a probability, under 5e-10 together, and they cost a quarter of the work.
+ */
+const GH = ((r) => {
+  const keep = r.w.map((w, i) => (w >= 1e-9 ? i : -1)).filter((i) => i >= 0);
+  return { z: keep.map((i) => r.z[i]!), w: keep.map((i) => r.w[i]!) };
+})(hermite(24));
 
 /**
  * Φ(z) from the Chebyshev-fitted erfc of Numerical Recipes (erfcc; relative error < 1.2e-7,
@@ -49,6 +56,21 @@ for (let i = 0; i < LOG_PHI.length; i++) {
 }
 
 /**
+ * The interpolant of each step as a cubic in u ∈ [0, 1): four coefficients side by side (Horner's
+ * rule, one contiguous read), the same polynomial as the Hermite form
+ *   (2u³ − 3u² + 1)·L₀ + (u³ − 2u² + u)·h·S₀ + (3u² − 2u³)·L₁ + (u³ − u²)·h·S₁.
+ */
+const CUBIC = new Float64Array(4 * (LOG_PHI.length - 1));
+for (let i = 0; i + 1 < LOG_PHI.length; i++) {
+  const h = 1 / STEPS_PER_UNIT;
+  const l0 = LOG_PHI[i]!;
+  const l1 = LOG_PHI[i + 1]!;
+  const s0 = h * LOG_PHI_SLOPE[i]!;
+  const s1 = h * LOG_PHI_SLOPE[i + 1]!;
+  CUBIC.set([l0, s0, -3 * l0 - 2 * s0 + 3 * l1 - s1, 2 * l0 + s0 - 2 * l1 + s1], 4 * i);
+}
+
+/**
  * log Φ(z) for |z| ≤ 8.3, by cubic Hermite interpolation of a table of log Φ and its slope at
  * steps of 1/64 (log Φ is smooth, so the interpolation adds under 1e-9 to fastNormalCdf's
  * 1.2e-7 relative error): products of many CDFs become sums, with one exp at the end.
@@ -57,10 +79,8 @@ export function logNormalCdf(z: number): number {
   const x = (z + Z_MAX) * STEPS_PER_UNIT;
   const i = Math.min(LOG_PHI.length - 2, Math.max(0, Math.floor(x)));
   const u = x - i;
-  const u2 = u * u;
-  const u3 = u2 * u;
-  const h = 1 / STEPS_PER_UNIT;
-  return (2 * u3 - 3 * u2 + 1) * LOG_PHI[i]! + (u3 - 2 * u2 + u) * h * LOG_PHI_SLOPE[i]! + (3 * u2 - 2 * u3) * LOG_PHI[i + 1]! + (u3 - u2) * h * LOG_PHI_SLOPE[i + 1]!;
+  const c = 4 * i;
+  return CUBIC[c]! + u * (CUBIC[c + 1]! + u * (CUBIC[c + 2]! + u * CUBIC[c + 3]!));
 }
 
 /** log 1e-17: a product of CDFs below it adds nothing a probability can show. */

@@ -4,9 +4,9 @@ import type { Random } from '../runtime.js';
 import { round2 } from '../economics.js';
 import { NONE, offerOfAction } from './actions.js';
 import { doseOf, encodeTokens, requestTokens, withDose } from './features.js';
-import { pairIndex, predictRidge, type SparseX } from './linear.js';
+import { columnsOf, layoutOf, pairIndex, predictAll, sumColumns, type ModelColumns } from './linear.js';
 import { probabilityOfBest } from './pbest.js';
-import type { LinearActionModel, LinearState, ThompsonState } from './state.js';
+import type { LinearState, ThompsonState } from './state.js';
 
 /** Actions whose probability of being best is computed (see contextualPolicy). */
 const TOP_K = 12;
@@ -202,89 +202,95 @@ export interface ActionEstimates {
   keys: string[];
 }
 
-/** Per state, built on first use: token indexes, and each action's model with its offer id. */
-const indexCache = new WeakMap<LinearState, { p: Map<string, number>; v: Map<string, number>; actions: Map<string, { m: LinearActionModel; offerId: string | null }> }>();
-function indexOf(st: LinearState) {
-  let v = indexCache.get(st);
-  if (!v) {
-    indexCache.set(
-      st,
-      (v = {
-        p: new Map(st.vocab.map((t, i) => [t, i])),
-        v: new Map(st.vvocab.map((t, i) => [t, i])),
-        actions: new Map(Object.entries(st.actions).map(([key, m]) => [key, { m, offerId: offerOfAction(key) }])),
-      }),
-    );
-  }
-  return v;
+/**
+ * Per state, built on first use: token indexes, each action's position and offer id, and every
+ * action's models column by column (see ModelColumns) — purchase means and kept covariances,
+ * value means, prior variances by group — so one request is predicted for all actions at once.
+ */
+interface Indexed {
+  p: Map<string, number>;
+  v: Map<string, number>;
+  actions: Map<string, { j: number; offerId: string | null }>;
+  /** Where each token pair sits among the kept entries (pairIndex over them). */
+  at: Int32Array;
+  purchase: ModelColumns;
+  value: ModelColumns;
+  prior: ModelColumns;
 }
-
-/** Per state: where each token pair's covariance sits in every action's kept entries (built once, shared by all actions). */
-const pairCache = new WeakMap<LinearState, Int32Array>();
-function predictOf(st: LinearState, m: LinearActionModel, x: SparseX): { mean: number; variance: number } {
+const indexCache = new WeakMap<LinearState, Indexed>();
+function indexOf(st: LinearState): Indexed {
+  let ix = indexCache.get(st);
+  if (ix) return ix;
   const d = st.vocab.length;
-  // States written before pairs existed keep whole matrices.
-  if (!st.pairs) return predictRidge({ d, mean: m.p.mean, cov: m.p.cov }, x);
-  let at = pairCache.get(st);
-  if (!at) pairCache.set(st, (at = pairIndex(d, st.pairs)));
-  return predictRidge({ d, mean: m.p.mean, cov: m.p.cov }, x, at);
+  // States written before pairs existed keep whole matrices: every pair is kept, at i·d + j.
+  const pairs = st.pairs ?? Array.from({ length: d * d }, (_, k) => k).filter((k) => Math.floor(k / d) <= k % d);
+  const models = Object.entries(st.actions);
+  const dv = Math.max(0, ...models.map(([, m]) => m.v.mean.length));
+  const groups = Math.max(0, ...models.map(([, m]) => m.pv?.length ?? 0));
+  const none = () => 0;
+  ix = {
+    p: new Map(st.vocab.map((t, i) => [t, i])),
+    v: new Map(st.vvocab.map((t, i) => [t, i])),
+    actions: new Map(models.map(([key], j) => [key, { j, offerId: offerOfAction(key) }])),
+    at: pairIndex(d, pairs),
+    purchase: columnsOf(d, pairs.length, models.map(([, m]) => ({ mean: m.p.mean, cov: st.pairs ? (k: number) => m.p.cov[k]! : (k: number) => m.p.cov[pairs[k]!]! }))),
+    value: columnsOf(dv, 0, models.map(([, m]) => ({ mean: m.v.mean, cov: none }))),
+    prior: columnsOf(groups, 0, models.map(([, m]) => ({ mean: m.pv ?? [], cov: none }))),
+  };
+  indexCache.set(st, ix);
+  return ix;
 }
 
-function dot(mean: readonly number[], x: SparseX): number {
-  let s = 0;
-  for (let i = 0; i < x.idx.length; i++) s += (mean[x.idx[i]!] ?? 0) * x.val[i]!;
-  return s;
-}
-
-/** Posterior over prior variance of a prediction, at most 1 (0 without prior variances in the state). */
-function youngOf(st: LinearState, m: LinearActionModel, x: SparseX, variance: number): number {
-  const pv = m.pv;
-  const groups = st.groups;
-  if (!pv || !groups) return 0;
-  let prior = 0;
-  for (let i = 0; i < x.idx.length; i++) prior += x.val[i]! * x.val[i]! * (pv[groups[x.idx[i]!]!] ?? 0);
-  return prior > 0 ? Math.min(1, variance / prior) : 0;
-}
-
-/** A request's encodings: purchase tokens, value tokens, and the purchase tokens with the dose entries after them. */
+/** A request's predictions for every action of the state, in parts (see predictAll), and its prior variance in parts (0 without groups). */
 interface Encoded {
-  x: SparseX;
-  xv: SparseX;
-  xd: { idx: readonly number[]; val: number[] };
+  pr: ReturnType<typeof predictAll>;
+  /** Each action's value-model correction for the request. */
+  value: Float64Array;
+  priorOne: Float64Array;
+  priorScaled: Float64Array;
 }
 
 /** One action's estimate for one request under a linear state (null: the state has no model for it). */
 type Estimator = (key: string, cost: number, reserve: number) => ActionEstimate | null;
 
-/** The estimator of one request (its tokens encoded once, on first use) under a linear state. */
+/** The estimator of one request (every action predicted at once, on first use) under a linear state. */
 function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: Map<string, unknown>): Estimator {
   const ix = indexOf(st);
-  // The request's encoding is memoised too, under a key no action has (scoring makes an estimator per rung).
+  // The request's predictions are memoised too, under a key no action has (scoring makes an estimator per rung).
   let enc = (memo?.get('') as Encoded | undefined) ?? null;
   const margin = t.m;
   const one = (key: string, cost: number, reserve: number): ActionEstimate | null => {
     const a = ix.actions.get(key);
     if (!a) return null;
-    const m = a.m;
     const lambda = a.offerId !== null ? (st.shadow[a.offerId] ?? 0) : 0;
     // Keyed by the action alone (no string built per lookup); the cost is checked, not assumed.
     const known = memo?.get(key) as ActionEstimate | undefined;
     if (known && known.cost === cost) return lambda === 0 ? known : { ...known, objective: known.ecm - lambda * reserve };
     if (!enc) {
+      // The purchase tokens, then the dose entries (an offer reads its dose there; "no offer" none).
       const x = encodeTokens(t.k, ix.p);
       const xd = withDose(x, t.k, ix.p, 1);
-      enc = { x, xv: encodeTokens(t.k, ix.v), xd: { idx: xd.idx, val: [...xd.val] } };
+      const lay = layoutOf(st.vocab.length, xd.idx, x.idx.length, ix.at);
+      const g = st.groups;
+      const n = ix.purchase.n;
+      enc = {
+        pr: predictAll(ix.purchase, lay),
+        value: sumColumns(n, encodeTokens(t.k, ix.v).idx, ix.value.mean),
+        priorOne: g ? sumColumns(n, [...lay.one].map((i) => g[i]!), ix.prior.mean) : new Float64Array(n),
+        priorScaled: g ? sumColumns(n, [...lay.scaled].map((i) => g[i]!), ix.prior.mean) : new Float64Array(n),
+      };
       memo?.set('', enc);
     }
-    const { x, xv, xd } = enc;
-    // An offer reads the request with its dose in the dose entries (one buffer per request, filled per action).
+    const j = a.j;
     const dose = a.offerId === null ? 0 : doseOf(cost, margin);
-    if (dose > 0) for (let i = x.idx.length; i < xd.val.length; i++) xd.val[i] = dose;
-    const pr = predictOf(st, m, dose > 0 ? xd : x);
-    const p = Math.min(1, Math.max(0, pr.mean));
+    const pr = enc.pr;
+    const p = Math.min(1, Math.max(0, pr.one[j]! + dose * pr.scaled[j]!));
+    const variance = Math.max(0, pr.aa[j]! + dose * (2 * pr.ab[j]! + dose * pr.bb[j]!));
     // The cart's own margin less the action's cost, corrected by what orders showed (the residual model).
-    const v = margin - cost + dot(m.v.mean, xv);
-    const e = { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(pr.variance), ecm: p * v, p, v, cost, young: youngOf(st, m, dose > 0 ? xd : x, pr.variance) };
+    const v = margin - cost + enc.value[j]!;
+    // How much of the prediction's uncertainty is still the prior's (at most 1; 0 without prior variances).
+    const prior = enc.priorOne[j]! + dose * dose * enc.priorScaled[j]!;
+    const e = { objective: p * v - lambda * reserve, sd: Math.abs(v) * Math.sqrt(variance), ecm: p * v, p, v, cost, young: prior > 0 ? Math.min(1, variance / prior) : 0 };
     memo?.set(key, e);
     return e;
   };
