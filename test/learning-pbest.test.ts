@@ -8,6 +8,7 @@ import cdf from '@stdlib/stats-base-dists-normal-cdf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fastNormalCdf, logNormalCdf, probabilityOfBest } from '../src/core/learn/pbest.js';
+import { topIndices } from '../src/core/learn/policies.js';
 import { seededRandom } from '../src/core/runtime.js';
 
 /** P(each best) by the trapezoid rule on a grid far finer than any sd: the reference. */
@@ -104,5 +105,18 @@ describe('logNormalCdf', () => {
       const want = Math.log(cdf(z, 0, 1));
       expect(Math.abs(logNormalCdf(z) - want), `z = ${z}`).toBeLessThan(2e-7);
     }
+  });
+});
+
+describe('topIndices (the actions whose probability of best is computed)', () => {
+  it('is a stable descending sort’s first k, for any values with ties', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -5, max: 5 }), { maxLength: 40 }), fc.integer({ min: 1, max: 14 }), (xs, k) => {
+        const values = Float64Array.from(xs, (x) => x / 2);
+        const sorted = xs.map((_, j) => j).sort((a, b) => values[b]! - values[a]! || a - b);
+        expect(topIndices(values, k)).toEqual(sorted.slice(0, k));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

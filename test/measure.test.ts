@@ -249,10 +249,14 @@ for (const backend of BACKENDS) describe(`incrementality reports and stop-loss o
       expect(r.breakdowns!.cohort.reduce((a, b) => a + b.treatment.sessions + b.holdout.sessions, 0)).toBe(4000);
       expect(r.breakdowns!.placement.map((b) => b.key).sort()).toEqual(['cart', 'home_hero', 'product_page']);
       expect(r.breakdowns!.channel.map((b) => b.key).sort()).toEqual(['app', 'web']);
-      // Holdout sessions are compared per offer by what treatment would have shown.
+      // Holdout sessions are compared per offer by what treatment would have shown: each offer's
+      // share of the holdout is its share of treatment, up to sampling noise. (How much of the
+      // traffic goes to ofr_pct is the learner's to decide, and on PostgreSQL, with 48 sessions in
+      // flight, it varies between runs — from a third to two thirds of sessions.)
       const pct = r.breakdowns!.offer.find((b) => b.key === 'ofr_pct')!;
-      expect(pct.holdout.sessions).toBeGreaterThan(100);
-      expect(pct.treatment.sessions).toBeGreaterThan(400);
+      expect(pct.treatment.sessions).toBeGreaterThan(200);
+      const share = (b: { sessions: number }, arm: { sessions: number }) => b.sessions / arm.sessions;
+      expect(Math.abs(share(pct.holdout, r.arms.holdout) - share(pct.treatment, r.arms.treatment))).toBeLessThan(0.1);
       const pnl = r.offers!.find((o) => o.offer === 'ofr_pct')!;
       expect(pnl.issued).toBeGreaterThan(pnl.redeemed);
       expect(pnl.discountCost).toBeGreaterThan(0);

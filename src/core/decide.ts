@@ -13,7 +13,7 @@ import type { CompiledRule } from './rules.js';
 import type { Channel } from './catalog.js';
 import type { Consent, DecideRequest } from './request.js';
 import type { Estimates, PolicyContext, PolicyStates } from './policy.js';
-import { actionKey } from './learn/actions.js';
+import { actionKey, valueShown } from './learn/actions.js';
 
 /** What the engine knows about the customer (or anonymous visitor) a decision is for. */
 export interface SubjectState {
@@ -370,7 +370,7 @@ export function decide(input: DecideInput): Decision {
         continue;
       }
       const rung = h === null ? i : Math.max(0, c.ladder.indexOf(value));
-      const action = actionKey(o.id, shownValue(o.type, h, value));
+      const action = h === null ? c.rungKeys[i]! : actionKey(o.id, shownValue(o.type, h, value));
       const score = policy.score({ offer: o, action, value, rung, economics: econ, basket, model, baseline, context });
       const item: Scored = { c, result, offerId: o.id, action, priority: o.priority, score, cost: econ.cost, econ, value, reserve, held: h };
       if (schedule !== undefined) item.schedule = schedule;
@@ -512,7 +512,7 @@ export function reserveFor(cost: number, redemptionRate: number): number {
 /** The value a candidate shows: the held entry's, none for types without one, else the rung. */
 function shownValue(type: OfferType, held: HeldEntry | null, value: number): number | null {
   if (held !== null) return held.value;
-  return type === 'content' || type === 'free_shipping' || type === 'free_gift' ? null : value;
+  return valueShown(type, value);
 }
 
 

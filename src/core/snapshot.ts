@@ -4,6 +4,7 @@ import type { Policy } from './policy.js';
 import { policyFor, type PolicyResolver } from './policies.js';
 import { parseDuration } from './runtime.js';
 import { counterKeys } from './counter-keys.js';
+import { actionKey, valueShown } from './learn/actions.js';
 import type { Reason } from './reasons.js';
 import type { Campaign, Offer, Product } from './catalog.js';
 
@@ -18,6 +19,8 @@ export interface CompiledOffer {
   frequencyWindowMs: number | null;
   /** Values to choose from; [0] for offer types without a value. */
   ladder: number[];
+  /** The action key of each rung of the ladder (see actionKey), built once: learners look actions up by key on every decision. */
+  rungKeys: string[];
   /** Counter keys, built once so the hot path does not concatenate strings. */
   issuedKey: string;
   spentKey: string;
@@ -114,6 +117,7 @@ function normalizeOffer(o: Offer): Offer {
 export function compileOffer(input: Offer): CompiledOffer {
   const offer = normalizeOffer(input);
   const rule = offer.eligibility ? compileRule(offer.eligibility) : null;
+  const ladder = offer.valueLadder ?? (offer.value !== undefined ? [offer.value] : [0]);
   return {
     offer,
     rule,
@@ -122,7 +126,8 @@ export function compileOffer(input: Offer): CompiledOffer {
     endsAt: time(offer.endsAt),
     expiresAfterMs: parseDuration(offer.expiresAfter)!,
     frequencyWindowMs: offer.caps.frequency ? parseDuration(offer.caps.frequency.window)! : null,
-    ladder: offer.valueLadder ?? (offer.value !== undefined ? [offer.value] : [0]),
+    ladder,
+    rungKeys: ladder.map((v) => actionKey(offer.id, valueShown(offer.type, v))),
     issuedKey: counterKeys.issued(offer.id),
     spentKey: counterKeys.spent(offer.id),
   };

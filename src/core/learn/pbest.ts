@@ -104,15 +104,15 @@ export function probabilityOfBest(mean: readonly number[], sd: readonly number[]
   if (k === 0) return [];
   if (k === 1) return [1];
   // Rivals by mean, highest first: the product is then usually negligible after a factor or two.
-  const rivals = Array.from({ length: k }, (_, j) => j).sort((x, y) => mean[y]! - mean[x]! || x - y);
+  const ri = new Int32Array(k);
+  for (let j = 0; j < k; j++) ri[j] = j;
+  ri.sort((x, y) => mean[y]! - mean[x]! || x - y);
   const rm = new Float64Array(k);
   const rs = new Float64Array(k);
-  const ri = new Int32Array(k);
-  rivals.forEach((j, n) => {
-    rm[n] = mean[j]!;
-    rs[n] = sd[j]!;
-    ri[n] = j;
-  });
+  for (let n = 0; n < k; n++) {
+    rm[n] = mean[ri[n]!]!;
+    rs[n] = sd[ri[n]!]!;
+  }
   const out = new Array<number>(k).fill(0);
   for (let a = 0; a < k; a++) {
     const ma = mean[a]!;

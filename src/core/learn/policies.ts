@@ -349,6 +349,21 @@ function linearScore(input: ScoreInput, kind: LinearState['kind']): number {
   return round2((one(input.action, input.economics.cost, 0)?.ecm ?? none) - none);
 }
 
+/** The indexes of the k largest values, largest first (ties: lower index first) — a sort's first k, without sorting them all. */
+export function topIndices(values: Float64Array, k: number): number[] {
+  const top: number[] = [];
+  for (let j = 0; j < values.length; j++) {
+    const v = values[j]!;
+    if (top.length === k && !(v > values[top[k - 1]!]!)) continue;
+    // After every kept index with a value at least v: equal values keep their index order.
+    let at = top.length;
+    while (at > 0 && values[top[at - 1]!]! < v) at--;
+    top.splice(at, 0, j);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
 /**
  * `contextual`: Thompson sampling on a Bayesian linear model per action. Each action's expected
  * CM is p(x) × v(x): p a posterior over the purchase probability (its uncertainty is what
@@ -375,8 +390,9 @@ export function contextualPolicy(config: ContextualConfig): Policy {
     // (mean + 2 sd); the rest have (next to) none of it and keep only the floor. A deterministic
     // function of state and request, so the logged probability stays exact — and a catalog of
     // fifty offers with ladders costs what twelve do.
-    const order = all.map((_, j) => j).sort((a, b) => all[b]!.objective + 2 * sd[b]! - (all[a]!.objective + 2 * sd[a]!) || a - b);
-    const top = order.slice(0, TOP_K);
+    const optimistic = new Float64Array(all.length);
+    for (let j = 0; j < all.length; j++) optimistic[j] = all[j]!.objective + 2 * sd[j]!;
+    const top = topIndices(optimistic, TOP_K);
     const pb = probabilityOfBest(
       top.map((j) => all[j]!.objective),
       top.map((j) => sd[j]!),
