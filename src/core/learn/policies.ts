@@ -210,7 +210,8 @@ export interface ActionEstimates {
 interface Indexed {
   p: Map<string, number>;
   v: Map<string, number>;
-  actions: Map<string, { j: number; offerId: string | null }>;
+  /** Each action's column, offer id and budget shadow price (the state's, fixed with it). */
+  actions: Map<string, { j: number; offerId: string | null; lambda: number }>;
   /** Where each token pair sits among the kept entries (pairIndex over them). */
   at: Int32Array;
   purchase: ModelColumns;
@@ -231,7 +232,12 @@ function indexOf(st: LinearState): Indexed {
   ix = {
     p: new Map(st.vocab.map((t, i) => [t, i])),
     v: new Map(st.vvocab.map((t, i) => [t, i])),
-    actions: new Map(models.map(([key], j) => [key, { j, offerId: offerOfAction(key) }])),
+    actions: new Map(
+      models.map(([key], j) => {
+        const offerId = offerOfAction(key);
+        return [key, { j, offerId, lambda: offerId !== null ? (st.shadow[offerId] ?? 0) : 0 }];
+      }),
+    ),
     at: pairIndex(d, pairs),
     purchase: columnsOf(d, pairs.length, models.map(([, m]) => ({ mean: m.p.mean, cov: st.pairs ? (k: number) => m.p.cov[k]! : (k: number) => m.p.cov[pairs[k]!]! }))),
     value: columnsOf(dv, 0, models.map(([, m]) => ({ mean: m.v.mean, cov: none }))),
@@ -262,7 +268,7 @@ function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: 
   const one = (key: string, cost: number, reserve: number): ActionEstimate | null => {
     const a = ix.actions.get(key);
     if (!a) return null;
-    const lambda = a.offerId !== null ? (st.shadow[a.offerId] ?? 0) : 0;
+    const lambda = a.lambda;
     // Keyed by the action alone (no string built per lookup); the cost is checked, not assumed.
     const known = memo?.get(key) as ActionEstimate | undefined;
     if (known && known.cost === cost) return lambda === 0 ? known : { ...known, objective: known.ecm - lambda * reserve };
@@ -276,8 +282,8 @@ function estimatorOf(st: LinearState, t: Pick<LearningTrace, 'k' | 'm'>, memo?: 
       enc = {
         pr: predictAll(ix.purchase, lay),
         value: sumColumns(n, encodeTokens(t.k, ix.v).idx, ix.value.mean),
-        priorOne: g ? sumColumns(n, [...lay.one].map((i) => g[i]!), ix.prior.mean) : new Float64Array(n),
-        priorScaled: g ? sumColumns(n, [...lay.scaled].map((i) => g[i]!), ix.prior.mean) : new Float64Array(n),
+        priorOne: g ? sumColumns(n, lay.one.map((i) => g[i]!), ix.prior.mean) : new Float64Array(n),
+        priorScaled: g ? sumColumns(n, lay.scaled.map((i) => g[i]!), ix.prior.mean) : new Float64Array(n),
       };
       memo?.set('', enc);
     }
