@@ -424,5 +424,28 @@ describe('simulator: the per-session record (simulate --dump)', () => {
     expect(engine.treated.sessions).toBe(treated.length);
     expect(treated.reduce((a, x) => a + x.incremental, 0) / treated.length).toBeCloseTo(engine.treated.incrementalCmPerSession, 6);
     expect(records.filter((x) => x.bought).length).toBeGreaterThan(0);
+    // `static` states no estimate of its own: nothing to calibrate.
+    expect(records.some((x) => x.estimated !== undefined)).toBe(false);
+    expect(r.calibration).toBeNull();
+  });
+
+  it('calibration: a learning policy\'s estimates of the offers it chose, against their truth, add up from the records', async () => {
+    const records: SessionRecord[] = [];
+    const n = 2000;
+    const r = await run(loadScenario('blanket-trap'), n, 3, { window: 500, policy: { type: 'contextual', burnIn: 50 }, onSession: (x) => records.push(x) });
+    const claimed = records.filter((x) => !x.holdout && x.action !== 'none' && x.estimated !== undefined);
+    // Burn-in decisions explore without estimates; after it, every offer the policy chose has one.
+    expect(claimed.length).toBeGreaterThan(100);
+    expect(records.some((x) => x.holdout && x.estimated !== undefined)).toBe(false);
+    const c = r.calibration!;
+    const mean = (xs: SessionRecord[], f: (x: SessionRecord) => number) => xs.reduce((a, x) => a + f(x), 0) / xs.length;
+    expect(c.all.offers).toBe(claimed.length);
+    expect(c.all.estimatedPerOffer).toBeCloseTo(mean(claimed, (x) => x.estimated!), 6);
+    expect(c.all.truePerOffer).toBeCloseTo(mean(claimed, (x) => x.incremental), 6);
+    const late = claimed.filter((x) => x.index >= n - 500);
+    expect(c.window.offers).toBe(late.length);
+    expect(c.window.truePerOffer).toBeCloseTo(mean(late, (x) => x.incremental), 6);
+    expect(Object.values(c.byCohort).reduce((a, x) => a + x.offers, 0)).toBe(c.all.offers);
+    expect(Object.values(c.byCohort).reduce((a, x) => a + x.offers * x.truePerOffer, 0) / c.all.offers).toBeCloseTo(c.all.truePerOffer, 6);
   });
 });

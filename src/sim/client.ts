@@ -17,6 +17,11 @@ export interface SimDecision {
   offers: Array<{ offerId: string; value: number | null; token: string | null; fromWallet: boolean }>;
   /** Reason codes of the candidates the engine did not select, by offer id (budget and cap refusals among them). */
   refusals: Record<string, string[]>;
+  /**
+   * A learning policy's estimate of what it chose, when it chose an offer: E[CM | offer] − E[CM | no offer]
+   * for this request (uplift less cost, before any budget shadow price). Absent otherwise.
+   */
+  estimated?: number;
 }
 
 /** What the simulator needs back from a redemption. */
@@ -51,6 +56,7 @@ type DecisionBody = {
   holdout: boolean;
   offers: Array<{ offerId: string; value: number | null; token: string | null; fromWallet?: boolean }>;
   candidates?: Array<{ offerId: string; selected: boolean; reasons: Array<{ code: string }> }>;
+  estimates?: { chosen: { action: string; uplift: number; cost: number } } | null;
 };
 const toDecision = (d: DecisionBody): SimDecision => {
   const refusals: Record<string, string[]> = {};
@@ -60,6 +66,7 @@ const toDecision = (d: DecisionBody): SimDecision => {
     holdout: d.holdout,
     offers: d.offers.map((o) => ({ offerId: o.offerId, value: o.value, token: o.token, fromWallet: o.fromWallet ?? false })),
     refusals,
+    ...(d.estimates && d.estimates.chosen.action !== 'none' ? { estimated: d.estimates.chosen.uplift - d.estimates.chosen.cost } : {}),
   };
 };
 

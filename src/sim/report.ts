@@ -63,6 +63,19 @@ export function formatReport(r: SimReport): string {
     const fails = Object.entries(r.engine.redemptionFailures).map(([k, v]) => `${k} ${v}`).join(', ');
     out.push(`  redemptions ${int(r.engine.redemptions)}${fails ? `; refused: ${fails}` : ''}; discount mismatches ${r.engine.discountMismatches}`);
   }
+  if (r.calibration) {
+    const c = r.calibration;
+    const row = (label: string, x: { offers: number; estimatedPerOffer: number; truePerOffer: number }) => [label, int(x.offers), signed(x.estimatedPerOffer), signed(x.truePerOffer)];
+    out.push('');
+    out.push('The engine\'s estimate of the offers it chose (incremental CM per offer, uplift less cost) against the truth:');
+    out.push(
+      table(
+        ['sessions', 'offers', 'estimated', 'true'],
+        [row('all', c.all), row(`last ${int(r.window.sessions)}`, c.window), ...COHORTS.map((k) => row(k, c.byCohort[k]))],
+        [false, true, true, true],
+      ),
+    );
+  }
   for (const b of r.budgets) {
     const frac = (x: { median: number; min: number; daysExhausted: number }) => `median ${pct(x.median)}, earliest ${pct(x.min)} of the day; bound on ${x.daysExhausted} of ${b.days.length} days`;
     out.push('');

@@ -102,6 +102,22 @@ export interface BudgetReport {
   fcfs: { value: number | null; policyId: string; incrementalCm: number; liability: number; expectedCost: number; exhaustedAt: { median: number; min: number; daysExhausted: number } };
 }
 
+function calibrated(c: { offers: number; estimated: number; truth: number }): Calibration {
+  return { offers: c.offers, estimatedPerOffer: c.offers ? c.estimated / c.offers : 0, truePerOffer: c.offers ? c.truth / c.offers : 0 };
+}
+
+/**
+ * A learning policy's claims against the truth: over the treated sessions where it chose an offer
+ * and said what it expected, its mean estimated incremental CM per offer (uplift less cost) and
+ * the mean true one. A policy that picks by noisy estimates overstates what it picked (the
+ * winner's curse): the gap is how much of its own claim to believe.
+ */
+export interface Calibration {
+  offers: number;
+  estimatedPerOffer: number;
+  truePerOffer: number;
+}
+
 export interface SimReport {
   scenario: string;
   seed: number;
@@ -123,6 +139,8 @@ export interface SimReport {
     actions: Record<string, { action: string; sessions: number; oracleIncremental: number; engineIncremental: number; engineChose: Record<string, number>; byAction: Record<string, number> }>;
   };
   budgets: BudgetReport[];
+  /** The engine's estimates of the offers it chose against their truth (null: its policy gives none, e.g. `static`). */
+  calibration: { all: Calibration; window: Calibration; byCohort: Record<SimCohort, Calibration> } | null;
   engine: {
     decisions: number;
     holdoutShare: number;
@@ -169,6 +187,8 @@ export interface SessionRecord {
   /** True incremental CM (minor units) of what was shown, and of each option had it been shown instead. */
   incremental: number;
   options: Record<string, number>;
+  /** The engine's own estimate of what it showed, when a learning policy chose an offer outside the holdout (see SimDecision.estimated). */
+  estimated?: number;
 }
 
 const emptyStats = (): PolicyStats => ({ sessions: 0, conversions: 0, revenue: 0, offerCost: 0, cm: 0, incremental: 0, offered: 0 });
@@ -405,6 +425,9 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
   const engineBuckets = new Map<string, Acc>();
   // What the engine showed per bucket (treated sessions): which actions it favours where it loses.
   const engineChose = new Map<string, Record<string, number>>();
+  // Sums for the calibration of the engine's estimates (see Calibration).
+  const calSums = () => ({ offers: 0, estimated: 0, truth: 0 });
+  const cal = { all: calSums(), window: calSums(), byCohort: Object.fromEntries(COHORTS.map((c) => [c, calSums()])) as Record<SimCohort, ReturnType<typeof calSums>> };
   const engineIn = (bucket: string) => {
     let a = engineBuckets.get(bucket);
     if (!a) engineBuckets.set(bucket, (a = emptyAcc()));
@@ -552,8 +575,17 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       bought: r.bought,
       incremental: r.t.ecm - none.ecm,
       options: Object.fromEntries(options.map((o, i) => [actionKey(o), truths[i]!.ecm - none.ecm])),
+      ...(r.d.estimated !== undefined && !r.d.holdout && r.shown.length > 0 ? { estimated: r.d.estimated } : {}),
     });
     addAcc(engineIn(r.bucket), w, r.t, none, r.offered);
+    if (!r.d.holdout && r.d.estimated !== undefined && r.shown.length > 0) {
+      const truth = r.t.ecm - none.ecm;
+      for (const c of [cal.all, cal.byCohort[w.cohort], ...(w.inWindow ? [cal.window] : [])]) {
+        c.offers++;
+        c.estimated += r.d.estimated;
+        c.truth += truth;
+      }
+    }
     if (!r.d.holdout) {
       let c = engineChose.get(r.bucket);
       if (!c) engineChose.set(r.bucket, (c = {}));
@@ -751,6 +783,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     ],
     observableOracle: { buckets: buckets.size, offerBuckets, actions: chosen },
     budgets,
+    calibration: cal.all.offers > 0 ? { all: calibrated(cal.all), window: calibrated(cal.window), byCohort: Object.fromEntries(COHORTS.map((c) => [c, calibrated(cal.byCohort[c])])) as Record<SimCohort, Calibration> } : null,
     engine: {
       decisions,
       holdoutShare: decisions ? holdouts / decisions : 0,
