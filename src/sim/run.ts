@@ -102,10 +102,6 @@ export interface BudgetReport {
   fcfs: { value: number | null; policyId: string; incrementalCm: number; liability: number; expectedCost: number; exhaustedAt: { median: number; min: number; daysExhausted: number } };
 }
 
-function calibrated(c: { offers: number; estimated: number; truth: number }): Calibration {
-  return { offers: c.offers, estimatedPerOffer: c.offers ? c.estimated / c.offers : 0, truePerOffer: c.offers ? c.truth / c.offers : 0 };
-}
-
 /**
  * A learning policy's claims against the truth: over the treated sessions where it chose an offer
  * and said what it expected, its mean estimated incremental CM per offer (uplift less cost) and
@@ -116,6 +112,10 @@ export interface Calibration {
   offers: number;
   estimatedPerOffer: number;
   truePerOffer: number;
+}
+
+function calibrated(c: { offers: number; estimated: number; truth: number }): Calibration {
+  return { offers: c.offers, estimatedPerOffer: c.offers ? c.estimated / c.offers : 0, truePerOffer: c.offers ? c.truth / c.offers : 0 };
 }
 
 export interface SimReport {
@@ -563,6 +563,8 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
     options.forEach((o, i) => addAcc(inBucket(actionKey(o)), w, truths[i]!, none, truths[i]!.order.applied));
 
     addAcc(accFor('engine'), w, r.t, none, r.offered);
+    // The engine's claim about an offer it showed a treated shopper (see Calibration).
+    const claimed = !r.d.holdout && r.shown.length > 0 ? r.d.estimated : undefined;
     opts.onSession?.({
       index: session.index,
       decisionId: r.d.decisionId,
@@ -575,14 +577,14 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       bought: r.bought,
       incremental: r.t.ecm - none.ecm,
       options: Object.fromEntries(options.map((o, i) => [actionKey(o), truths[i]!.ecm - none.ecm])),
-      ...(r.d.estimated !== undefined && !r.d.holdout && r.shown.length > 0 ? { estimated: r.d.estimated } : {}),
+      ...(claimed !== undefined ? { estimated: claimed } : {}),
     });
     addAcc(engineIn(r.bucket), w, r.t, none, r.offered);
-    if (!r.d.holdout && r.d.estimated !== undefined && r.shown.length > 0) {
+    if (claimed !== undefined) {
       const truth = r.t.ecm - none.ecm;
       for (const c of [cal.all, cal.byCohort[w.cohort], ...(w.inWindow ? [cal.window] : [])]) {
         c.offers++;
-        c.estimated += r.d.estimated;
+        c.estimated += claimed;
         c.truth += truth;
       }
     }
