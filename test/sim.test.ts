@@ -406,6 +406,31 @@ describe('simulator over HTTP', () => {
   });
 });
 
+describe('simulator: every yardstick does only what the engine may do', () => {
+  it("an offer the engine's rules exclude for a shopper is no option there for the oracles or the blankets", async () => {
+    // blanket-trap's percent-off is for first-time and lapsed shoppers only (its eligibility rule).
+    const records: SessionRecord[] = [];
+    const n = 800;
+    const r = await run(loadScenario('blanket-trap'), n, 4, { onSession: (x) => records.push(x) });
+    const cohort = (x: SessionRecord) => x.bucket.split('|')[0]!;
+    const targeted = (x: SessionRecord) => ['first_time', 'lapsed'].includes(cohort(x));
+    expect(records.filter(targeted).length).toBeGreaterThan(50);
+    expect(records.filter((x) => !targeted(x)).length).toBeGreaterThan(50);
+    for (const x of records) {
+      expect('ofr_pct@10' in x.options, `${x.index} ${x.bucket}`).toBe(targeted(x));
+      expect('ofr_gift' in x.options, `${x.index} ${x.bucket}`).toBe(true);
+    }
+    for (const [key, b] of Object.entries(r.observableOracle.actions)) {
+      if (!['first_time', 'lapsed'].includes(key.split('|')[0]!)) expect(b.action.startsWith('ofr_pct'), key).toBe(false);
+    }
+    // The blanket gives it to everyone it may: its value is the option's summed over the sessions that have it.
+    const blanket = policy(r, 'all:ofr_pct@10');
+    const sum = records.reduce((a, x) => a + (x.options['ofr_pct@10'] ?? 0), 0);
+    expect(blanket.all.incrementalCmPerSession).toBeCloseTo(sum / n, 6);
+    expect(blanket.all.offerRate).toBeLessThanOrEqual(records.filter(targeted).length / n);
+  });
+});
+
 describe('simulator: the per-session record (simulate --dump)', () => {
   it('is one record per session in order, and adds up to the report: holdout sessions get nothing, the engine\'s true incremental CM is the sum of its records', async () => {
     const records: SessionRecord[] = [];

@@ -331,7 +331,26 @@ function candidates(c: { placements: string[]; channels: string[]; offers: strin
   return out;
 }
 
-/** Constant policies: nothing for anyone, and each offer at each value for everyone. */
+/**
+ * Refusals that are facts of the session and the catalog, not of what anyone was given before:
+ * a yardstick is held to them (caps, budgets and the wallet depend on the policy's own history,
+ * so they are not; the capped oracle models the daily cap itself).
+ */
+const SESSION_EXCLUSIONS = new Set([
+  'NOT_LIVE', 'CHANNEL_MISMATCH', 'PLACEMENT_MISMATCH', 'SCHEDULE_NOT_STARTED', 'SCHEDULE_ENDED', 'CONSENT_CHANNEL', 'CONSENT_REQUIRED',
+  'RULE_FAILED', 'RULE_ERROR', 'MIN_CART_VALUE', 'MAX_CART_VALUE', 'SCOPE_NOT_IN_CART', 'BUNDLE_INCOMPLETE', 'NO_BENEFIT', 'MARGIN_UNKNOWN', 'MARGIN_FLOOR',
+]);
+
+/**
+ * Whether the engine's reasons for not choosing an offer rule it out for this session whatever
+ * the policy: it never became eligible (a margin floor missed only in combination with another
+ * pick comes after ELIGIBLE, and does not count).
+ */
+function excludedHere(codes: readonly string[] | undefined): boolean {
+  return codes !== undefined && !codes.includes('ELIGIBLE') && codes.some((c) => SESSION_EXCLUSIONS.has(c));
+}
+
+/** Constant policies: nothing for anyone, and each offer at each value for everyone it may be given to (see excludedHere). */
 function constantPolicies(offers: Map<string, Offer>): Array<{ id: string; label: string; offerId: string | null; value: number | null }> {
   const out: Array<{ id: string; label: string; offerId: string | null; value: number | null }> = [{ id: 'none', label: 'no offer', offerId: null, value: null }];
   for (const o of offers.values()) {
@@ -478,7 +497,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
   const runSession = async (session: SimSession) => {
     const none = model.truth(session, []);
     const options = candidates(campaign, offers, session);
-    const truths = options.map((o) => model.truth(session, [o]));
+    const shownAlone = options.map((o) => model.truth(session, [o]));
     const cust = session.customer;
     const now = client.now();
     const cohort = cohortOf(lastOrder.get(cust.id) ?? null, now);
@@ -496,6 +515,12 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       ...(session.hasCart ? { cart: { lines: session.lines, shipping: scenario.shippingFee } } : {}),
     };
     const d = await client.decide(req);
+    // Every yardstick (the oracles, the blankets, FCFS) may only do what the engine may do for
+    // this shopper whatever its policy: an offer its rules, consent, schedule or cart limits
+    // exclude here is "no offer" here for them too (an oracle handing 10% off to the cohorts the
+    // offer's rule leaves out would be a bar no policy can reach).
+    const allowed = options.map((o) => !excludedHere(d.refusals[o.offer.id]));
+    const truths = shownAlone.map((t, i) => (allowed[i] ? t : none));
     decisions++;
     if (d.holdout) holdouts++;
     const shown: ShownOffer[] = d.offers.flatMap((o) => {
@@ -529,7 +554,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       outbox.push({ id: `${sid}-order`, type: 'order', customerId: cust.id, sessionId: sid, occurredAt: at(2), orderId, lines: session.lines, shipping: scenario.shippingFee, discount, tokens });
       pendingOrders.push([cust.id, now + 2]);
     }
-    return { session, none, options, truths, bucket, now, d, shown, t, offered: shown.length > 0 && t.order.applied, bought, cm };
+    return { session, none, options, allowed, truths, bucket, now, d, shown, t, offered: shown.length > 0 && t.order.applied, bought, cm };
   };
 
   // Sessions of a chunk finish in any order; their results are added in session order so the
@@ -576,7 +601,7 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       p0: none.p,
       bought: r.bought,
       incremental: r.t.ecm - none.ecm,
-      options: Object.fromEntries(options.map((o, i) => [actionKey(o), truths[i]!.ecm - none.ecm])),
+      options: Object.fromEntries(options.flatMap((o, i) => (r.allowed[i] ? [[actionKey(o), truths[i]!.ecm - none.ecm]] : []))),
       ...(claimed !== undefined ? { estimated: claimed } : {}),
     });
     addAcc(engineIn(r.bucket), w, r.t, none, r.offered);
