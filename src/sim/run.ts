@@ -184,7 +184,7 @@ export interface SessionRecord {
   p: number;
   p0: number;
   bought: boolean;
-  /** True incremental CM (minor units) of what was shown, and of each option had it been shown instead. */
+  /** True incremental CM (minor units) of what was shown, and of each option the engine may give this shopper (see excludedHere) had it been shown instead. */
   incremental: number;
   options: Record<string, number>;
   /** The engine's own estimate of what it showed, when a learning policy chose an offer outside the holdout (see SimDecision.estimated). */
