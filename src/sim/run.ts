@@ -1,5 +1,6 @@
 import { CampaignSpecSchema, OfferCreateSchema, type Offer } from '../core/catalog.js';
 import { reserveFor } from '../core/decide.js';
+import type { ReasonCode } from '../core/reasons.js';
 import { cohortOf } from '../customers/features.js';
 import { cappedChoice, type DayTotals } from './capped-oracle.js';
 import { ResponseModel, type ShownOffer, type Truth } from './model.js';
@@ -336,7 +337,7 @@ function candidates(c: { placements: string[]; channels: string[]; offers: strin
  * a yardstick is held to them (caps, budgets and the wallet depend on the policy's own history,
  * so they are not; the capped oracle models the daily cap itself).
  */
-const SESSION_EXCLUSIONS = new Set([
+const SESSION_EXCLUSIONS: ReadonlySet<string> = new Set<ReasonCode>([
   'NOT_LIVE', 'CHANNEL_MISMATCH', 'PLACEMENT_MISMATCH', 'SCHEDULE_NOT_STARTED', 'SCHEDULE_ENDED', 'CONSENT_CHANNEL', 'CONSENT_REQUIRED',
   'RULE_FAILED', 'RULE_ERROR', 'MIN_CART_VALUE', 'MAX_CART_VALUE', 'SCOPE_NOT_IN_CART', 'BUNDLE_INCOMPLETE', 'NO_BENEFIT', 'MARGIN_UNKNOWN', 'MARGIN_FLOOR',
 ]);
@@ -515,10 +516,8 @@ export async function simulate(baseScenario: Scenario, client: ShopClient, opts:
       ...(session.hasCart ? { cart: { lines: session.lines, shipping: scenario.shippingFee } } : {}),
     };
     const d = await client.decide(req);
-    // Every yardstick (the oracles, the blankets, FCFS) may only do what the engine may do for
-    // this shopper whatever its policy: an offer its rules, consent, schedule or cart limits
-    // exclude here is "no offer" here for them too (an oracle handing 10% off to the cohorts the
-    // offer's rule leaves out would be a bar no policy can reach).
+    // The yardsticks (oracles, blankets, FCFS) treat an offer the engine may not give this shopper
+    // as "no offer": otherwise they set a bar no policy can reach (see excludedHere).
     const allowed = options.map((o) => !excludedHere(d.refusals[o.offer.id]));
     const truths = shownAlone.map((t, i) => (allowed[i] ? t : none));
     decisions++;
