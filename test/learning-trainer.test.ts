@@ -163,19 +163,35 @@ for (const backend of BACKENDS) {
         expect(((await stateOf(t)).state as { trials: number }).trials).toBe(60);
       });
 
-      it('holdout decisions do not train the learner: only the treated population does', async () => {
+      it(kind === 'contextual' ? 'holdout decisions train "no offer" as holdout rows, with tokens no request carries' : 'holdout decisions do not train the learner: only the treated population does', async () => {
         const t = await setup(backend, policy, 40);
         const from = t.clock.now() - 1;
         await traffic(t, 80, 0);
         const rows = await t.store.readLearningRows(CMP, from, t.clock.now());
         const held = rows.filter((r) => r.holdout).length;
         // Both arms are there, and the held-out ones converted too (the traffic converts by index).
-        expect(held).toBeGreaterThan(15);
+        expect(held).toBeGreaterThan(20);
         expect(held).toBeLessThan(65);
         t.clock.set(t.clock.now() + 2 * DAY);
         const r = (await t.engine.learning.train())[0]!;
         expect(r).toMatchObject({ written: true, closed: 80 });
-        expect(((await stateOf(t)).state as { trials: number }).trials).toBe(80 - held);
+        const st = (await stateOf(t)).state as LinearState | ThompsonState;
+        if (st.kind === 'thompson') {
+          expect(st.trials).toBe(80 - held);
+          return;
+        }
+        expect(st.trials).toBe(80);
+        // Every holdout row is a "no offer" row: the model of "none" counts them with the treated ones left without an offer.
+        const treatedNone = rows.filter((x) => !x.holdout && (x.trace as { a: string }).a === NONE).length;
+        expect(st.actions[NONE]!.n).toBeCloseTo(held + treatedNone, 6);
+        const ho = ['ho', 'co:anon|ho'].map((k) => st.vocab.indexOf(k));
+        expect(ho.every((i) => i >= 0)).toBe(true);
+        // Never in a request, so no covariance with them is kept, and a new decision's trace has none.
+        const d = st.vocab.length;
+        expect(st.pairs!.some((at) => ho.includes(Math.floor(at / d)) || ho.includes(at % d))).toBe(false);
+        const next = await t.engine.decide({ anonymousId: 'v_new', placement: 'home_hero', channel: 'web', cart: { lines: LINES } });
+        const logged = (await t.store.readLearningRows(CMP, t.clock.now() - 1, t.clock.now() + 1)).find((x) => x.decisionId === next.decisionId);
+        expect((logged!.trace as { k: string[] }).k.some((k) => k === 'ho' || k.endsWith('|ho'))).toBe(false);
       });
 
       it('decisions older than the horizon are counted once across rounds', async () => {

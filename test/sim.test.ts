@@ -408,20 +408,20 @@ describe('simulator over HTTP', () => {
 
 describe('simulator: every yardstick does only what the engine may do', () => {
   it("an offer the engine's rules exclude for a shopper is no option there for the oracles or the blankets", async () => {
-    // blanket-trap's percent-off is for first-time and lapsed shoppers only (its eligibility rule).
+    // apparel's percent-off is for every shopper but the engaged-30 ones (its eligibility rule).
     const records: SessionRecord[] = [];
     const n = 800;
-    const r = await run(loadScenario('blanket-trap'), n, 4, { onSession: (x) => records.push(x) });
+    const r = await run(loadScenario('apparel'), n, 4, { onSession: (x) => records.push(x) });
     const cohort = (x: SessionRecord) => x.bucket.split('|')[0]!;
-    const targeted = (x: SessionRecord) => ['first_time', 'lapsed'].includes(cohort(x));
+    const targeted = (x: SessionRecord) => cohort(x) !== 'engaged_30';
     expect(records.filter(targeted).length).toBeGreaterThan(50);
     expect(records.filter((x) => !targeted(x)).length).toBeGreaterThan(50);
     for (const x of records) {
       expect('ofr_pct@10' in x.options, `${x.index} ${x.bucket}`).toBe(targeted(x));
-      expect('ofr_gift' in x.options, `${x.index} ${x.bucket}`).toBe(true);
+      expect('ofr_ship' in x.options, `${x.index} ${x.bucket}`).toBe(true);
     }
     for (const [key, b] of Object.entries(r.observableOracle.actions)) {
-      if (!['first_time', 'lapsed'].includes(key.split('|')[0]!)) expect(b.action.startsWith('ofr_pct'), key).toBe(false);
+      if (key.split('|')[0] === 'engaged_30') expect(b.action.startsWith('ofr_pct'), key).toBe(false);
     }
     // The blanket gives it to everyone it may: its value is the option's summed over the sessions that have it.
     const blanket = policy(r, 'all:ofr_pct@10');

@@ -5,7 +5,7 @@ import { counterKeys } from '../core/counter-keys.js';
 import { round2 } from '../core/economics.js';
 import { NONE, offerOfAction } from '../core/learn/actions.js';
 import { closingHorizon, MAX_LAGS, truncatedDelayCdf } from '../core/learn/delay.js';
-import { doseOf, doseTokens, encodeTokens, periodOfToken, periodToken, tokenDepth, withDose } from '../core/learn/features.js';
+import { doseOf, doseTokens, encodeTokens, holdoutTokens, isHoldoutToken, periodOfToken, periodToken, tokenDepth, withDose } from '../core/learn/features.js';
 import { addRidge, emptyRidge, cooccurring, fitRidge, fitRidgeShared, growRidge, mergeRidge, pickRidge, type RidgeStats } from '../core/learn/linear.js';
 import { segmentOf } from '../core/learn/policies.js';
 import type { LearningTrace } from '../core/policy.js';
@@ -149,19 +149,29 @@ export class Trainer {
       windowMs,
     );
 
-    // Holdout decisions are left out: the holdout is another population, and not only by chance —
-    // its shoppers never get offers, so features that follow purchases (cohort, frequency) come to
-    // mean different shoppers there. "No offer" is learned from the treated shoppers the policy
-    // left without one, the same population every other action is learned from.
-    const rows = (rs: LearningRow[]) => rs.flatMap((r) => (!r.holdout && isTrace(r.trace) ? [{ r, t: r.trace }] : []));
+    // Holdout decisions train "no offer" of the contextual learner, marked as holdout rows (see
+    // holdoutTokens). Without them, wherever the policy offers to nearly everyone in a segment,
+    // "no offer" has only its floor's rows there and its estimate is its parent's: the offer's rows
+    // then read as uplift, and the policy offers still more (in blanket-trap a free gift to 98% of
+    // loyal shoppers on the home hero, estimated +757 per offer and truly −400). The holdout is
+    // randomised "no offer" in every segment. It is another population, though, and not only by
+    // chance — its shoppers never get offers, so features that follow purchases (cohort,
+    // frequency) come to mean different shoppers there — so its rows carry their own effects,
+    // overall and per cohort, which a request never has. `thompson`'s cells have no such term:
+    // it learns from the treated shoppers alone.
+    const withHoldout = kind === 'contextual';
+    const rows = (rs: LearningRow[]) => rs.flatMap((r) => ((withHoldout || !r.holdout) && isTrace(r.trace) ? [{ r, t: r.trace }] : []));
     const closedRows = rows(closed);
     const openRows = rows(open);
     // Vocabulary: tokens seen often enough in final decisions (and, this round, the open ones).
     // An offer's decisions also carry its dose tokens (see doseOf).
     // The contextual learner's rows also carry their period (see periodToken).
     const periodMs = kind === 'contextual' ? periodMsOf(c) : 0;
-    const rowTokens = (r: LearningRow, t: LearningTrace) => (periodMs > 0 ? [...t.k, periodToken(t.k, r.createdAt, periodMs)] : t.k);
-    const tokensOf = (r: LearningRow, t: LearningTrace) => (kind === 'contextual' && t.a !== NONE ? [...rowTokens(r, t), ...doseTokens(t.k)] : rowTokens(r, t));
+    const rowTokens = (r: LearningRow, t: LearningTrace) => {
+      const k = r.holdout ? [...t.k, ...holdoutTokens(t.k)] : t.k;
+      return periodMs > 0 ? [...k, periodToken(t.k, r.createdAt, periodMs)] : k;
+    };
+    const tokensOf = (r: LearningRow, t: LearningTrace) => (kind === 'contextual' && !r.holdout && t.a !== NONE ? [...rowTokens(r, t), ...doseTokens(t.k)] : rowTokens(r, t));
     for (const { r, t } of closedRows) for (const tok of tokensOf(r, t)) stats.counts[tok] = (stats.counts[tok] ?? 0) + 1;
     const openCounts = new Map<string, number>();
     for (const { r, t } of openRows) for (const tok of tokensOf(r, t)) openCounts.set(tok, (openCounts.get(tok) ?? 0) + 1);
@@ -286,8 +296,8 @@ function segmentByOf(c: CompiledCampaign) {
 
 /**
  * Adds tokens that reached the threshold to the vocabularies, growing every model's statistics.
- * Period tokens (see periodToken) have their own allowance, outside MAX_VOCAB: those of periods
- * before `periods.oldest`, or of another period length, leave the vocabulary (their rows keep
+ * Period and holdout tokens have their own allowance, outside MAX_VOCAB. Period tokens (see
+ * periodToken) of periods before `periods.oldest`, or of another period length, leave the vocabulary (their rows keep
  * everything else), so a campaign that runs for a year keeps a bounded state.
  */
 export function grow(stats: Stats, extra: ReadonlyMap<string, number>, periods?: { oldest: number; ms: number }): void {
@@ -303,11 +313,14 @@ export function grow(stats: Stats, extra: ReadonlyMap<string, number>, periods?:
     .filter((t) => !known.has(t) && !expired(t) && (stats.counts[t] ?? 0) + (extra.get(t) ?? 0) >= MIN_TOKEN_COUNT)
     .sort((a, b) => (stats.counts[b] ?? 0) + (extra.get(b) ?? 0) - ((stats.counts[a] ?? 0) + (extra.get(a) ?? 0)) || (a < b ? -1 : 1));
   let changed = false;
-  let regular = stats.vocab.filter((t) => periodOfToken(t) === null).length;
+  // Period and holdout tokens have their own allowance: they must not take a request token's place.
+  const own = (t: string) => periodOfToken(t) !== null || isHoldoutToken(t);
+  let regular = stats.vocab.filter((t) => !own(t)).length;
   for (const t of ready) {
-    const period = periodOfToken(t) !== null;
-    if (!period && regular >= MAX_VOCAB) continue;
-    if (!period) regular++;
+    if (!own(t)) {
+      if (regular >= MAX_VOCAB) continue;
+      regular++;
+    }
     stats.vocab.push(t);
     changed = true;
     if (VALUE_TOKEN.test(t) && !stats.vvocab.includes(t)) stats.vvocab.push(t);
@@ -448,8 +461,9 @@ export function publishLinear(c: CompiledCampaign, s: Stats, now: number, iterat
   );
   const rungModel = new Map(rungKeys.map((k, i) => [k, rungFits[i]!]));
   // The covariance entries the state keeps: token pairs that met in one request (see LinearState.pairs).
-  // Requests never carry a period token (see periodToken): their covariances would never be read.
-  const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d).filter((at) => group[Math.floor(at / d)] !== periodGroup && group[at % d] !== periodGroup);
+  // Requests never carry a period or holdout token (see periodToken, holdoutTokens): their covariances would never be read.
+  const rowOnly = s.vocab.map((t, i) => group[i] === periodGroup || isHoldoutToken(t));
+  const pairs = cooccurring(Object.values(s.actions).map((a) => a.p), d).filter((at) => !rowOnly[Math.floor(at / d)] && !rowOnly[at % d]);
   // Requests carry no period: each cohort's latest period effect is folded into the cohort's
   // coefficient, so a prediction is at the cohort's current level (the same shift for every action).
   // The covariance is folded too (θ' = Tθ, Σ' = TΣTᵀ): every row carries its cohort's period, so a

@@ -135,6 +135,21 @@ export function periodToken(tokens: readonly string[], at: number, periodMs: num
   return `${cohortToken(tokens)}|pd:${Math.floor(at / periodMs)}/${periodMs}`;
 }
 
+/**
+ * The holdout tokens of a logged holdout decision: one overall, one for its cohort. Only training
+ * rows carry them, never a request: "no offer" learns from the holdout what the treated shoppers
+ * it left without an offer cannot show (see the trainer), and these tokens absorb how the holdout's
+ * shoppers differ from the treated ones, so a prediction is for the treated population.
+ */
+export function holdoutTokens(tokens: readonly string[]): [string, string] {
+  return ['ho', `${cohortToken(tokens)}|ho`];
+}
+
+/** Whether a token is a holdout token (see holdoutTokens). */
+export function isHoldoutToken(token: string): boolean {
+  return token === 'ho' || token.endsWith('|ho');
+}
+
 /** The period a period token names (its index and length), or null for any other token. */
 export function periodOfToken(token: string): { k: number; ms: number } | null {
   const at = token.indexOf('|pd:');
