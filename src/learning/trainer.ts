@@ -297,8 +297,9 @@ function segmentByOf(c: CompiledCampaign) {
 /**
  * Adds tokens that reached the threshold to the vocabularies, growing every model's statistics.
  * Period and holdout tokens have their own allowance, outside MAX_VOCAB. Period tokens (see
- * periodToken) of periods before `periods.oldest`, or of another period length, leave the vocabulary (their rows keep
- * everything else), so a campaign that runs for a year keeps a bounded state.
+ * periodToken) of periods before `periods.oldest`, or of another period length, leave the
+ * vocabulary (their rows keep everything else), so a campaign that runs for a year keeps a
+ * bounded state.
  */
 export function grow(stats: Stats, extra: ReadonlyMap<string, number>, periods?: { oldest: number; ms: number }): void {
   const expired = (t: string) => {
